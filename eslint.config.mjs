@@ -1,0 +1,60 @@
+// Type-aware lint for async correctness, plus the dependency direction of DESIGN.md §1:
+// apps never import apps; libs never import apps; events and signing import nothing of ours.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const noAppImports = {
+  group: ['**/apps/**', '../../apps/*'],
+  message: 'Libraries and apps never import another app.',
+};
+const noRelativeLibs = {
+  group: ['**/libs/*', '**/libs/**'],
+  message: 'Import libraries through @tidings/<lib>.',
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/require-await': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+      '@typescript-eslint/no-redundant-type-constituents': 'off',
+      'no-restricted-imports': ['error', { patterns: [noAppImports, noRelativeLibs] }],
+    },
+  },
+  {
+    files: ['libs/events/**/*.ts', 'libs/signing/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noAppImports,
+            noRelativeLibs,
+            { group: ['@tidings/*'], message: 'events and signing are pure: they import nothing of ours.' },
+            { group: ['@nestjs/*', 'typeorm', 'kafkajs', 'pg'], message: 'events and signing are pure: no Nest, no I/O.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', 'test/**/*.ts'],
+    rules: { '@typescript-eslint/require-await': 'off' },
+  },
+);

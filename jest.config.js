@@ -1,0 +1,23 @@
+// One run, two projects: unit specs (no I/O) and integration specs that share one Postgres and one Kafka
+// provisioned by test/support/global-setup.ts. Each int-spec isolates itself (own schema/tenant, topic
+// prefix, consumer group) so files can run in any order.
+const moduleNameMapper = {
+  '^@tidings/(events|signing|db|kafka)$': '<rootDir>/libs/$1/src',
+};
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }] };
+const common = { rootDir: __dirname, moduleFileExtensions: ['ts', 'js', 'json'], transform, moduleNameMapper, testEnvironment: 'node' };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,test}/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'int',
+      testMatch: ['<rootDir>/{apps,libs,test}/**/*.int-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 60000,
+    },
+  ],
+  maxWorkers: 2,
+};

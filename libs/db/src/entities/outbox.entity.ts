@@ -1,0 +1,37 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintNumber } from './event-log.entity';
+
+/**
+ * Relay bookkeeping for one committed event: unpositioned → positioned → published. Rows are deleted by
+ * retention once published; the event itself stays in `event_log` forever.
+ */
+@Entity({ name: 'outbox' })
+@Index('outbox_unpositioned_idx', ['id'], { where: 'position IS NULL' })
+@Index('outbox_unpublished_idx', ['position'], { where: 'position IS NOT NULL AND published_at IS NULL' })
+export class OutboxEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint', transformer: bigintNumber })
+  id!: number;
+
+  @Index('outbox_event_log_id_uq', { unique: true })
+  @Column({ name: 'event_log_id', type: 'bigint', transformer: bigintNumber })
+  eventLogId!: number;
+
+  @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
+  position!: number | null;
+
+  @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
+  publishedAt!: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+}
+
+/** The sequencer's cursor: one row, updated in the same transaction that assigns positions. */
+@Entity({ name: 'sequencer_state' })
+export class SequencerStateEntity {
+  @Column({ type: 'int', primary: true })
+  id!: number;
+
+  @Column({ name: 'last_position', type: 'bigint', transformer: bigintNumber })
+  lastPosition!: number;
+}

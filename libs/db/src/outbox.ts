@@ -1,0 +1,75 @@
+import type { EventEnvelope } from '@tidings/events';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { EventLogEntity } from './entities';
+
+declare const txBrand: unique symbol;
+
+/**
+ * An EntityManager that is known to run inside a transaction. Only `transaction()` hands one out, so
+ * functions that take a `Tx` (like `appendEvent`) cannot be called outside a transaction.
+ */
+export type Tx = EntityManager & { readonly [txBrand]: true };
+
+export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+
+export function transaction<T>(
+  ds: DataSource,
+  work: (tx: Tx) => Promise<T>,
+  isolation: IsolationLevel = 'READ COMMITTED',
+): Promise<T> {
+  return ds.transaction(isolation, (em) => work(em as Tx));
+}
+
+export class NoTransactionError extends Error {
+  constructor() {
+    super('appendEvent must run inside a transaction (use transaction(ds, tx => ...))');
+  }
+}
+
+/**
+ * Appends an event to the permanent event log and to the relay's outbox, in the caller's transaction:
+ * the domain change and its event commit together or not at all (DESIGN.md §2.1). The event must already be
+ * validated (build it with `buildEvent` from @tidings/events); `position` is left for the relay to assign.
+ */
+export async function appendEvent(tx: Tx, event: EventEnvelope, traceparent?: string): Promise<void> {
+  if (!tx.queryRunner?.isTransactionActive) throw new NoTransactionError();
+  await tx.query(
+    `WITH e AS (
+       INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id, sequence,
+                              source, occurred_at, data, traceparent)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       RETURNING id
+     )
+     INSERT INTO outbox (event_log_id) SELECT id FROM e`,
+    [
+      event.eventId,
+      event.tenantId,
+      event.eventType,
+      event.version,
+      event.resourceType,
+      event.resourceId,
+      event.sequence,
+      event.source,
+      event.timestamp,
+      JSON.stringify(event.data),
+      traceparent ?? null,
+    ],
+  );
+}
+
+/** Renders a stored event as the envelope every transport carries (DESIGN.md §3). */
+export function envelopeFromLogRow(row: EventLogEntity): EventEnvelope {
+  return {
+    eventId: row.eventId,
+    eventType: row.eventType,
+    version: row.version,
+    timestamp: row.occurredAt.toISOString(),
+    source: row.source,
+    tenantId: row.tenantId,
+    resourceType: row.resourceType,
+    resourceId: row.resourceId,
+    sequence: row.sequence,
+    position: row.position,
+    data: row.data,
+  };
+}
