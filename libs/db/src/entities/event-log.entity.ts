@@ -15,8 +15,8 @@ export const bigintNumber = {
 @Index('event_log_resource_seq_uq', ['resourceType', 'resourceId', 'sequence'], { unique: true })
 @Index('event_log_tenant_position_idx', ['tenantId', 'position'])
 export class EventLogEntity {
-  @PrimaryGeneratedColumn({ type: 'bigint', transformer: bigintNumber })
-  id!: number;
+  @PrimaryGeneratedColumn({ type: 'bigint' })
+  id!: string;
 
   @Index('event_log_event_id_uq', { unique: true })
   @Column({ name: 'event_id', type: 'uuid' })

@@ -4,6 +4,7 @@ import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { MessageEntity } from './message.entity';
 import { OrderEntity } from './order.entity';
 import { OutboxEntity, SequencerStateEntity } from './outbox.entity';
+import { StreamTokenEntity } from './stream-token.entity';
 import { TenantEntity } from './tenant.entity';
 import { WebhookAttemptEntity, WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookSubscriptionEntity } from './webhook-subscription.entity';
@@ -14,6 +15,7 @@ export * from './idempotency-key.entity';
 export * from './message.entity';
 export * from './order.entity';
 export * from './outbox.entity';
+export * from './stream-token.entity';
 export * from './tenant.entity';
 export * from './webhook-delivery.entity';
 export * from './webhook-subscription.entity';
@@ -22,6 +24,7 @@ export * from './webhook-subscription.entity';
 export const ENTITIES = [
   TenantEntity,
   ApiKeyEntity,
+  StreamTokenEntity,
   OrderEntity,
   MessageEntity,
   EventLogEntity,

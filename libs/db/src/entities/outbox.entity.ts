@@ -9,8 +9,8 @@ import { bigintNumber } from './event-log.entity';
 @Index('outbox_unpositioned_idx', ['id'], { where: 'position IS NULL' })
 @Index('outbox_unpublished_idx', ['position'], { where: 'position IS NOT NULL AND published_at IS NULL' })
 export class OutboxEntity {
-  @PrimaryGeneratedColumn({ type: 'bigint', transformer: bigintNumber })
-  id!: number;
+  @PrimaryGeneratedColumn({ type: 'bigint' })
+  id!: string;
 
   @Index('outbox_event_log_id_uq', { unique: true })
   @Column({ name: 'event_log_id', type: 'bigint', transformer: bigintNumber })

@@ -77,8 +77,8 @@ export class WebhookDeliveryEntity {
 @Entity({ name: 'webhook_attempts' })
 @Index('webhook_attempts_delivery_idx', ['deliveryId', 'attemptedAt'])
 export class WebhookAttemptEntity {
-  @PrimaryGeneratedColumn({ type: 'bigint', transformer: bigintNumber })
-  id!: number;
+  @PrimaryGeneratedColumn({ type: 'bigint' })
+  id!: string;
 
   @Column({ name: 'delivery_id', type: 'text' })
   deliveryId!: string;

@@ -1,5 +1,6 @@
 import { Initial1795875145532 } from './1795875145532-Initial';
 import { SeedSequencer1795875145533 } from './1795875145533-SeedSequencer';
+import { StreamTokens1795875414086 } from './1795875414086-StreamTokens';
 
 // Append-only: generate with `npm run db:generate -- libs/db/src/migrations/<Name>`, read it, list it here.
-export const MIGRATIONS = [Initial1795875145532, SeedSequencer1795875145533];
+export const MIGRATIONS = [Initial1795875145532, SeedSequencer1795875145533, StreamTokens1795875414086];

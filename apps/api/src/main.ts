@@ -1,0 +1,5 @@
+import { main } from '@tidings/runtime';
+import type { ApiConfig } from './api.config';
+import { ApiModule } from './api.module';
+
+main<ApiConfig>(() => ApiModule.forRoot(process.env), { app: 'api', port: (c) => c.API_PORT });

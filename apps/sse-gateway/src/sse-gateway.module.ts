@@ -1,0 +1,13 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { RuntimeModule } from '@tidings/runtime';
+import { sseConfigSchema } from './sse-gateway.config';
+
+@Module({})
+export class SseGatewayModule {
+  static forRoot(env: Record<string, string | undefined>): DynamicModule {
+    return {
+      module: SseGatewayModule,
+      imports: [RuntimeModule.forRoot({ app: 'sse-gateway', schema: sseConfigSchema, env })],
+    };
+  }
+}

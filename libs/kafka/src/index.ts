@@ -1,0 +1,5 @@
+export * from './kafka.port';
+export { PoisonMessageError, DEFAULT_CONSUMER_RETRY, type Decision } from './consumer-rule';
+export { KafkaJsClient, type KafkaJsClientOptions } from './kafkajs.client';
+export { InMemoryKafka } from './in-memory.kafka';
+export * from './kafka.config';

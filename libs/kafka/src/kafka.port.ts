@@ -1,0 +1,61 @@
+/**
+ * The port every app uses to talk to Kafka. Two implementations: `KafkaJsClient` (real broker) and
+ * `InMemoryKafka` (unit tests). Both apply the same commit rule, from `decide()` in consumer-rule.ts.
+ */
+export interface OutgoingMessage {
+  topic: string;
+  key: string;
+  value: string;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  timestamp: string;
+}
+
+export interface Producer {
+  /** Resolves once every message is acknowledged by all in-sync replicas. Order within a key is kept. */
+  send(messages: OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group with no committed offset starts. */
+  fromBeginning: boolean;
+  /** Poison messages are copied here (with their origin in headers) and then committed. */
+  deadLetterTopic: string;
+  /**
+   * Handle one message. Resolve → the offset is committed. Throw `PoisonMessageError` → dead-letter, then
+   * commit. Throw anything else → nothing is committed; the partition pauses and the same message is
+   * handled again after a backoff, so order within the partition holds.
+   */
+  handle(message: IncomingMessage): Promise<void>;
+  /** Backoff after a failed handler, doubling from `initialMs` up to `maxMs`. */
+  retry?: { initialMs: number; maxMs: number };
+  /** Partitions handled in parallel; messages within one partition are always sequential. */
+  partitionsConsumedConcurrently?: number;
+}
+
+export interface Consumer {
+  start(): Promise<void>;
+  /** Stops fetching, lets the in-flight handler finish, commits, leaves the group. */
+  stop(): Promise<void>;
+}
+
+export interface KafkaClient {
+  /** Creates missing topics (existing ones are left as they are) and waits for their leaders. */
+  ensureTopics(topics: string[], partitions: number): Promise<void>;
+  createProducer(): Promise<Producer>;
+  createConsumer(options: ConsumerOptions): Consumer;
+  /** True when the cluster answers a metadata request; used by readiness checks. */
+  ping(): Promise<boolean>;
+  disconnect(): Promise<void>;
+}

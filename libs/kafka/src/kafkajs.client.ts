@@ -1,0 +1,252 @@
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer as KjsConsumer,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer as KjsProducer,
+} from 'kafkajs';
+import { DEFAULT_CONSUMER_RETRY, deadLetterOf, decide, nextBackoff } from './consumer-rule';
+import type {
+  Consumer,
+  ConsumerOptions,
+  IncomingMessage,
+  KafkaClient,
+  OutgoingMessage,
+  Producer,
+} from './kafka.port';
+
+export interface KafkaJsClientOptions {
+  brokers: string[];
+  clientId: string;
+  /** Structured log sink for kafkajs' own warnings and errors, and for consumer retries. */
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+const LEVELS: Record<number, 'info' | 'warn' | 'error'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'info',
+  [logLevel.NOTHING]: 'info',
+};
+
+export class KafkaJsClient implements KafkaClient {
+  private readonly kafka: Kafka;
+  private admin?: Promise<Admin>;
+  private readonly log: NonNullable<KafkaJsClientOptions['log']>;
+
+  constructor(options: KafkaJsClientOptions) {
+    this.log = options.log ?? (() => undefined);
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      // A down broker is retried with a capped backoff rather than failing the caller quickly: the relay and
+      // consumers are designed to wait for Kafka, not to crash because of it.
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+      connectionTimeout: 3_000,
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log }: LogEntry) => {
+          const { message, ...rest } = log;
+          this.log(LEVELS[level] ?? 'info', `kafkajs: ${message}`, rest);
+        },
+    });
+  }
+
+  private getAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((error: unknown) => {
+      this.admin = undefined;
+      throw error;
+    });
+    return this.admin;
+  }
+
+  async ensureTopics(topics: string[], partitions: number): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+    });
+  }
+
+  async createProducer(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      // One request in flight per broker keeps order within a key across retries.
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000 },
+    });
+    await producer.connect();
+    return new KafkaJsProducer(producer);
+  }
+
+  createConsumer(options: ConsumerOptions): Consumer {
+    return new KafkaJsConsumer(this.kafka, options, this.log);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const admin = await this.getAdmin();
+      await admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    if (admin) await (await admin.catch(() => undefined))?.disconnect();
+  }
+}
+
+class KafkaJsProducer implements Producer {
+  constructor(private readonly producer: KjsProducer) {}
+
+  async send(messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      })),
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+function headersOf(message: KafkaMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = first.toString();
+  }
+  return headers;
+}
+
+/**
+ * Consumer loop over kafkajs with the explicit commit rule of consumer-rule.ts. Offsets are committed
+ * manually (autoCommit off) after each batch's last successful message. A failing handler commits what
+ * succeeded before it, seeks its partition back to the failing message, pauses the partition and resumes it
+ * after a backoff: the message is handled again, in order, and nothing after it is committed first.
+ */
+class KafkaJsConsumer implements Consumer {
+  private consumer?: KjsConsumer;
+  private dlqProducer?: Producer;
+  private readonly backoff = new Map<string, number>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: ConsumerOptions,
+    private readonly log: NonNullable<KafkaJsClientOptions['log']>,
+  ) {}
+
+  async start(): Promise<void> {
+    const { groupId, topics, fromBeginning } = this.options;
+    const retry = this.options.retry ?? DEFAULT_CONSUMER_RETRY;
+    const dlqProducerRaw = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await dlqProducerRaw.connect();
+    this.dlqProducer = new KafkaJsProducer(dlqProducerRaw);
+
+    const consumer = this.kafka.consumer({ groupId, sessionTimeout: 15_000, heartbeatInterval: 1_000 });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const { topic, partition } = batch;
+        const partitionKey = `${topic}:${partition}`;
+        let lastDone: string | undefined;
+        for (const raw of batch.messages) {
+          if (!isRunning() || isStale()) break;
+          const message: IncomingMessage = {
+            topic,
+            partition,
+            offset: raw.offset,
+            key: raw.key?.toString() ?? null,
+            value: raw.value,
+            headers: headersOf(raw),
+            timestamp: raw.timestamp,
+          };
+          const decision = await decide(this.options.handle, message);
+          if (decision.kind === 'retry') {
+            const delay = nextBackoff(this.backoff.get(partitionKey), retry);
+            this.backoff.set(partitionKey, delay);
+            this.log('warn', 'consumer handler failed; will retry the same message', {
+              groupId,
+              topic,
+              partition,
+              offset: raw.offset,
+              retryInMs: delay,
+              error: decision.error instanceof Error ? decision.error.message : String(decision.error),
+            });
+            consumer.pause([{ topic, partitions: [partition] }]);
+            consumer.seek({ topic, partition, offset: raw.offset });
+            const timer = setTimeout(() => {
+              this.resumeTimers.delete(timer);
+              consumer.resume([{ topic, partitions: [partition] }]);
+            }, delay);
+            this.resumeTimers.add(timer);
+            break;
+          }
+          if (decision.kind === 'dead-letter') {
+            await this.dlqProducer!.send([
+              deadLetterOf(message, this.options.deadLetterTopic, decision.reason),
+            ]);
+            this.log('warn', 'poison message dead-lettered', {
+              groupId,
+              topic,
+              partition,
+              offset: raw.offset,
+              reason: decision.reason,
+            });
+          }
+          this.backoff.delete(partitionKey);
+          resolveOffset(raw.offset);
+          lastDone = raw.offset;
+          await heartbeat();
+        }
+        if (lastDone !== undefined) {
+          await consumer.commitOffsets([{ topic, partition, offset: (BigInt(lastDone) + 1n).toString() }]);
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+    // disconnect() stops fetching, waits for the running batch (which commits what it finished), leaves the group.
+    await this.consumer?.disconnect();
+    await this.dlqProducer?.disconnect();
+    this.consumer = undefined;
+    this.dlqProducer = undefined;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './runtime.config';
+export * from './runtime.module';
+export * from './bootstrap';
+export * from './health.controller';
+export { METRICS_REGISTRY } from './metrics.controller';
+export * from './problem.filter';

@@ -1,0 +1,123 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * A failure the caller can act on, rendered as RFC 9457 `application/problem+json`. Services throw these
+ * (or subclasses) for domain outcomes: not found, conflicting state, precondition failed, …
+ */
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? title);
+    this.name = 'ProblemError';
+  }
+}
+
+export class NotFoundProblem extends ProblemError {
+  constructor(what: string, id: string) {
+    super(404, 'Not Found', `${what} ${id} does not exist`);
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+function slug(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}
+
+/** Maps express/body-parser errors (they carry `status` and `type`) to precise problems. */
+function bodyParserProblem(error: unknown): ProblemError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { status, type } = error as { status?: unknown; type?: unknown };
+  if (typeof status !== 'number' || typeof type !== 'string') return undefined;
+  switch (type) {
+    case 'entity.too.large':
+      return new ProblemError(413, 'Content Too Large', 'The request body exceeds the size limit');
+    case 'entity.parse.failed':
+      return new ProblemError(400, 'Malformed JSON', 'The request body is not valid JSON');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ProblemError(415, 'Unsupported Media Type', 'Unsupported content encoding or charset');
+    default:
+      return status >= 400 && status < 500
+        ? new ProblemError(status, TITLES[status] ?? 'Bad Request')
+        : undefined;
+  }
+}
+
+/** The one error edge of an HTTP app: known errors become problem+json; anything else is a logged 500. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request>();
+    const problem = this.toProblem(error);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+    res
+      .status(problem.status)
+      .type('application/problem+json')
+      .send(
+        JSON.stringify({
+          ...problem.extra,
+          type: `https://tidings.dev/problems/${slug(problem.title)}`,
+          title: problem.title,
+          status: problem.status,
+          ...(problem.detail ? { detail: problem.detail } : {}),
+          instance: req.originalUrl,
+        }),
+      );
+  }
+
+  private toProblem(error: unknown): ProblemError {
+    if (error instanceof ProblemError) return error;
+    const parser = bodyParserProblem(error);
+    if (parser) return parser;
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      const body = error.getResponse();
+      const title = TITLES[status] ?? error.name;
+      if (typeof body === 'string') return new ProblemError(status, title, body);
+      const { message, error: _e, statusCode: _s, ...extra } = body as Record<string, unknown>;
+      const detail = Array.isArray(message)
+        ? message.join('; ')
+        : typeof message === 'string'
+          ? message
+          : undefined;
+      return new ProblemError(status, title, detail === title ? undefined : detail, extra);
+    }
+    this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return new ProblemError(500, 'Internal Server Error', 'An unexpected error occurred');
+  }
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment once, at boot, against an app's composed schema. Every problem names its
+ * variable, so a wrong or missing value stops boot with a message the operator can act on.
+ */
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = issue.path.join('.') || '(environment)';
+      const value = typeof issue.path[0] === 'string' ? env[issue.path[0]] : undefined;
+      return `${variable}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
+    }),
+  );
+}
+
+/** Variables every app reads. */
+export const runtimeConfigSchema = z.object({
+  LOG_LEVEL: z.enum(['debug', 'log', 'warn', 'error']).default('log'),
+  // 10 s: long enough for in-flight HTTP requests and loop iterations to finish, short enough for rollouts.
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+});
+
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+export const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;

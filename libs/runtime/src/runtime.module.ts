@@ -1,0 +1,110 @@
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { dataSourceOptions, type DbConfig } from '@tidings/db';
+import { KafkaJsClient, type KafkaClient, type KafkaConfig } from '@tidings/kafka';
+
+import { DataSource } from 'typeorm';
+import type { z } from 'zod';
+import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health.controller';
+import {
+  HttpMetrics,
+  HttpMetricsMiddleware,
+  METRICS_REGISTRY,
+  MetricsController,
+  createRegistry,
+} from './metrics.controller';
+import { ProblemFilter } from './problem.filter';
+import { parseConfig, type RuntimeConfig } from './runtime.config';
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+export const KAFKA_CLIENT = Symbol('KAFKA_CLIENT');
+
+export type BaseConfig = RuntimeConfig & DbConfig & KafkaConfig;
+
+export interface RuntimeOptions<S extends z.ZodType<BaseConfig>> {
+  /** Short app name: `api`, `outbox-relay`, `webhook-dispatcher`, `sse-gateway`. */
+  app: string;
+  /** The app's composed schema (runtime + db + kafka fragments + its own variables). */
+  schema: S;
+  /** Usually `process.env`; tests pass their own so several apps can run in one process. */
+  env: Record<string, string | undefined>;
+}
+
+@Injectable()
+class KafkaLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(KAFKA_CLIENT) private readonly kafka: KafkaClient) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.kafka.disconnect();
+  }
+}
+
+/**
+ * What every Tidings app needs, wired once: typed config parsed at boot, the DataSource, the Kafka client,
+ * /health/live + /health/ready (database and Kafka), /metrics, HTTP metrics and the problem+json filter.
+ */
+@Global()
+@Module({})
+export class RuntimeModule implements NestModule {
+  static forRoot<S extends z.ZodType<BaseConfig>>(options: RuntimeOptions<S>): DynamicModule {
+    const config = parseConfig(options.schema, options.env);
+    const kafkaLogger = new Logger('Kafka');
+    return {
+      module: RuntimeModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(config.DATABASE_URL, config.DB_POOL_SIZE),
+          retryAttempts: 3,
+          retryDelay: 1_000,
+        }),
+      ],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: METRICS_REGISTRY, useValue: createRegistry(options.app) },
+        {
+          provide: KAFKA_CLIENT,
+          useFactory: () =>
+            new KafkaJsClient({
+              brokers: config.KAFKA_BROKERS,
+              clientId: `tidings-${options.app}`,
+              log: (level, message, fields) => {
+                const line =
+                  fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message;
+                if (level === 'error') kafkaLogger.error(line);
+                else if (level === 'warn') kafkaLogger.warn(line);
+                else kafkaLogger.log(line);
+              },
+            }),
+        },
+        {
+          provide: READINESS_CHECKS,
+          inject: [DataSource, KAFKA_CLIENT],
+          useFactory: (ds: DataSource, kafka: KafkaClient): ReadinessCheck[] => [
+            { name: 'database', check: async () => (await ds.query('SELECT 1')) !== undefined },
+            { name: 'kafka', check: () => kafka.ping() },
+          ],
+        },
+        KafkaLifecycle,
+        HttpMetrics,
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+      exports: [HttpMetrics, APP_CONFIG, KAFKA_CLIENT, METRICS_REGISTRY, READINESS_CHECKS],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('*');
+  }
+}
