@@ -2,7 +2,7 @@
 // provisioned by test/support/global-setup.ts. Each int-spec isolates itself (own schema/tenant, topic
 // prefix, consumer group) so files can run in any order.
 const moduleNameMapper = {
-  '^@tidings/(events|signing|db|kafka|runtime)$': '<rootDir>/libs/$1/src',
+  '^@tidings/(events|signing|db|kafka|runtime|egress)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }] };
 const common = { rootDir: __dirname, moduleFileExtensions: ['ts', 'js', 'json'], transform, moduleNameMapper, testEnvironment: 'node' };
@@ -16,7 +16,7 @@ module.exports = {
       testMatch: ['<rootDir>/{apps,libs,test}/**/*.int-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60000,
+      setupFilesAfterEnv: ['<rootDir>/test/support/int-setup.ts'],
     },
   ],
   maxWorkers: 2,

@@ -86,7 +86,8 @@ export class KafkaJsClient implements KafkaClient {
       // One request in flight per broker keeps order within a key across retries.
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { initialRetryTime: 200, maxRetryTime: 5_000 },
+      // Unlimited retries (capped backoff) as the idempotent producer requires: a send waits for Kafka.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     await producer.connect();
     return new KafkaJsProducer(producer);
@@ -143,17 +144,18 @@ function headersOf(message: KafkaMessage): Record<string, string> {
   return headers;
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
  * Consumer loop over kafkajs with the explicit commit rule of consumer-rule.ts. Offsets are committed
- * manually (autoCommit off) after each batch's last successful message. A failing handler commits what
- * succeeded before it, seeks its partition back to the failing message, pauses the partition and resumes it
- * after a backoff: the message is handled again, in order, and nothing after it is committed first.
+ * manually (autoCommit off) after each batch's last handled message. A failing handler is retried in place
+ * with a growing backoff: nothing after it in its partition is handled or committed first, so order holds.
+ * If the consumer stops (or loses the partition) meanwhile, the message stays uncommitted and is handled
+ * again by whoever owns the partition next.
  */
 class KafkaJsConsumer implements Consumer {
   private consumer?: KjsConsumer;
   private dlqProducer?: Producer;
-  private readonly backoff = new Map<string, number>();
-  private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -168,11 +170,18 @@ class KafkaJsConsumer implements Consumer {
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     await dlqProducerRaw.connect();
     this.dlqProducer = new KafkaJsProducer(dlqProducerRaw);
 
-    const consumer = this.kafka.consumer({ groupId, sessionTimeout: 15_000, heartbeatInterval: 1_000 });
+    // maxWaitTime 1 s: a partition resumed after a backoff is fetched again within a second even when idle.
+    const consumer = this.kafka.consumer({
+      groupId,
+      sessionTimeout: 15_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 1_000,
+    });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning });
@@ -182,7 +191,6 @@ class KafkaJsConsumer implements Consumer {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const { topic, partition } = batch;
-        const partitionKey = `${topic}:${partition}`;
         let lastDone: string | undefined;
         for (const raw of batch.messages) {
           if (!isRunning() || isStale()) break;
@@ -195,10 +203,10 @@ class KafkaJsConsumer implements Consumer {
             headers: headersOf(raw),
             timestamp: raw.timestamp,
           };
-          const decision = await decide(this.options.handle, message);
-          if (decision.kind === 'retry') {
-            const delay = nextBackoff(this.backoff.get(partitionKey), retry);
-            this.backoff.set(partitionKey, delay);
+          let decision = await decide(this.options.handle, message);
+          let delay: number | undefined;
+          while (decision.kind === 'retry') {
+            delay = nextBackoff(delay, retry);
             this.log('warn', 'consumer handler failed; will retry the same message', {
               groupId,
               topic,
@@ -207,15 +215,15 @@ class KafkaJsConsumer implements Consumer {
               retryInMs: delay,
               error: decision.error instanceof Error ? decision.error.message : String(decision.error),
             });
-            consumer.pause([{ topic, partitions: [partition] }]);
-            consumer.seek({ topic, partition, offset: raw.offset });
-            const timer = setTimeout(() => {
-              this.resumeTimers.delete(timer);
-              consumer.resume([{ topic, partitions: [partition] }]);
-            }, delay);
-            this.resumeTimers.add(timer);
-            break;
+            // Back off in short slices, heartbeating, so the group keeps this member and stop() stays quick.
+            for (let waited = 0; waited < delay && isRunning(); waited += 250) {
+              await sleep(Math.min(250, delay - waited));
+              await heartbeat();
+            }
+            if (!isRunning()) break;
+            decision = await decide(this.options.handle, message);
           }
+          if (decision.kind === 'retry') break;
           if (decision.kind === 'dead-letter') {
             await this.dlqProducer!.send([
               deadLetterOf(message, this.options.deadLetterTopic, decision.reason),
@@ -228,7 +236,6 @@ class KafkaJsConsumer implements Consumer {
               reason: decision.reason,
             });
           }
-          this.backoff.delete(partitionKey);
           resolveOffset(raw.offset);
           lastDone = raw.offset;
           await heartbeat();
@@ -241,8 +248,6 @@ class KafkaJsConsumer implements Consumer {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.resumeTimers) clearTimeout(timer);
-    this.resumeTimers.clear();
     // disconnect() stops fetching, waits for the running batch (which commits what it finished), leaves the group.
     await this.consumer?.disconnect();
     await this.dlqProducer?.disconnect();

@@ -1,0 +1,214 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { isValidEventTypePattern, supportedVersions } from '@tidings/events';
+import { type FieldProblem, ProblemError } from '@tidings/runtime';
+
+// 100 by default keeps a page small for humans; 1000 at most bounds one query and one response body.
+export const DEFAULT_EVENTS_LIMIT = 100;
+export const MAX_EVENTS_LIMIT = 1000;
+
+const RESOURCE_TYPES = ['order', 'message', 'tenant', 'api_key', 'webhook'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NON_NEGATIVE_INT = /^(0|[1-9][0-9]{0,15})$/;
+const POSITIVE_INT = /^[1-9][0-9]{0,8}$/;
+// Resource ids are ours (`ord_…`, `msg_…`, `key_…`, UUIDs): printable ASCII without spaces, bounded.
+const RESOURCE_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** A parsed, validated `GET /events` query. */
+export interface EventQuery {
+  /** Exact type, `<prefix>.*` or `*`, each validated by isValidEventTypePattern. */
+  types: string[];
+  resourceType?: string;
+  resourceId?: string;
+  after: number;
+  limit: number;
+  version?: number;
+}
+
+/** Documents the query of `GET /events` (parsing is `parseEventQuery`, so errors name every bad field). */
+export class EventQueryDto {
+  @ApiPropertyOptional({
+    description:
+      'Event type filter: an exact type (`order.shipped`), a prefix wildcard (`order.*`) or `*`. ' +
+      'Several patterns may be given comma-separated; an event matching any of them is returned.',
+    example: 'order.*',
+  })
+  type?: string;
+
+  @ApiPropertyOptional({ enum: RESOURCE_TYPES })
+  resourceType?: string;
+
+  @ApiPropertyOptional({ description: 'Only events of this resource (e.g. an order id).' })
+  resourceId?: string;
+
+  @ApiPropertyOptional({
+    description: 'Position cursor: only events with a greater position. Use the `nextAfter` of the previous page.',
+    minimum: 0,
+    default: 0,
+  })
+  after?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_EVENTS_LIMIT, default: DEFAULT_EVENTS_LIMIT })
+  limit?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Render `data` at this schema version (up/down-cast). Requires `type` to be one exact event type that ' +
+      'supports the version.',
+    minimum: 1,
+  })
+  version?: number;
+}
+
+export class EventEnvelopeDto {
+  @ApiProperty({ format: 'uuid', description: 'UUIDv7; also the webhook-id and the dedupe key.' })
+  eventId!: string;
+  @ApiProperty({ example: 'order.created' })
+  eventType!: string;
+  @ApiProperty({ description: 'Schema version of `data`.', example: 2 })
+  version!: number;
+  @ApiProperty({ format: 'date-time' })
+  timestamp!: string;
+  @ApiProperty({ example: 'tidings/api' })
+  source!: string;
+  @ApiProperty()
+  tenantId!: string;
+  @ApiProperty({ enum: RESOURCE_TYPES })
+  resourceType!: string;
+  @ApiProperty()
+  resourceId!: string;
+  @ApiProperty({ description: "The resource's version after this event (1, 2, 3, … without gaps)." })
+  sequence!: number;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'Dense global order assigned by the relay after commit; null until then.',
+  })
+  position!: number | null;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Validated against the catalogue.' })
+  data!: Record<string, unknown>;
+}
+
+export class EventPageDto {
+  @ApiProperty({ type: [EventEnvelopeDto] })
+  data!: EventEnvelopeDto[];
+
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description:
+      'Pass as `after` to get the next page; null when this page reached the newest positioned event ' +
+      '(to wait for newer events, poll with the position of the last event you hold).',
+  })
+  nextAfter!: number | null;
+}
+
+const QUERY_FIELDS = new Set(['type', 'resourceType', 'resourceId', 'after', 'limit', 'version']);
+
+function single(raw: Record<string, unknown>, field: string, problems: FieldProblem[]): string | undefined {
+  const value = raw[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    problems.push({ field, message: 'must be given at most once' });
+    return undefined;
+  }
+  return value;
+}
+
+function badRequest(problems: FieldProblem[]): ProblemError {
+  return new ProblemError(
+    400,
+    'Bad Request',
+    problems.map((p) => `${p.field} ${p.message}`).join('; '),
+    { errors: problems },
+  );
+}
+
+/** Parses an optional `version` query parameter (a positive integer). */
+export function parseVersionParam(raw: unknown): number | undefined {
+  const problems: FieldProblem[] = [];
+  const value = single({ version: raw }, 'version', problems);
+  if (problems.length > 0) throw badRequest(problems);
+  if (value === undefined) return undefined;
+  if (!POSITIVE_INT.test(value)) throw badRequest([{ field: 'version', message: 'must be a positive integer' }]);
+  return Number(value);
+}
+
+/** Rejects a version the event type cannot be rendered at (400: the caller asked for something unknown). */
+export function assertSupportedVersion(eventType: string, version: number): void {
+  const supported = supportedVersions(eventType);
+  if (!supported.includes(version)) {
+    throw badRequest([
+      {
+        field: 'version',
+        message: `${eventType} has no version ${version} (supported: ${supported.join(', ')})`,
+      },
+    ]);
+  }
+}
+
+/**
+ * Validates the raw query string of `GET /events`. Every problem is reported at once, with its field;
+ * unknown parameters are rejected so a typo (`types=`) never silently widens the result.
+ */
+export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
+  const problems: FieldProblem[] = [];
+  for (const field of Object.keys(raw)) {
+    if (!QUERY_FIELDS.has(field)) problems.push({ field, message: 'is not a known query parameter' });
+  }
+  const type = single(raw, 'type', problems);
+  const resourceType = single(raw, 'resourceType', problems);
+  const resourceId = single(raw, 'resourceId', problems);
+  const after = single(raw, 'after', problems);
+  const limit = single(raw, 'limit', problems);
+  const version = single(raw, 'version', problems);
+
+  const types = type === undefined ? [] : type.split(',');
+  for (const pattern of types) {
+    if (!isValidEventTypePattern(pattern)) {
+      problems.push({
+        field: 'type',
+        message: `${JSON.stringify(pattern)} is not an event type, a prefix wildcard like order.* or *`,
+      });
+    }
+  }
+  if (resourceType !== undefined && !(RESOURCE_TYPES as readonly string[]).includes(resourceType)) {
+    problems.push({ field: 'resourceType', message: `must be one of ${RESOURCE_TYPES.join(', ')}` });
+  }
+  if (resourceId !== undefined && !RESOURCE_ID.test(resourceId)) {
+    problems.push({ field: 'resourceId', message: 'must be 1-200 printable characters without spaces' });
+  }
+  if (after !== undefined && !(NON_NEGATIVE_INT.test(after) && Number.isSafeInteger(Number(after)))) {
+    problems.push({ field: 'after', message: 'must be an integer position >= 0' });
+  }
+  const limitValue = limit === undefined ? DEFAULT_EVENTS_LIMIT : Number(limit);
+  if (limit !== undefined && !(POSITIVE_INT.test(limit) && limitValue <= MAX_EVENTS_LIMIT)) {
+    problems.push({ field: 'limit', message: `must be an integer between 1 and ${MAX_EVENTS_LIMIT}` });
+  }
+  let versionValue: number | undefined;
+  if (version !== undefined) {
+    if (!POSITIVE_INT.test(version)) {
+      problems.push({ field: 'version', message: 'must be a positive integer' });
+    } else if (types.length !== 1 || types[0]!.includes('*')) {
+      problems.push({ field: 'version', message: 'requires type to be one exact event type' });
+    } else {
+      versionValue = Number(version);
+    }
+  }
+  if (problems.length > 0) throw badRequest(problems);
+  if (versionValue !== undefined) assertSupportedVersion(types[0]!, versionValue);
+
+  return {
+    types: types.includes('*') ? [] : types,
+    ...(resourceType === undefined ? {} : { resourceType }),
+    ...(resourceId === undefined ? {} : { resourceId }),
+    after: after === undefined ? 0 : Number(after),
+    limit: limitValue,
+    ...(versionValue === undefined ? {} : { version: versionValue }),
+  };
+}
+
+/** Event ids are UUIDs; anything else is a 400, not a 404 (and never reaches the uuid column). */
+export function parseEventId(raw: string): string {
+  if (!UUID.test(raw)) throw badRequest([{ field: 'eventId', message: 'must be a UUID' }]);
+  return raw.toLowerCase();
+}

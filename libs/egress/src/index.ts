@@ -1,0 +1,3 @@
+export { canonicalIp, classifyAddress, isForbiddenAddress, type ForbiddenRange } from './address';
+export * from './webhook-url';
+export * from './guard';
