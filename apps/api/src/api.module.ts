@@ -1,13 +1,21 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeModule } from '@tidings/runtime';
 import { apiConfigSchema } from './api.config';
+import { EventTypesModule } from './event-types/event-types.module';
+import { EventsModule } from './events/events.module';
+import { OrderHistoryModule } from './orders/order-history.module';
 
 @Module({})
 export class ApiModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {
       module: ApiModule,
-      imports: [RuntimeModule.forRoot({ app: 'api', schema: apiConfigSchema, env })],
+      imports: [
+        RuntimeModule.forRoot({ app: 'api', schema: apiConfigSchema, env }),
+        EventsModule,
+        EventTypesModule,
+        OrderHistoryModule,
+      ],
     };
   }
 }

@@ -1,13 +1,88 @@
 import { dbConfigSchema } from '@tidings/db';
 import { kafkaConfigSchema } from '@tidings/kafka';
 import { port, runtimeConfigSchema } from '@tidings/runtime';
-import type { z } from 'zod';
+import { z } from 'zod';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `250ms`, `30s`, `5m`, `2h`, `1d` → milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  return match ? Math.round(Number(match[1]) * UNITS[match[2]]) : undefined;
+}
+
+// 1m, 5m, 30m, 2h, 24h after each failed attempt (6 attempts over ~26.5 h): quick retries absorb blips and
+// deploys, the long tail means a receiver that is down for a whole day still gets every event before it is
+// dead-lettered. Tests compress it (e.g. `50ms,100ms,150ms`).
+export const DEFAULT_RETRY_SCHEDULE = '1m,5m,30m,2h,24h';
+
+const retrySchedule = z
+  .string()
+  .default(DEFAULT_RETRY_SCHEDULE)
+  .transform((text, ctx) => {
+    const parts = text.split(',').map((p) => p.trim());
+    const delays = parts.map(parseDuration);
+    if (parts.length === 0 || delays.some((d) => d === undefined || d <= 0)) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated durations like 1m,5m,30m,2h,24h' });
+      return z.NEVER;
+    }
+    return delays as number[];
+  });
+
+const hostList = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+  );
 
 export const dispatcherConfigSchema = runtimeConfigSchema
   .extend(dbConfigSchema.shape)
   .extend(kafkaConfigSchema.shape)
   .extend({
     DISPATCHER_PORT: port(3003),
+    WEBHOOK_RETRY_SCHEDULE: retrySchedule,
+    // ±10 %: spreads the retries of many deliveries that failed together (an outage) so they don't return
+    // as one thundering herd, while keeping the published table accurate to the minute.
+    WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
+    // 15 s total (connect, headers and body): receivers are told to answer quickly and do work async;
+    // anything slower is treated as a failure and retried rather than holding a worker slot.
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(15_000),
+    // 5 s to connect (TCP + TLS): a healthy endpoint connects in milliseconds; a black-holed one must not eat
+    // the whole budget.
+    WEBHOOK_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    // 64 KiB of response body kept for the delivery log: enough for any error page's gist, bounded storage.
+    WEBHOOK_RESPONSE_BODY_LIMIT_BYTES: z.coerce.number().int().min(0).max(1_048_576).default(65_536),
+    // 24 h: honour Retry-After up to the longest step of the schedule, never a week-long silence.
+    WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(86_400_000),
+    // 32 concurrent POSTs per process: saturates two cores on fast receivers without exhausting sockets.
+    WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+    // 4 per subscription: one slow or hanging endpoint can hold at most 4 of the 32 slots, so healthy
+    // endpoints keep flowing.
+    WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: z.coerce.number().int().min(1).max(100).default(4),
+    // The idle poll backs off to this; new deliveries recorded in this process wake the loop at once, so it
+    // only bounds the latency of retries and of deliveries recorded by another replica.
+    WEBHOOK_POLL_MAX_MS: z.coerce.number().int().min(5).max(10_000).default(500),
+    // A claimed delivery is leased for timeout + this margin; if the process dies mid-attempt the lease
+    // expires and another worker sends it again (at-least-once). 10 s covers recording the outcome.
+    WEBHOOK_LEASE_MARGIN_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    // Warn at 3, disable at 5 consecutive failed attempts: the warning reaches admins (via their own
+    // subscriptions/streams) before anything is switched off.
+    WEBHOOK_FAILING_WARNING_AT: z.coerce.number().int().min(1).default(3),
+    WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).default(5),
+    // Hosts exempt from the SSRF guard, matched by name as written in the URL. Off by default; local
+    // development and tests set `127.0.0.1` so a receiver on this machine can be reached.
+    WEBHOOK_ALLOWED_HOSTS: hostList,
+    // 1 s: how long a tenant's subscription list may be reused for matching. A subscription created later
+    // is still matched exactly (see DeliveryRecorder); only status/filter edits can lag by this much.
+    WEBHOOK_SUBSCRIPTION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  })
+  .refine((c) => c.WEBHOOK_FAILING_WARNING_AT < c.WEBHOOK_DISABLE_AFTER_FAILURES, {
+    message: 'WEBHOOK_FAILING_WARNING_AT must be below WEBHOOK_DISABLE_AFTER_FAILURES',
+    path: ['WEBHOOK_FAILING_WARNING_AT'],
   });
 
 export type WebhookDispatcherConfig = z.infer<typeof dispatcherConfigSchema>;

@@ -1,13 +1,56 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { RuntimeModule } from '@tidings/runtime';
+import { DeliveryMetrics } from './deliveries/delivery-metrics.service';
+import { DeliveryOutcomes } from './deliveries/delivery-outcome.service';
+import { DeliveryRecorder } from './deliveries/delivery-recorder.service';
+import { DeliverySender } from './deliveries/delivery-sender.service';
+import { DeliveryConsumer } from './deliveries/delivery.consumer';
+import { DeliveryWorker } from './deliveries/delivery.worker';
 import { dispatcherConfigSchema } from './webhook-dispatcher.config';
 
 @Module({})
-export class WebhookDispatcherModule {
+export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    private readonly consumer: DeliveryConsumer,
+    private readonly recorder: DeliveryRecorder,
+    private readonly worker: DeliveryWorker,
+    private readonly outcomes: DeliveryOutcomes,
+  ) {}
+
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {
       module: WebhookDispatcherModule,
       imports: [RuntimeModule.forRoot({ app: 'webhook-dispatcher', schema: dispatcherConfigSchema, env })],
+      providers: [
+        DeliveryMetrics,
+        DeliveryRecorder,
+        DeliveryConsumer,
+        DeliverySender,
+        DeliveryOutcomes,
+        DeliveryWorker,
+      ],
     };
+  }
+
+  /** Wired explicitly: recorded deliveries wake the worker; the worker starts before the consumer feeds it. */
+  async onApplicationBootstrap(): Promise<void> {
+    this.recorder.onRecorded(() => this.worker.poke());
+    await this.outcomes.start();
+    this.worker.start();
+    await this.consumer.start();
+  }
+
+  /**
+   * Runs before the DataSource, Kafka client and HTTP agent are closed: stop taking work (Kafka and claims),
+   * finish what is held (in-flight attempts are bounded by WEBHOOK_TIMEOUT_MS and get recorded), release.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([this.consumer.stop(), this.worker.stop()]);
+    await this.outcomes.stop();
   }
 }

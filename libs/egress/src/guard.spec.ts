@@ -124,7 +124,7 @@ describe('guardedConnector', () => {
     const refused = await new Promise<unknown>((resolve) =>
       connector(
         { hostname: 'rebind.example', host: `rebind.example:${port}`, protocol: 'http:', port: String(port) },
-        (error) => resolve(error),
+        (...args) => resolve(args[0]),
       ),
     );
     expect(refused).toBeInstanceOf(ForbiddenAddressError);

@@ -86,14 +86,20 @@ describe('InMemoryKafka consumer rule', () => {
     const [dead] = kafka.messages('dlq');
     expect(dead.value?.toString()).toBe('garbage');
     expect(dead.key).toBe('k');
-    expect(dead.headers).toMatchObject({ 'dlq-reason': 'not an envelope', 'dlq-source-topic': 't', 'dlq-source-offset': '0' });
+    expect(dead.headers).toMatchObject({
+      'dlq-reason': 'not an envelope',
+      'dlq-source-topic': 't',
+      'dlq-source-offset': '0',
+    });
   });
 
   it('keeps per-key order on one partition', async () => {
     const kafka = new InMemoryKafka(4);
     await kafka.ensureTopics(['t'], 4);
     const producer = await kafka.createProducer();
-    await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic: 't', key: `k${i % 3}`, value: String(i) })));
+    await producer.send(
+      Array.from({ length: 20 }, (_, i) => ({ topic: 't', key: `k${i % 3}`, value: String(i) })),
+    );
     for (const key of ['k0', 'k1', 'k2']) {
       const mine = kafka.messages('t').filter((m) => m.key === key);
       expect(new Set(mine.map((m) => m.partition)).size).toBe(1);

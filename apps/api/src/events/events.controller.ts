@@ -1,7 +1,13 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
-import { EventEnvelopeDto, EventPageDto, parseEventId, parseEventQuery, parseVersionParam } from './events.dto';
+import {
+  EventEnvelopeDto,
+  EventPageDto,
+  parseEventId,
+  parseEventQuery,
+  parseVersionParam,
+} from './events.dto';
 import { EventsService } from './events.service';
 
 @ApiTags('events')

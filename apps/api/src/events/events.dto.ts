@@ -41,7 +41,8 @@ export class EventQueryDto {
   resourceId?: string;
 
   @ApiPropertyOptional({
-    description: 'Position cursor: only events with a greater position. Use the `nextAfter` of the previous page.',
+    description:
+      'Position cursor: only events with a greater position. Use the `nextAfter` of the previous page.',
     minimum: 0,
     default: 0,
   })
@@ -84,8 +85,17 @@ export class EventEnvelopeDto {
     description: 'Dense global order assigned by the relay after commit; null until then.',
   })
   position!: number | null;
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Validated against the catalogue.' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Validated against the catalogue.',
+  })
   data!: Record<string, unknown>;
+}
+
+export class EventListDto {
+  @ApiProperty({ type: [EventEnvelopeDto] })
+  data!: EventEnvelopeDto[];
 }
 
 export class EventPageDto {
@@ -115,12 +125,9 @@ function single(raw: Record<string, unknown>, field: string, problems: FieldProb
 }
 
 function badRequest(problems: FieldProblem[]): ProblemError {
-  return new ProblemError(
-    400,
-    'Bad Request',
-    problems.map((p) => `${p.field} ${p.message}`).join('; '),
-    { errors: problems },
-  );
+  return new ProblemError(400, 'Bad Request', problems.map((p) => `${p.field} ${p.message}`).join('; '), {
+    errors: problems,
+  });
 }
 
 /** Parses an optional `version` query parameter (a positive integer). */
@@ -129,7 +136,8 @@ export function parseVersionParam(raw: unknown): number | undefined {
   const value = single({ version: raw }, 'version', problems);
   if (problems.length > 0) throw badRequest(problems);
   if (value === undefined) return undefined;
-  if (!POSITIVE_INT.test(value)) throw badRequest([{ field: 'version', message: 'must be a positive integer' }]);
+  if (!POSITIVE_INT.test(value))
+    throw badRequest([{ field: 'version', message: 'must be a positive integer' }]);
   return Number(value);
 }
 

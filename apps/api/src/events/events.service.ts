@@ -76,6 +76,8 @@ export class EventsService {
 
   private render(row: EventLogEntity, version?: number): EventEnvelope {
     const envelope = envelopeFromLogRow(row);
-    return version === undefined || version === envelope.version ? envelope : renderAtVersion(envelope, version);
+    return version === undefined || version === envelope.version
+      ? envelope
+      : renderAtVersion(envelope, version);
   }
 }

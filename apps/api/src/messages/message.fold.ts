@@ -28,7 +28,12 @@ export function applyMessageEvent(state: MessageState | null, raw: EventEnvelope
   switch (event.eventType) {
     case 'message.received': {
       if (state) throw new MessageFoldError(`message ${event.resourceId} is received twice`);
-      const d = event.data as { from: string; channel: string; body: string; metadata?: Record<string, string> };
+      const d = event.data as {
+        from: string;
+        channel: string;
+        body: string;
+        metadata?: Record<string, string>;
+      };
       return {
         id: event.resourceId,
         tenantId: event.tenantId,

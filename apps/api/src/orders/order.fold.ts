@@ -53,7 +53,8 @@ interface UpdatedData {
  * the fold only knows the latest shapes. `sequence` must be the next version: the log is gapless per resource.
  */
 export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): OrderState {
-  const event = raw.version === latestVersion(raw.eventType) ? raw : renderAtVersion(raw, latestVersion(raw.eventType));
+  const event =
+    raw.version === latestVersion(raw.eventType) ? raw : renderAtVersion(raw, latestVersion(raw.eventType));
   const expected = (state?.version ?? 0) + 1;
   if (event.resourceType !== 'order') {
     throw new FoldError(`event ${event.eventId} is a ${event.resourceType} event, not an order event`);
@@ -88,10 +89,14 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
     };
   }
   if (!state) {
-    throw new FoldError(`order ${event.resourceId}: ${event.eventType} before order.created (event ${event.eventId})`);
+    throw new FoldError(
+      `order ${event.resourceId}: ${event.eventType} before order.created (event ${event.eventId})`,
+    );
   }
   if (state.deletedAt) {
-    throw new FoldError(`order ${event.resourceId}: ${event.eventType} after order.deleted (event ${event.eventId})`);
+    throw new FoldError(
+      `order ${event.resourceId}: ${event.eventType} after order.deleted (event ${event.eventId})`,
+    );
   }
   const next: OrderState = { ...state, version: event.sequence, updatedAt: at };
   switch (event.eventType) {
@@ -124,7 +129,9 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
       return { ...next, deletedAt: new Date(d.deletedAt) };
     }
     default:
-      throw new FoldError(`order ${event.resourceId}: unknown event type ${event.eventType} (event ${event.eventId})`);
+      throw new FoldError(
+        `order ${event.resourceId}: unknown event type ${event.eventType} (event ${event.eventId})`,
+      );
   }
 }
 

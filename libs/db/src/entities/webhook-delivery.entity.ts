@@ -20,6 +20,10 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'dead';
 @Index('webhook_deliveries_due_idx', ['nextAttemptAt'], { where: "status IN ('pending', 'failed')" })
 @Index('webhook_deliveries_sub_created_idx', ['subscriptionId', 'createdAt', 'id'])
 @Index('webhook_deliveries_tenant_status_idx', ['tenantId', 'status'])
+// The dispatcher's ordering check: "is an earlier delivery of this subscription and resource still open?"
+@Index('webhook_deliveries_open_resource_idx', ['subscriptionId', 'resourceId', 'sequence'], {
+  where: "status IN ('pending', 'failed')",
+})
 export class WebhookDeliveryEntity {
   @PrimaryColumn({ type: 'text' })
   id!: string;

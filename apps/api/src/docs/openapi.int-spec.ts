@@ -1,0 +1,106 @@
+import { listEventTypes } from '@tidings/events';
+import { createApp } from '@tidings/runtime';
+import { createTestDatabase } from '../../../../test/support/infra';
+import type { ApiConfig } from '../api.config';
+import { ApiModule } from '../api.module';
+import { setupOpenApi } from './openapi';
+
+// Operational endpoints of every app: documented in the README, deliberately outside the API contract.
+const OPERATIONAL = ['/health/live', '/health/ready', '/metrics'];
+
+interface ExpressLayer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
+
+async function setup() {
+  const db = await createTestDatabase();
+  const { app, url } = await createApp<ApiConfig>(
+    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
+    { app: 'api', port: () => 0, configure: (a) => setupOpenApi(a) },
+  );
+  return { app, url, db };
+}
+
+describe('OpenAPI document', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  let doc: {
+    openapi: string;
+    paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+    webhooks: Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> } } }>;
+    components: { securitySchemes: Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    ctx = await setup();
+    const res = await fetch(`${ctx.url}/docs-json`);
+    expect(res.status).toBe(200);
+    doc = await res.json();
+  });
+
+  afterAll(async () => {
+    await ctx?.app.close();
+    await ctx?.db.drop();
+  });
+
+  it('is OpenAPI 3.1.0 with bearer auth', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it("documents every route of the app's router", () => {
+    const router = (ctx.app.getHttpAdapter().getInstance() as { router: { stack: ExpressLayer[] } }).router;
+    const routes = router.stack
+      .filter((layer) => layer.route)
+      .flatMap((layer) =>
+        Object.keys(layer.route!.methods).map((method) => ({
+          method,
+          path: layer.route!.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}'),
+        })),
+      )
+      .filter((r) => !OPERATIONAL.includes(r.path) && !r.path.startsWith('/docs'));
+    expect(routes.length).toBeGreaterThan(5);
+    const missing = routes.filter((r) => !doc.paths[r.path]?.[r.method]);
+    expect(missing).toEqual([]);
+    expect(doc.paths['/events']?.get).toBeDefined();
+  });
+
+  it('describes problem+json errors and auth on every operation', () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        expect([path, method, op.responses['500']]).toEqual([path, method, expect.anything()]);
+        if (op.security && op.security.length > 0) {
+          expect([path, method, op.responses['401']]).toEqual([path, method, expect.anything()]);
+        }
+      }
+    }
+    expect(doc.paths['/events/{eventId}']!.get!.security).toEqual([{ bearer: [] }]);
+  });
+
+  it('has a webhooks entry for every catalogue type with its JSON Schema and signature headers', () => {
+    for (const info of listEventTypes()) {
+      const hook = doc.webhooks[info.type];
+      expect(hook).toBeDefined();
+      const latest = info.versions.find((v) => v.version === info.latestVersion)!;
+      const schema = hook!.post.requestBody.content['application/json']!.schema as {
+        properties: Record<string, unknown>;
+      };
+      expect(schema.properties.data).toEqual(JSON.parse(JSON.stringify(latest.jsonSchema)));
+      const headers = (hook!.post as unknown as { parameters: { name: string }[] }).parameters.map(
+        (p) => p.name,
+      );
+      expect(headers).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+    }
+    expect(Object.keys(doc.webhooks).sort()).toEqual(
+      listEventTypes()
+        .map((t) => t.type)
+        .sort(),
+    );
+  });
+
+  it('serves Swagger UI at /docs', async () => {
+    const res = await fetch(`${ctx.url}/docs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await res.text()).toContain('swagger');
+  });
+});

@@ -1,0 +1,69 @@
+import { createDataSource } from '@tidings/db';
+import { getEventType, listEventTypes } from '@tidings/events';
+import { createApp } from '@tidings/runtime';
+import { createTestDatabase } from '../../../../test/support/infra';
+import { createTenant } from '../../../../test/support/tenant';
+import type { ApiConfig } from '../api.config';
+import { ApiModule } from '../api.module';
+
+async function setup() {
+  const db = await createTestDatabase();
+  const ds = createDataSource(db.url, 2);
+  await ds.initialize();
+  const { app, url } = await createApp<ApiConfig>(
+    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
+    { app: 'api', port: () => 0 },
+  );
+  const tenant = await createTenant(ds, { name: 'event-types', scopes: ['read'] });
+  const get = (path: string, key: string | null = tenant.apiKey) =>
+    fetch(`${url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  return { app, ds, db, get };
+}
+
+describe('GET /event-types', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+
+  beforeAll(async () => {
+    ctx = await setup();
+  });
+
+  afterAll(async () => {
+    await ctx?.app.close();
+    await ctx?.ds.destroy();
+    await ctx?.db.drop();
+  });
+
+  it('serves the whole catalogue to a read-only key', async () => {
+    const res = await ctx.get('/event-types');
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.data).toEqual(JSON.parse(JSON.stringify(listEventTypes())));
+    expect(body.data.map((t: { type: string }) => t.type)).toEqual(
+      expect.arrayContaining(['order.created', 'message.received', 'webhook.test']),
+    );
+  });
+
+  it('serves one type with every version, its JSON Schema, example and deprecation', async () => {
+    const res = await ctx.get('/event-types/order.created');
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual(JSON.parse(JSON.stringify(getEventType('order.created'))));
+    expect(body.latestVersion).toBe(2);
+    const v1 = body.versions.find((v: { version: number }) => v.version === 1);
+    expect(v1).toMatchObject({ deprecated: true, sunset: expect.any(String) });
+    for (const v of body.versions) {
+      expect(v.jsonSchema).toMatchObject({ type: 'object' });
+      expect(v.example).toEqual(expect.any(Object));
+    }
+  });
+
+  it('answers 404 problem+json for an unknown type', async () => {
+    const res = await ctx.get('/event-types/order.teleported');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  it('requires an API key', async () => {
+    expect((await ctx.get('/event-types', null)).status).toBe(401);
+  });
+});

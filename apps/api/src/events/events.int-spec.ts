@@ -1,0 +1,293 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { appendEvent, createDataSource, envelopeFromLogRow, EventLogEntity, transaction } from '@tidings/db';
+import { buildEvent, type EventEnvelope, matchesEventType, renderAtVersion } from '@tidings/events';
+import { createApp } from '@tidings/runtime';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { createTestDatabase } from '../../../../test/support/infra';
+import { assignPositions } from '../../../../test/support/sequencer';
+import { createTenant } from '../../../../test/support/tenant';
+import type { ApiConfig } from '../api.config';
+import { ApiModule } from '../api.module';
+
+const SOURCE = 'tidings/api';
+
+function orderCreated(tenantId: string, orderId: string) {
+  return buildEvent({
+    eventType: 'order.created',
+    tenantId,
+    resourceId: orderId,
+    sequence: 1,
+    source: SOURCE,
+    data: {
+      orderId,
+      customer: { id: 'cus_1' },
+      currency: 'EUR',
+      items: [{ sku: 'SKU-1', quantity: 2, unitPriceMinor: 1250 }],
+      totalMinor: 2500,
+      status: 'pending',
+      notes: null,
+      metadata: {},
+    },
+  });
+}
+
+async function setup() {
+  const db = await createTestDatabase();
+  const ds = createDataSource(db.url, 2);
+  await ds.initialize();
+  const { app, url } = await createApp<ApiConfig>(
+    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
+    { app: 'api', port: () => 0 },
+  );
+  const a = await createTenant(ds, { name: 'events-a' });
+  const b = await createTenant(ds, { name: 'events-b' });
+  return { app, url, ds, db, a, b };
+}
+
+/** Appends events in one transaction each, like the API's mutations do. */
+async function append(ds: DataSource, ...events: EventEnvelope[]): Promise<void> {
+  for (const event of events) await transaction(ds, (tx) => appendEvent(tx, event));
+}
+
+describe('GET /events', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  let app: NestExpressApplication;
+  /** Tenant A's positioned events, in position order (what GET /events must return). */
+  let expected: EventEnvelope[];
+  let unpositioned: EventEnvelope;
+  let otherTenants: EventEnvelope;
+
+  const get = (path: string, key = ctx.a.apiKey) =>
+    fetch(`${ctx.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  const ids = (events: { eventId: string }[]) => events.map((e) => e.eventId);
+
+  beforeAll(async () => {
+    ctx = await setup();
+    app = ctx.app;
+    const { a, b, ds } = ctx;
+    const o1 = `ord_${randomUUID()}`;
+    const o2 = `ord_${randomUUID()}`;
+    const m1 = `msg_${randomUUID()}`;
+    const e = (eventType: string, resourceId: string, sequence: number, data: Record<string, unknown>) =>
+      buildEvent({ eventType, tenantId: a.tenantId, resourceId, sequence, source: SOURCE, data });
+    const now = '2026-11-28T12:00:00.000Z';
+    await append(
+      ds,
+      orderCreated(a.tenantId, o1),
+      e('message.received', m1, 1, {
+        messageId: m1,
+        from: 'alice',
+        channel: 'sms',
+        body: 'hi',
+        metadata: {},
+      }),
+      e('order.updated', o1, 2, { orderId: o1, changes: { notes: 'leave at the door' } }),
+      orderCreated(a.tenantId, o2),
+      e('order.payment_received', o1, 3, {
+        orderId: o1,
+        amountMinor: 2500,
+        currency: 'EUR',
+        paymentReference: 'pay_1',
+        paidAt: now,
+      }),
+      e('order.shipped', o1, 4, { orderId: o1, carrier: 'DHL', trackingNumber: 'TRK1', shippedAt: now }),
+      e('order.cancelled', o2, 2, { orderId: o2, reason: 'changed mind', cancelledAt: now }),
+      e('message.deleted', m1, 2, { messageId: m1, deletedAt: now }),
+    );
+    otherTenants = orderCreated(b.tenantId, `ord_${randomUUID()}`);
+    await append(ds, otherTenants);
+    await assignPositions(ds);
+    unpositioned = e('order.delivered', o1, 5, { orderId: o1, deliveredAt: now });
+    await append(ds, unpositioned);
+
+    const rows = await ds
+      .getRepository(EventLogEntity)
+      .createQueryBuilder('e')
+      .where('e.tenantId = :t', { t: a.tenantId })
+      .andWhere('e.position IS NOT NULL')
+      .orderBy('e.position')
+      .getMany();
+    expected = rows.map(envelopeFromLogRow);
+    expect(expected).toHaveLength(8);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ctx?.ds.destroy();
+    await ctx?.db.drop();
+  });
+
+  it("returns the tenant's positioned events in position order, rendered as envelopes", async () => {
+    const res = await get('/events');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: EventEnvelope[]; nextAfter: number | null };
+    expect(body.data).toEqual(expected);
+    expect(body.nextAfter).toBeNull();
+    const positions = body.data.map((e) => e.position!);
+    expect(positions).toEqual([...positions].sort((x, y) => x - y));
+  });
+
+  it("never returns another tenant's events", async () => {
+    const res = await get('/events?limit=1000');
+    expect(ids((await res.json()).data)).not.toContain(otherTenants.eventId);
+    const theirs = await get('/events', ctx.b.apiKey);
+    expect(ids((await theirs.json()).data)).toEqual([otherTenants.eventId]);
+  });
+
+  it.each([
+    ['order.shipped'],
+    ['order.*'],
+    ['message.*'],
+    ['*'],
+    ['order.created,message.deleted'],
+    ['order.payment_received'],
+  ])('filters by type=%s exactly like matchesEventType', async (type) => {
+    const res = await get(`/events?type=${encodeURIComponent(type)}&after=0&limit=8`);
+    expect(res.status).toBe(200);
+    const want = expected.filter((e) => type.split(',').some((p) => matchesEventType(p, e.eventType)));
+    expect(ids((await res.json()).data)).toEqual(ids(want));
+    expect(want.length).toBeGreaterThan(0);
+  });
+
+  it('treats LIKE metacharacters in a type literally', async () => {
+    // `_` is a LIKE wildcard: order_payment.received must not match order.payment_received.
+    const res = await get('/events?type=order.payment%5Freceived&limit=8');
+    expect(ids((await res.json()).data)).toEqual(
+      ids(expected.filter((e) => e.eventType === 'order.payment_received')),
+    );
+  });
+
+  it('filters by resourceType and resourceId', async () => {
+    const messages = await (await get('/events?resourceType=message&limit=8')).json();
+    expect(ids(messages.data)).toEqual(ids(expected.filter((e) => e.resourceType === 'message')));
+    const o1 = expected[0]!.resourceId;
+    const one = await (await get(`/events?resourceId=${o1}&limit=8`)).json();
+    const want = expected.filter((e) => e.resourceId === o1);
+    expect(ids(one.data)).toEqual(ids(want));
+    expect(one.data.map((e: EventEnvelope) => e.sequence)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('pages with after/limit and returns every event exactly once, in position order', async () => {
+    const seen: EventEnvelope[] = [];
+    let after: number | null = 0;
+    let pages = 0;
+    while (after !== null) {
+      const res = await get(`/events?limit=3&after=${after}`);
+      const page = (await res.json()) as { data: EventEnvelope[]; nextAfter: number | null };
+      expect(page.data.length).toBeLessThanOrEqual(3);
+      seen.push(...page.data);
+      after = page.nextAfter;
+      pages += 1;
+      expect(pages).toBeLessThan(10);
+    }
+    const all = await (await get('/events?limit=1000')).json();
+    expect(ids(seen)).toEqual(ids(all.data));
+    expect(new Set(ids(seen)).size).toBe(seen.length);
+    expect(pages).toBe(Math.ceil(seen.length / 3) + (seen.length % 3 === 0 ? 1 : 0));
+  });
+
+  it('renders events at a requested version', async () => {
+    const created = expected.find((e) => e.eventType === 'order.created')!;
+    const res = await get('/events?type=order.created&version=1&limit=8');
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.data[0]).toEqual(renderAtVersion(created, 1));
+    expect(body.data[0].version).toBe(1);
+    const one = await get(`/events/${created.eventId}?version=1`);
+    expect(await one.json()).toEqual(renderAtVersion(created, 1));
+  });
+
+  it.each([
+    ['after=-1', 'after'],
+    ['after=abc', 'after'],
+    ['after=1.5', 'after'],
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=ten', 'limit'],
+    ['type=order.', 'type'],
+    ['type=ORDER%20CREATED', 'type'],
+    ["type=order.created'%20OR%201=1--", 'type'],
+    ['resourceType=invoice', 'resourceType'],
+    ['types=order.*', 'types'],
+    ['after=1&after=2', 'after'],
+    ['version=1', 'version'],
+    ['type=order.*&version=1', 'version'],
+    ['type=order.created&version=99', 'version'],
+    ['type=order.created&version=0', 'version'],
+  ])('rejects %s with a 400 problem naming the field', async (query, field) => {
+    const res = await get(`/events?${query}`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: 400, title: 'Bad Request' });
+    expect(body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+  // Runs last in this block: it positions the pending event, which the tests above rely on being hidden.
+  it('hides events the relay has not positioned yet, and shows them once positioned', async () => {
+    const before = await (await get('/events?limit=1000')).json();
+    expect(ids(before.data)).not.toContain(unpositioned.eventId);
+    expect(ids(before.data)).toEqual(ids(expected));
+
+    expect(await assignPositions(ctx.ds)).toBe(1);
+    const after = await (await get(`/events?after=${expected.at(-1)!.position}`)).json();
+    expect(ids(after.data)).toEqual([unpositioned.eventId]);
+    expect(after.data[0].position).toBeGreaterThan(expected.at(-1)!.position!);
+  });
+});
+
+describe('GET /events/:eventId', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  let mine: EventEnvelope;
+  let theirs: EventEnvelope;
+  const get = (path: string, key = ctx.a.apiKey) =>
+    fetch(`${ctx.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+
+  beforeAll(async () => {
+    ctx = await setup();
+    mine = orderCreated(ctx.a.tenantId, `ord_${randomUUID()}`);
+    theirs = orderCreated(ctx.b.tenantId, `ord_${randomUUID()}`);
+    await append(ctx.ds, mine, theirs);
+    await assignPositions(ctx.ds);
+  });
+
+  afterAll(async () => {
+    await ctx?.app.close();
+    await ctx?.ds.destroy();
+    await ctx?.db.drop();
+  });
+
+  it('returns one of the tenant’s events', async () => {
+    const res = await get(`/events/${mine.eventId}`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual({ ...mine, position: expect.any(Number) });
+  });
+
+  it("answers 404 for another tenant's event, exactly as for a missing one", async () => {
+    const other = await get(`/events/${theirs.eventId}`);
+    const missing = await get(`/events/${randomUUID()}`);
+    expect(other.status).toBe(404);
+    expect(missing.status).toBe(404);
+    const [o, m] = [await other.json(), await missing.json()];
+    expect(o.title).toBe(m.title);
+    expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  it('rejects an id that is not a UUID with 400', async () => {
+    const res = await get('/events/123');
+    expect(res.status).toBe(400);
+    expect((await res.json()).errors).toEqual([{ field: 'eventId', message: 'must be a UUID' }]);
+  });
+
+  it('rejects an unsupported version with 400', async () => {
+    const res = await get(`/events/${mine.eventId}?version=42`);
+    expect(res.status).toBe(400);
+  });
+
+  it('requires an API key', async () => {
+    const res = await fetch(`${ctx.url}/events`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+});

@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { METRICS_REGISTRY } from '@tidings/runtime';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+
+export type AttemptOutcome = 'succeeded' | 'failed' | 'dead';
+
+/** The dispatcher's Prometheus metrics (DESIGN.md §5, issue 6 point 10). */
+@Injectable()
+export class DeliveryMetrics {
+  readonly deliveries: Counter<'outcome'>;
+  readonly attemptDuration: Histogram<'outcome'>;
+  readonly deadLetters: Counter;
+  readonly subscriptionsDisabled: Counter<'reason'>;
+  readonly recorded: Counter;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, ds: DataSource) {
+    this.deliveries = new Counter({
+      name: 'tidings_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (succeeded, failed = will retry, dead = schedule exhausted)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.attemptDuration = new Histogram({
+      name: 'tidings_webhook_attempt_duration_seconds',
+      help: 'Duration of one webhook HTTP attempt, connect to last byte read',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registers: [registry],
+    });
+    this.deadLetters = new Counter({
+      name: 'tidings_webhook_dead_letters_total',
+      help: 'Deliveries that exhausted the retry schedule and were dead-lettered',
+      registers: [registry],
+    });
+    this.subscriptionsDisabled = new Counter({
+      name: 'tidings_webhook_subscriptions_disabled_total',
+      help: 'Subscriptions disabled by the dispatcher, by reason (consecutive_failures, gone)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.recorded = new Counter({
+      name: 'tidings_webhook_deliveries_recorded_total',
+      help: 'Delivery rows created from consumed events (one per matching subscription and event)',
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'tidings_webhook_retry_queue_depth',
+      help: 'Deliveries waiting for a retry (status failed)',
+      registers: [registry],
+      async collect() {
+        const [row] = await ds.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'failed'`,
+        );
+        this.set(row?.n ?? 0);
+      },
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { allEventTopics, EnvelopeDecodeError, fromKafkaMessage } from '@tidings/events';
+import {
+  allPlatformTopics,
+  type Consumer,
+  type IncomingMessage,
+  type KafkaClient,
+  platformTopics,
+  PoisonMessageError,
+} from '@tidings/kafka';
+import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
+import { DeliveryRecorder } from './delivery-recorder.service';
+
+/**
+ * Kafka → delivery rows. Consumer group `<prefix>webhook-dispatcher` over every event topic.
+ *
+ * Guarantees: a message's offset is committed only after its delivery rows are inserted (the handler resolves
+ * after the INSERT), so a crash never loses a delivery; the rows are unique per (subscription, event), so a
+ * redelivered message never doubles one (dedupe key: subscription id + event id). Undecodable messages and
+ * unknown event types/versions go to the consumer dead-letter topic and are committed; any other error (the
+ * database is down) retries the same message in place, keeping partition order. HTTP never happens here: a
+ * slow endpoint cannot block a partition.
+ *
+ * Shutdown: `stop()` stops fetching, lets the in-flight handler finish and commit, and leaves the group.
+ */
+@Injectable()
+export class DeliveryConsumer {
+  private readonly logger = new Logger(DeliveryConsumer.name);
+  private consumer?: Consumer;
+
+  constructor(
+    @Inject(KAFKA_CLIENT) private readonly kafka: KafkaClient,
+    @Inject(APP_CONFIG) private readonly config: WebhookDispatcherConfig,
+    private readonly recorder: DeliveryRecorder,
+  ) {}
+
+  async start(): Promise<void> {
+    const prefix = this.config.KAFKA_TOPIC_PREFIX;
+    const topics = allEventTopics(prefix);
+    await this.kafka.ensureTopics([...topics, ...allPlatformTopics(prefix)], this.config.KAFKA_PARTITIONS);
+    this.consumer = this.kafka.createConsumer({
+      groupId: `${prefix}webhook-dispatcher`,
+      topics,
+      // A new group starts at the beginning: matching is bounded by subscription creation positions anyway,
+      // and starting at the end would drop events published before the first dispatcher ever ran.
+      fromBeginning: true,
+      deadLetterTopic: platformTopics(prefix).consumerDeadLetter,
+      partitionsConsumedConcurrently: 3,
+      handle: (message) => this.handle(message),
+    });
+    await this.consumer.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+    this.consumer = undefined;
+  }
+
+  private async handle(message: IncomingMessage): Promise<void> {
+    let event;
+    try {
+      event = fromKafkaMessage({ value: message.value, headers: message.headers });
+    } catch (error) {
+      if (!(error instanceof EnvelopeDecodeError)) throw error;
+      this.logger.warn(`undecodable event at ${message.topic}/${message.partition}@${message.offset}`);
+      throw new PoisonMessageError(error.message, error);
+    }
+    await this.recorder.record(event);
+  }
+}

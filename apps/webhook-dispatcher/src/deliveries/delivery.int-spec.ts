@@ -1,0 +1,531 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { appendEvent, createDataSource, transaction } from '@tidings/db';
+import { allEventTopics, buildEvent } from '@tidings/events';
+import { allPlatformTopics, type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
+import { createApp } from '@tidings/runtime';
+import { generateSecret } from '@tidings/signing';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
+import { WebhookDispatcherModule } from '../webhook-dispatcher.module';
+import { eventually } from '../../../../test/support/eventually';
+import {
+  createTestDatabase,
+  ensureTestTopics,
+  kafkaBrokers,
+  testTopicPrefix,
+} from '../../../../test/support/infra';
+import { TestPublisher } from '../../../../test/support/test-publisher';
+import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
+
+/**
+ * The webhook dispatcher end to end on real Postgres and Kafka: events appended through the outbox are
+ * positioned and published (test publisher), consumed by the dispatcher, and POSTed to a local receiver that
+ * verifies every request with the `standardwebhooks` package. Subscriptions are written as the API writes them
+ * (row + `webhook.subscription.created` event in one transaction). Compressed schedule: 3 attempts
+ * (50 ms, 100 ms), warning after 2 consecutive failures, disabled after 4.
+ */
+const TIMEOUT_MS = 3_000;
+
+interface Ctx {
+  ds: DataSource;
+  receiver: WebhookReceiver;
+  dispatcher: NestExpressApplication;
+  dispatcherUrl: string;
+  publisher: TestPublisher;
+  kafka: KafkaJsClient;
+  dlqConsumer: Consumer;
+  deadLetters: Record<string, unknown>[];
+  prefix: string;
+  drop(): Promise<void>;
+}
+
+let ctx: Ctx;
+
+beforeAll(async () => {
+  const db = await createTestDatabase();
+  const prefix = testTopicPrefix();
+  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  const ds = createDataSource(db.url, 4);
+  await ds.initialize();
+  const kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'webhooks-int-spec' });
+  const publisher = new TestPublisher(ds, kafka, prefix);
+  await publisher.start();
+  const receiver = await WebhookReceiver.start();
+  const deadLetters: Record<string, unknown>[] = [];
+  const dlqConsumer = kafka.createConsumer({
+    groupId: `${prefix}webhooks-int-spec-dlq`,
+    topics: [platformTopics(prefix).webhookDeadLetter],
+    fromBeginning: true,
+    deadLetterTopic: `${prefix}unused`,
+    handle: (m) => {
+      deadLetters.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
+      return Promise.resolve();
+    },
+  });
+  await dlqConsumer.start();
+  const { app: dispatcher, url: dispatcherUrl } = await createApp<WebhookDispatcherConfig>(
+    () =>
+      WebhookDispatcherModule.forRoot({
+        DATABASE_URL: db.url,
+        DB_POOL_SIZE: '6',
+        KAFKA_BROKERS: kafkaBrokers().join(','),
+        KAFKA_TOPIC_PREFIX: prefix,
+        KAFKA_PARTITIONS: '3',
+        LOG_LEVEL: 'error',
+        DISPATCHER_PORT: '0',
+        WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
+        WEBHOOK_RETRY_JITTER: '0',
+        WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
+        WEBHOOK_FAILING_WARNING_AT: '2',
+        WEBHOOK_DISABLE_AFTER_FAILURES: '4',
+        WEBHOOK_POLL_MAX_MS: '50',
+        WEBHOOK_LEASE_MARGIN_MS: '1000',
+        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      }),
+    { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
+  );
+  ctx = {
+    ds,
+    receiver,
+    dispatcher,
+    dispatcherUrl,
+    publisher,
+    kafka,
+    dlqConsumer,
+    deadLetters,
+    prefix,
+    drop: db.drop,
+  };
+});
+
+afterAll(async () => {
+  await ctx?.dispatcher.close();
+  await ctx?.dlqConsumer.stop();
+  await ctx?.publisher.stop();
+  await ctx?.receiver.close();
+  await ctx?.kafka.disconnect();
+  await ctx?.ds.destroy();
+  await ctx?.drop();
+});
+
+interface SubscriptionSpec {
+  path: string;
+  tenantId: string;
+  eventTypes?: string[];
+  versionPins?: Record<string, number>;
+  strictOrdering?: boolean;
+  host?: string;
+}
+
+/** Creates a subscription the way the API does: row + `webhook.subscription.created` (sequence 1), one commit. */
+async function subscribe(spec: SubscriptionSpec): Promise<{ id: string; secret: string; path: string }> {
+  const id = `wh_${randomUUID()}`;
+  const secret = generateSecret();
+  const url = ctx.receiver.url(spec.path, spec.host);
+  const eventTypes = spec.eventTypes ?? ['order.*'];
+  await transaction(ctx.ds, async (tx) => {
+    await tx.query(
+      `INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, description, metadata, version_pins,
+                                          strict_ordering, status, secrets, version)
+       VALUES ($1, $2, $3, $4, NULL, '{}', $5, $6, 'active', $7, 1)`,
+      [
+        id,
+        spec.tenantId,
+        url,
+        eventTypes,
+        JSON.stringify(spec.versionPins ?? {}),
+        spec.strictOrdering ?? false,
+        JSON.stringify([{ secret, expiresAt: null }]),
+      ],
+    );
+    await appendEvent(
+      tx,
+      buildEvent({
+        eventType: 'webhook.subscription.created',
+        tenantId: spec.tenantId,
+        resourceId: id,
+        sequence: 1,
+        source: 'tidings/api',
+        data: {
+          subscriptionId: id,
+          url,
+          eventTypes,
+          description: null,
+          metadata: {},
+          versionPins: spec.versionPins ?? {},
+          status: 'active',
+          strictOrdering: spec.strictOrdering ?? false,
+        },
+      }),
+    );
+  });
+  ctx.receiver.expectSecrets(spec.path, secret);
+  // The subscription matches events positioned after its creation event: wait until that has a position.
+  await eventually(async () => {
+    const [row] = await ctx.ds.query<{ position: string | null }[]>(
+      `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
+      [id],
+    );
+    expect(row?.position).not.toBeNull();
+  });
+  return { id, secret, path: spec.path };
+}
+
+let orderCounter = 0;
+
+/** Appends an order.created (v2) for a new order; returns its event id and order id. */
+async function orderCreated(tenantId: string, orderId = `ord_${++orderCounter}_${randomUUID()}`) {
+  const event = buildEvent({
+    eventType: 'order.created',
+    tenantId,
+    resourceId: orderId,
+    sequence: 1,
+    source: 'tidings/api',
+    data: {
+      orderId,
+      customer: { id: 'cus_1' },
+      currency: 'EUR',
+      items: [{ sku: 'SKU-1', quantity: 2, unitPriceMinor: 1250 }],
+      totalMinor: 2500,
+      status: 'pending',
+      notes: null,
+      metadata: {},
+    },
+  });
+  await transaction(ctx.ds, (tx) => appendEvent(tx, event));
+  return { eventId: event.eventId, orderId };
+}
+
+async function orderUpdated(tenantId: string, orderId: string, sequence: number) {
+  const event = buildEvent({
+    eventType: 'order.updated',
+    tenantId,
+    resourceId: orderId,
+    sequence,
+    source: 'tidings/api',
+    data: { orderId, changes: { notes: `change ${sequence}` } },
+  });
+  await transaction(ctx.ds, (tx) => appendEvent(tx, event));
+  return event.eventId;
+}
+
+interface AttemptRow {
+  attempt_number: number;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+  attempted_at: Date;
+  next_attempt_at: Date | null;
+}
+
+async function attemptsOf(subscriptionId: string): Promise<AttemptRow[]> {
+  return await ctx.ds.query<AttemptRow[]>(
+    `SELECT a.attempt_number, a.status_code, a.error, a.response_body, a.attempted_at, a.next_attempt_at
+     FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+     WHERE d.subscription_id = $1 ORDER BY a.attempted_at, a.attempt_number`,
+    [subscriptionId],
+  );
+}
+
+async function deliveriesOf(subscriptionId: string) {
+  return await ctx.ds.query<
+    { id: string; status: string; attempt_count: number; dead_at: Date | null; event_id: string }[]
+  >(
+    `SELECT id, status, attempt_count, dead_at, sequence, event_id FROM webhook_deliveries
+     WHERE subscription_id = $1 ORDER BY event_position`,
+    [subscriptionId],
+  );
+}
+
+async function subscriptionRow(id: string) {
+  const [row] = await ctx.ds.query<
+    { status: string; disabled_reason: string | null; consecutive_failures: number; version: number }[]
+  >(
+    `SELECT status, disabled_reason, consecutive_failures, version FROM webhook_subscriptions WHERE id = $1`,
+    [id],
+  );
+  return row;
+}
+
+const tenant = () => `ten_${randomUUID()}`;
+
+describe('webhook dispatcher', () => {
+  it('delivers a signed event that verifies with standardwebhooks, with the documented headers', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/signed', tenantId: t });
+    const { eventId, orderId } = await orderCreated(t);
+    const [request] = await eventually(() => {
+      const got = ctx.receiver.delivered('/signed');
+      expect(got).toHaveLength(1);
+      return got;
+    });
+    expect(request.verified).toBe(true);
+    expect(request.headers['webhook-id']).toBe(eventId);
+    expect(request.headers['content-type']).toBe('application/json');
+    expect(request.headers['user-agent']).toBe('Tidings-Webhooks/1');
+    expect(Number(request.headers['webhook-timestamp'])).toBeGreaterThan(0);
+    expect(request.payload).toMatchObject({
+      eventId,
+      eventType: 'order.created',
+      version: 2,
+      resourceId: orderId,
+    });
+    expect(request.headers['deprecation']).toBeUndefined();
+    await eventually(async () => expect((await deliveriesOf(sub.id))[0]?.status).toBe('succeeded'));
+  });
+
+  it('does not deliver events committed before the subscription was created', async () => {
+    const t = tenant();
+    const early = await orderCreated(t);
+    // Wait until the early event is positioned, then subscribe; only the later event is delivered.
+    await eventually(async () => {
+      const [row] = await ctx.ds.query<
+        {
+          position: string | null;
+        }[]
+      >(`SELECT position FROM event_log WHERE event_id = $1`, [early.eventId]);
+      expect(row.position).not.toBeNull();
+    });
+    const sub = await subscribe({ path: '/after-creation', tenantId: t });
+    const late = await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/after-creation')).toHaveLength(1));
+    expect(ctx.receiver.delivered('/after-creation')[0].headers['webhook-id']).toBe(late.eventId);
+    expect((await deliveriesOf(sub.id)).map((d) => d.event_id)).toEqual([late.eventId]);
+  });
+
+  it('renders one event at each subscription pinned version, with Deprecation and Sunset on the deprecated one', async () => {
+    const t = tenant();
+    await subscribe({ path: '/pinned-v1', tenantId: t, versionPins: { 'order.created': 1 } });
+    await subscribe({ path: '/latest', tenantId: t });
+    const { eventId } = await orderCreated(t);
+    const [v1] = await eventually(() => {
+      const got = ctx.receiver.delivered('/pinned-v1');
+      expect(got).toHaveLength(1);
+      return got;
+    });
+    const [v2] = await eventually(() => {
+      const got = ctx.receiver.delivered('/latest');
+      expect(got).toHaveLength(1);
+      return got;
+    });
+    expect(v1.payload).toMatchObject({ eventId, version: 1 });
+    expect(v2.payload).toMatchObject({ eventId, version: 2 });
+    expect(v1.body).not.toEqual(v2.body);
+    expect(v1.headers['deprecation']).toBeDefined();
+    expect(v1.headers['sunset']).toBeDefined();
+    expect(v2.headers['deprecation']).toBeUndefined();
+  });
+
+  it('retries on the compressed schedule and succeeds on the third attempt', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/flaky', tenantId: t });
+    ctx.receiver.queue('/flaky', { status: 500 }, { status: 502 });
+    await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/flaky')).toHaveLength(1));
+    await eventually(async () =>
+      expect((await deliveriesOf(sub.id))[0]).toMatchObject({ status: 'succeeded' }),
+    );
+    const attempts = await attemptsOf(sub.id);
+    expect(attempts.map((a) => [a.attempt_number, a.status_code])).toEqual([
+      [1, 500],
+      [2, 502],
+      [3, 200],
+    ]);
+    expect(ctx.receiver.all('/flaky')).toHaveLength(3);
+    expect(new Set(ctx.receiver.all('/flaky').map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect((await subscriptionRow(sub.id)).consecutive_failures).toBe(0);
+  });
+
+  it('dead-letters a delivery that exhausts its schedule: row, Kafka DLQ message and exhausted event', async () => {
+    const t = tenant();
+    const admin = await subscribe({ path: '/dlq-admin', tenantId: t, eventTypes: ['webhook.*'] });
+    const sub = await subscribe({ path: '/dlq', tenantId: t });
+    ctx.receiver.always('/dlq', { status: 500, body: 'down' });
+    const { eventId } = await orderCreated(t);
+    const [dead] = await eventually(async () => {
+      const rows = await deliveriesOf(sub.id);
+      expect(rows[0]).toMatchObject({ status: 'dead', attempt_count: 3 });
+      return rows;
+    });
+    expect(dead.dead_at).not.toBeNull();
+    expect(ctx.receiver.all('/dlq')).toHaveLength(3);
+    await eventually(() =>
+      expect(ctx.deadLetters).toContainEqual(
+        expect.objectContaining({ deliveryId: dead.id, eventId, subscriptionId: sub.id, attempts: 3 }),
+      ),
+    );
+    const exhausted = await eventually(() => {
+      const got = ctx.receiver
+        .delivered(admin.path)
+        .filter((r) => r.payload?.eventType === 'webhook.delivery.exhausted');
+      expect(got).toHaveLength(1);
+      return got[0];
+    });
+    expect(exhausted.payload).toMatchObject({
+      resourceId: sub.id,
+      data: { subscriptionId: sub.id, deliveryId: dead.id, eventId, attempts: 3, lastError: 'HTTP 500' },
+    });
+    // Three failures: the warning fired at two, the subscription is still active (disabled at four).
+    expect((await subscriptionRow(sub.id)).status).toBe('active');
+    expect(
+      ctx.receiver.delivered(admin.path).some((r) => r.payload?.eventType === 'webhook.subscription.failing'),
+    ).toBe(true);
+  });
+
+  it('disables a 500-ing endpoint after the configured failures and tells the tenant admin subscription', async () => {
+    const t = tenant();
+    const admin = await subscribe({ path: '/ops', tenantId: t, eventTypes: ['webhook.*'] });
+    const sub = await subscribe({ path: '/broken', tenantId: t });
+    ctx.receiver.always('/broken', { status: 500 });
+    await orderCreated(t);
+    await orderCreated(t);
+    await eventually(async () =>
+      expect(await subscriptionRow(sub.id)).toMatchObject({
+        status: 'disabled',
+        disabled_reason: 'consecutive_failures',
+      }),
+    );
+    const disabled = await eventually(() => {
+      const got = ctx.receiver
+        .delivered(admin.path)
+        .filter((r) => r.payload?.eventType === 'webhook.subscription.disabled');
+      expect(got).toHaveLength(1);
+      return got[0];
+    });
+    expect(disabled.payload).toMatchObject({
+      resourceType: 'webhook',
+      resourceId: sub.id,
+      data: { subscriptionId: sub.id, reason: 'consecutive_failures', consecutiveFailures: 4 },
+    });
+    const failing = ctx.receiver
+      .delivered(admin.path)
+      .filter((r) => r.payload?.eventType === 'webhook.subscription.failing');
+    expect(failing).toHaveLength(1);
+    expect(failing[0].payload).toMatchObject({ data: { consecutiveFailures: 2, threshold: 4 } });
+    // Nothing is started once the subscription is disabled.
+    const [{ disabled_at }] = await ctx.ds.query<{ disabled_at: Date }[]>(
+      `SELECT disabled_at FROM webhook_subscriptions WHERE id = $1`,
+      [sub.id],
+    );
+    const attempts = await attemptsOf(sub.id);
+    expect(attempts.length).toBeGreaterThanOrEqual(4);
+    expect(attempts.every((a) => a.attempted_at.getTime() <= disabled_at.getTime())).toBe(true);
+    const metrics = await fetch(`${ctx.dispatcherUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(
+      /tidings_webhook_subscriptions_disabled_total\{[^}]*reason="consecutive_failures"[^}]*\} [1-9]/,
+    );
+  });
+
+  it('disables the subscription on 410 Gone after one attempt', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/gone', tenantId: t });
+    ctx.receiver.always('/gone', { status: 410 });
+    await orderCreated(t);
+    await eventually(async () =>
+      expect(await subscriptionRow(sub.id)).toMatchObject({ status: 'disabled', disabled_reason: 'gone' }),
+    );
+    expect(ctx.receiver.all('/gone')).toHaveLength(1);
+  });
+
+  it('honours Retry-After on 429 over the shorter schedule', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/throttled', tenantId: t });
+    ctx.receiver.queue('/throttled', { status: 429, headers: { 'retry-after': '1' } });
+    await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/throttled')).toHaveLength(1));
+    const [first, second] = await attemptsOf(sub.id);
+    expect(first.status_code).toBe(429);
+    expect(first.next_attempt_at!.getTime() - first.attempted_at.getTime()).toBeGreaterThanOrEqual(1000);
+    expect(second.attempted_at.getTime()).toBeGreaterThanOrEqual(first.next_attempt_at!.getTime());
+    const [a, b] = ctx.receiver.all('/throttled');
+    expect(b.receivedAt - a.receivedAt).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('records a hanging endpoint as a timed-out failure and retries it', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/hang', tenantId: t });
+    ctx.receiver.queue('/hang', { hang: true });
+    await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/hang')).toHaveLength(1), { timeoutMs: 20_000 });
+    const [first, second] = await attemptsOf(sub.id);
+    expect(first).toMatchObject({ status_code: null });
+    expect(first.error).toMatch(/timed out/);
+    expect(second.status_code).toBe(200);
+  });
+
+  it('stores a huge response body truncated to the limit', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/huge', tenantId: t });
+    ctx.receiver.always('/huge', { hugeBodyBytes: 5 * 1024 * 1024 });
+    await orderCreated(t);
+    const [attempt] = await eventually(async () => {
+      const rows = await attemptsOf(sub.id);
+      expect(rows).toHaveLength(1);
+      return rows;
+    });
+    expect(attempt.status_code).toBe(200);
+    expect(attempt.response_body).toHaveLength(65_536);
+  });
+
+  it('does not follow a redirect to 127.0.0.1: the 3xx is a recorded failure', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/redirect', tenantId: t });
+    ctx.receiver.expectSecrets('/redirect-target', sub.secret);
+    ctx.receiver.queue('/redirect', {
+      status: 302,
+      headers: { location: ctx.receiver.url('/redirect-target') },
+    });
+    await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/redirect')).toHaveLength(1));
+    const [first] = await attemptsOf(sub.id);
+    expect(first.status_code).toBe(302);
+    expect(first.error).toBe('HTTP 302');
+    expect(ctx.receiver.all('/redirect-target')).toHaveLength(0);
+  });
+
+  it('refuses at connect time a host name that resolves to loopback when only 127.0.0.1 is allowlisted', async () => {
+    const t = tenant();
+    const sub = await subscribe({ path: '/ssrf', tenantId: t, host: 'localhost' });
+    await orderCreated(t);
+    const [first] = await eventually(async () => {
+      const rows = await attemptsOf(sub.id);
+      expect(rows.length).toBeGreaterThanOrEqual(1);
+      return rows;
+    });
+    expect(first.status_code).toBeNull();
+    expect(first.error).toMatch(/^blocked: refused to connect to localhost/);
+    expect(ctx.receiver.all('/ssrf')).toHaveLength(0);
+  });
+
+  it('keeps delivering to a healthy endpoint while a slow one holds its capped slots', async () => {
+    const t = tenant();
+    const slow = await subscribe({ path: '/slow', tenantId: t });
+    const healthy = await subscribe({ path: '/healthy', tenantId: t, eventTypes: ['order.updated'] });
+    ctx.receiver.always('/slow', { hang: true });
+    for (let i = 0; i < 8; i++) await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.all('/slow')).toHaveLength(4));
+    const { orderId } = { orderId: `ord_healthy_${randomUUID()}` };
+    for (let seq = 2; seq <= 9; seq++) await orderUpdated(t, orderId, seq);
+    await eventually(() => expect(ctx.receiver.delivered('/healthy')).toHaveLength(8));
+    // The slow endpoint never held more than its per-subscription cap of concurrent requests…
+    expect(ctx.receiver.maxConcurrent('/slow')).toBe(4);
+    // …and the healthy one, being one resource, got its events in sequence order.
+    expect(ctx.receiver.delivered('/healthy').map((r) => r.payload?.sequence)).toEqual([
+      2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
+    expect((await deliveriesOf(healthy.id)).every((d) => d.status === 'succeeded')).toBe(true);
+    expect((await deliveriesOf(slow.id)).length).toBe(8);
+  });
+
+  it('with strict ordering holds later events of a resource until the earlier one succeeded', async () => {
+    const t = tenant();
+    await subscribe({ path: '/strict', tenantId: t, eventTypes: ['order.updated'], strictOrdering: true });
+    ctx.receiver.queue('/strict', { status: 500 }, { status: 500 });
+    const orderId = `ord_strict_${randomUUID()}`;
+    await orderUpdated(t, orderId, 2);
+    await orderUpdated(t, orderId, 3);
+    await eventually(() => expect(ctx.receiver.delivered('/strict')).toHaveLength(2));
+    expect(ctx.receiver.all('/strict').map((r) => r.payload?.sequence)).toEqual([2, 2, 2, 3]);
+  });
+});

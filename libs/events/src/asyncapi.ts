@@ -1,0 +1,134 @@
+import { CATALOGUE, jsonSchemaOf } from './catalogue';
+import { topicFor } from './kafka-mapping';
+
+function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = schema;
+  return rest;
+}
+
+const stringHeader = (description: string) => ({ type: 'string', description });
+
+const HEADERS = {
+  type: 'object',
+  required: [
+    'event-id',
+    'event-type',
+    'event-version',
+    'content-type',
+    'ce_specversion',
+    'ce_id',
+    'ce_source',
+    'ce_type',
+    'ce_time',
+    'ce_subject',
+  ],
+  properties: {
+    'event-id': stringHeader('Envelope eventId (UUIDv7); the dedupe key'),
+    'event-type': stringHeader('Envelope eventType'),
+    'event-version': stringHeader('Envelope version (schema version of data)'),
+    'content-type': { type: 'string', const: 'application/json' },
+    traceparent: stringHeader('W3C trace context of the request that caused the event, when present'),
+    ce_specversion: { type: 'string', const: '1.0', description: 'CloudEvents spec version' },
+    ce_id: stringHeader('CloudEvents id (= eventId)'),
+    ce_source: stringHeader('CloudEvents source (= envelope source)'),
+    ce_type: stringHeader('CloudEvents type (= eventType)'),
+    ce_time: stringHeader('CloudEvents time (= envelope timestamp)'),
+    ce_subject: stringHeader('CloudEvents subject (= resourceId)'),
+  },
+};
+
+function envelopeSchema(type: string, version: number, resourceType: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: [
+      'eventId',
+      'eventType',
+      'version',
+      'timestamp',
+      'source',
+      'tenantId',
+      'resourceType',
+      'resourceId',
+      'sequence',
+      'position',
+      'data',
+    ],
+    properties: {
+      eventId: { type: 'string', format: 'uuid', description: 'UUIDv7' },
+      eventType: { type: 'string', const: type },
+      version: { type: 'integer', const: version },
+      timestamp: { type: 'string', format: 'date-time' },
+      source: { type: 'string' },
+      tenantId: { type: 'string' },
+      resourceType: { type: 'string', const: resourceType },
+      resourceId: { type: 'string', description: 'Also the Kafka message key' },
+      sequence: { type: 'integer', minimum: 1, description: "The resource's version after this event" },
+      position: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Dense global position assigned by the outbox relay',
+      },
+      data: withoutDialect(jsonSchemaOf(type, version)),
+    },
+  };
+}
+
+/** AsyncAPI 3.0 description of every topic, message (type × version), key and header, from the catalogue. */
+export function buildAsyncApiDocument(
+  opts: { topicPrefix?: string; partitions?: number } = {},
+): Record<string, unknown> {
+  const channels: Record<string, unknown> = {};
+  const operations: Record<string, unknown> = {};
+  const messages: Record<string, unknown> = {};
+  const byResource = new Map<string, string[]>();
+  for (const def of CATALOGUE) {
+    for (const v of def.versions) {
+      const id = `${def.type}.v${v.version}`;
+      messages[id] = {
+        name: id,
+        title: `${def.type} v${v.version}${v.deprecated ? ' (deprecated)' : ''}`,
+        summary: def.description,
+        description: v.description + (v.sunset ? ` Sunset: ${v.sunset}.` : ''),
+        contentType: 'application/json',
+        headers: HEADERS,
+        payload: envelopeSchema(def.type, v.version, def.resourceType),
+        bindings: { kafka: { key: { type: 'string', description: 'resourceId' }, bindingVersion: '0.5.0' } },
+        examples: [{ name: 'example', payload: { data: v.example } }],
+      };
+      byResource.set(def.resourceType, [...(byResource.get(def.resourceType) ?? []), id]);
+    }
+  }
+  // Channel and channel-message keys may not contain dots in AsyncAPI 3; the address keeps the real name.
+  const key = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_');
+  for (const [resourceType, ids] of byResource) {
+    const topic = topicFor(resourceType, opts.topicPrefix);
+    channels[key(topic)] = {
+      address: topic,
+      description: `Every event of resource type ${resourceType}, keyed by resourceId (per-resource order).`,
+      messages: Object.fromEntries(ids.map((id) => [key(id), { $ref: `#/components/messages/${id}` }])),
+      bindings: { kafka: { partitions: opts.partitions ?? 6, bindingVersion: '0.5.0' } },
+    };
+    operations[`consume-${resourceType}`] = {
+      action: 'receive',
+      channel: { $ref: `#/channels/${key(topic)}` },
+      summary: `Consume ${resourceType} events`,
+      messages: ids.map((id) => ({ $ref: `#/channels/${key(topic)}/messages/${key(id)}` })),
+    };
+  }
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Tidings events',
+      version: '1.0.0',
+      description: 'Every event Tidings publishes to Kafka. Value = the JSON envelope; key = resourceId.',
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      local: { host: '127.0.0.1:9092', protocol: 'kafka', description: 'Local development broker' },
+    },
+    channels,
+    operations,
+    components: { messages },
+  };
+}

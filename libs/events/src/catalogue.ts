@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { MESSAGE_EVENTS } from './message.events';
+import { ORDER_EVENTS } from './order.events';
+import { PLATFORM_EVENTS } from './platform.events';
+
+export interface EventVersionDefinition {
+  version: number;
+  description: string;
+  /** The one schema: the TypeScript type, runtime validation and the JSON Schema all derive from it. */
+  schema: z.ZodType;
+  example: unknown;
+  deprecated?: boolean;
+  /** ISO date after which this version is no longer delivered. */
+  sunset?: string;
+  /** Converts data of the previous version into this one. Required for every version after the first. */
+  upcastFrom?: (previous: unknown) => unknown;
+  /** Converts data of this version into the previous one. Required for every version after the first. */
+  downcastTo?: (current: unknown) => unknown;
+}
+
+export interface EventDefinition {
+  type: string;
+  resourceType: string;
+  description: string;
+  versions: EventVersionDefinition[];
+}
+
+export interface EventTypeInfo {
+  type: string;
+  resourceType: string;
+  description: string;
+  latestVersion: number;
+  versions: {
+    version: number;
+    description: string;
+    jsonSchema: Record<string, unknown>;
+    example: unknown;
+    deprecated: boolean;
+    sunset?: string;
+  }[];
+}
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export class EventValidationError extends Error {
+  constructor(
+    message: string,
+    readonly issues: Issue[] = [],
+  ) {
+    super(
+      issues.length
+        ? `${message}: ${issues.map((i) => `${i.path || '(root)'} ${i.message}`).join('; ')}`
+        : message,
+    );
+    this.name = 'EventValidationError';
+  }
+}
+
+export class UnknownEventTypeError extends EventValidationError {
+  constructor(
+    readonly eventType: string,
+    readonly version?: number,
+  ) {
+    super(
+      version === undefined
+        ? `unknown event type ${eventType}`
+        : `unknown version ${version} of event type ${eventType}`,
+    );
+    this.name = 'UnknownEventTypeError';
+  }
+}
+
+/** Every event type Tidings emits, each version declared once. */
+export const CATALOGUE: readonly EventDefinition[] = [...ORDER_EVENTS, ...MESSAGE_EVENTS, ...PLATFORM_EVENTS];
+
+const byType = new Map(CATALOGUE.map((d) => [d.type, d]));
+
+function assertWellFormed(): void {
+  for (const def of CATALOGUE) {
+    def.versions.forEach((v, i) => {
+      if (v.version !== i + 1) throw new Error(`${def.type}: versions must be 1..n in order`);
+      if (i > 0 && (!v.upcastFrom || !v.downcastTo))
+        throw new Error(`${def.type} v${v.version}: casters required`);
+    });
+  }
+}
+assertWellFormed();
+
+function definition(type: string): EventDefinition {
+  const def = byType.get(type);
+  if (!def) throw new UnknownEventTypeError(type);
+  return def;
+}
+
+function versionOf(type: string, version: number): EventVersionDefinition {
+  const v = definition(type).versions.find((x) => x.version === version);
+  if (!v) throw new UnknownEventTypeError(type, version);
+  return v;
+}
+
+export function isKnownEventType(type: string): boolean {
+  return byType.has(type);
+}
+
+export function latestVersion(type: string): number {
+  return definition(type).versions.length;
+}
+
+export function supportedVersions(type: string): number[] {
+  return definition(type).versions.map((v) => v.version);
+}
+
+export function resourceTypeOf(type: string): string {
+  return definition(type).resourceType;
+}
+
+export function resourceTypes(): string[] {
+  return [...new Set(CATALOGUE.map((d) => d.resourceType))];
+}
+
+export function versionInfo(type: string, version: number): { deprecated: boolean; sunset?: string } {
+  const v = versionOf(type, version);
+  return { deprecated: v.deprecated ?? false, sunset: v.sunset };
+}
+
+/** Validates `data` against the schema of (type, version); returns the parsed data or throws. */
+export function validateEventData(type: string, version: number, data: unknown): unknown {
+  const result = versionOf(type, version).schema.safeParse(data);
+  if (result.success) return result.data;
+  throw new EventValidationError(
+    `invalid data for ${type} v${version}`,
+    result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+  );
+}
+
+/** Converts data between any two supported versions of a type through the registered casters. */
+export function convertData(type: string, data: unknown, from: number, to: number): unknown {
+  const def = definition(type);
+  versionOf(type, from);
+  versionOf(type, to);
+  let current = data;
+  for (let v = from; v < to; v++) current = def.versions[v].upcastFrom!(current);
+  for (let v = from; v > to; v--) current = def.versions[v - 1].downcastTo!(current);
+  return current;
+}
+
+const jsonSchemas = new Map<string, Record<string, unknown>>();
+
+export function jsonSchemaOf(type: string, version: number): Record<string, unknown> {
+  const key = `${type}@${version}`;
+  let schema = jsonSchemas.get(key);
+  if (!schema) {
+    schema = z.toJSONSchema(versionOf(type, version).schema, {
+      target: 'draft-2020-12',
+      io: 'input',
+    }) as Record<string, unknown>;
+    jsonSchemas.set(key, schema);
+  }
+  return schema;
+}
+
+function info(def: EventDefinition): EventTypeInfo {
+  return {
+    type: def.type,
+    resourceType: def.resourceType,
+    description: def.description,
+    latestVersion: def.versions.length,
+    versions: def.versions.map((v) => ({
+      version: v.version,
+      description: v.description,
+      jsonSchema: jsonSchemaOf(def.type, v.version),
+      example: v.example,
+      deprecated: v.deprecated ?? false,
+      ...(v.sunset ? { sunset: v.sunset } : {}),
+    })),
+  };
+}
+
+export function listEventTypes(): EventTypeInfo[] {
+  return CATALOGUE.map(info);
+}
+
+export function getEventType(type: string): EventTypeInfo | undefined {
+  const def = byType.get(type);
+  return def ? info(def) : undefined;
+}

@@ -1,0 +1,184 @@
+import { v7 as uuidv7 } from 'uuid';
+import {
+  EventValidationError,
+  UnknownEventTypeError,
+  convertData,
+  latestVersion,
+  resourceTypeOf,
+  validateEventData,
+} from './catalogue';
+
+/** The one object every transport carries (DESIGN.md §3). */
+export interface EventEnvelope<D = unknown> {
+  /** UUIDv7; also the webhook-id and the dedupe key everywhere. */
+  eventId: string;
+  eventType: string;
+  version: number;
+  /** ISO 8601, UTC. */
+  timestamp: string;
+  source: string;
+  tenantId: string;
+  resourceType: string;
+  resourceId: string;
+  /** The resource's version after this event: 1, 2, 3… */
+  sequence: number;
+  /** Dense global order assigned by the outbox relay; null until then. */
+  position: number | null;
+  data: D;
+}
+
+export class EnvelopeDecodeError extends Error {
+  constructor(
+    message: string,
+    /** `unknown_type` and `unknown_version` are poison for consumers built before the type existed. */
+    readonly reason: 'malformed' | 'invalid_data' | 'unknown_type' | 'unknown_version' = 'malformed',
+  ) {
+    super(message);
+    this.name = 'EnvelopeDecodeError';
+  }
+}
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+export interface BuildEventInput {
+  eventType: string;
+  /** Defaults to the latest version of the type. */
+  version?: number;
+  tenantId: string;
+  resourceId: string;
+  sequence: number;
+  data: unknown;
+  source: string;
+  timestamp?: Date | string;
+  eventId?: string;
+}
+
+/**
+ * Builds a validated envelope; the resource type comes from the catalogue. An invalid event is a bug in
+ * the emitter, so this throws (and the emitting transaction fails) rather than storing it.
+ */
+export function buildEvent(input: BuildEventInput): EventEnvelope {
+  const version = input.version ?? latestVersion(input.eventType);
+  const data = validateEventData(input.eventType, version, input.data);
+  if (!Number.isSafeInteger(input.sequence) || input.sequence < 1) {
+    throw new EventValidationError('sequence must be a positive integer');
+  }
+  if (!input.tenantId || !input.resourceId || !input.source) {
+    throw new EventValidationError('tenantId, resourceId and source are required');
+  }
+  const timestamp = input.timestamp === undefined ? new Date() : new Date(input.timestamp);
+  if (Number.isNaN(timestamp.getTime())) throw new EventValidationError('timestamp is not a valid date');
+  const eventId = input.eventId ?? uuidv7();
+  if (!UUID_V7.test(eventId)) throw new EventValidationError('eventId must be a UUIDv7');
+  return {
+    eventId,
+    eventType: input.eventType,
+    version,
+    timestamp: timestamp.toISOString(),
+    source: input.source,
+    tenantId: input.tenantId,
+    resourceType: resourceTypeOf(input.eventType),
+    resourceId: input.resourceId,
+    sequence: input.sequence,
+    position: null,
+    data,
+  };
+}
+
+export function encodeEnvelope(e: EventEnvelope): string {
+  return JSON.stringify({
+    eventId: e.eventId,
+    eventType: e.eventType,
+    version: e.version,
+    timestamp: e.timestamp,
+    source: e.source,
+    tenantId: e.tenantId,
+    resourceType: e.resourceType,
+    resourceId: e.resourceId,
+    sequence: e.sequence,
+    position: e.position,
+    data: e.data,
+  });
+}
+
+const FIELDS = [
+  'eventId',
+  'eventType',
+  'version',
+  'timestamp',
+  'source',
+  'tenantId',
+  'resourceType',
+  'resourceId',
+  'sequence',
+  'position',
+  'data',
+] as const;
+
+function fail(message: string): never {
+  throw new EnvelopeDecodeError(message);
+}
+
+const nonEmptyString = (o: Record<string, unknown>, k: string) => {
+  if (typeof o[k] !== 'string' || (o[k] as string).length === 0) fail(`${k} must be a non-empty string`);
+};
+const positiveInt = (o: Record<string, unknown>, k: string) => {
+  if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 1) fail(`${k} must be a positive integer`);
+};
+
+/** Parses and validates an envelope strictly: every field, its type, known type+version, valid data. */
+export function decodeEnvelope(raw: string | Buffer): EventEnvelope {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    fail('envelope is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    fail('envelope must be a JSON object');
+  const o = parsed as Record<string, unknown>;
+  for (const k of FIELDS) if (!(k in o)) fail(`${k} is missing`);
+  const extra = Object.keys(o).filter((k) => !(FIELDS as readonly string[]).includes(k));
+  if (extra.length) fail(`unknown field(s): ${extra.join(', ')}`);
+  if (typeof o.eventId !== 'string' || !UUID_V7.test(o.eventId)) fail('eventId must be a lowercase UUIDv7');
+  nonEmptyString(o, 'eventType');
+  positiveInt(o, 'version');
+  if (
+    typeof o.timestamp !== 'string' ||
+    !ISO_UTC.test(o.timestamp) ||
+    Number.isNaN(Date.parse(o.timestamp))
+  ) {
+    fail('timestamp must be an ISO 8601 UTC date-time (…Z)');
+  }
+  nonEmptyString(o, 'source');
+  nonEmptyString(o, 'tenantId');
+  nonEmptyString(o, 'resourceType');
+  nonEmptyString(o, 'resourceId');
+  positiveInt(o, 'sequence');
+  if (o.position !== null) positiveInt(o, 'position');
+  const type = o.eventType as string;
+  const version = o.version as number;
+  let expectedResource: string;
+  try {
+    expectedResource = resourceTypeOf(type);
+    validateEventData(type, version, o.data);
+  } catch (error) {
+    if (error instanceof UnknownEventTypeError) {
+      throw new EnvelopeDecodeError(
+        error.message,
+        error.version === undefined ? 'unknown_type' : 'unknown_version',
+      );
+    }
+    throw new EnvelopeDecodeError(error instanceof Error ? error.message : String(error), 'invalid_data');
+  }
+  if (o.resourceType !== expectedResource)
+    fail(`resourceType ${String(o.resourceType)} does not match ${type}`);
+  return o as unknown as EventEnvelope;
+}
+
+/** The same event with `data` converted to `version` (up or down through the registered casters). */
+export function renderAtVersion<D = unknown>(e: EventEnvelope, version: number): EventEnvelope<D> {
+  if (version === e.version) return e as EventEnvelope<D>;
+  return { ...e, version, data: convertData(e.eventType, e.data, e.version, version) as D };
+}

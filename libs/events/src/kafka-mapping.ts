@@ -1,0 +1,96 @@
+import { resourceTypes } from './catalogue';
+import {
+  EnvelopeDecodeError,
+  decodeEnvelope,
+  encodeEnvelope,
+  renderAtVersion,
+  type EventEnvelope,
+} from './envelope';
+
+/** `events.<resourceType>`, one topic per resource type, optionally prefixed (tests isolate with it). */
+export function topicFor(resourceType: string, prefix = ''): string {
+  return `${prefix}events.${resourceType}`;
+}
+
+export function allEventTopics(prefix = ''): string[] {
+  return resourceTypes().map((r) => topicFor(r, prefix));
+}
+
+export interface KafkaRecord {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The only place the partition key is chosen: key = resourceId, so every event of a resource lands on one
+ * partition in order. Headers mirror the envelope for routing without parsing, plus CloudEvents 1.0 Kafka
+ * binary-mode `ce_*` attributes so CloudEvents consumers can read the stream.
+ */
+export function toKafkaMessage(
+  e: EventEnvelope,
+  opts: { topicPrefix?: string; traceparent?: string | null } = {},
+): KafkaRecord {
+  if (e.position === null)
+    throw new Error(`event ${e.eventId} has no position: only the relay publishes events`);
+  const headers: Record<string, string> = {
+    'event-id': e.eventId,
+    'event-type': e.eventType,
+    'event-version': String(e.version),
+    'content-type': 'application/json',
+    ce_specversion: '1.0',
+    ce_id: e.eventId,
+    ce_source: e.source,
+    ce_type: e.eventType,
+    ce_time: e.timestamp,
+    ce_subject: e.resourceId,
+  };
+  if (opts.traceparent && TRACEPARENT.test(opts.traceparent)) headers.traceparent = opts.traceparent;
+  return {
+    topic: topicFor(e.resourceType, opts.topicPrefix),
+    key: e.resourceId,
+    value: encodeEnvelope(e),
+    headers,
+  };
+}
+
+type HeaderValue = Buffer | string | (Buffer | string)[] | undefined;
+
+function header(headers: Record<string, HeaderValue> | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  const first = Array.isArray(v) ? v[0] : v;
+  return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * Decodes a record produced by `toKafkaMessage`: validates the envelope, requires a position, checks the
+ * routing headers agree with the body, and optionally renders the data at the `version` asked for.
+ * Throws `EnvelopeDecodeError` — poison for a consumer.
+ */
+export function fromKafkaMessage(
+  msg: { value: Buffer | string | null; headers?: Record<string, HeaderValue> },
+  opts: { version?: number } = {},
+): EventEnvelope {
+  if (msg.value === null) throw new EnvelopeDecodeError('record has no value (tombstone)');
+  const e = decodeEnvelope(msg.value);
+  if (e.position === null) throw new EnvelopeDecodeError('published event has no position');
+  const id = header(msg.headers, 'event-id');
+  const type = header(msg.headers, 'event-type');
+  const version = header(msg.headers, 'event-version');
+  if (id !== undefined && id !== e.eventId)
+    throw new EnvelopeDecodeError('event-id header does not match the body');
+  if (type !== undefined && type !== e.eventType)
+    throw new EnvelopeDecodeError('event-type header does not match the body');
+  if (version !== undefined && version !== String(e.version)) {
+    throw new EnvelopeDecodeError('event-version header does not match the body');
+  }
+  if (opts.version === undefined) return e;
+  try {
+    return renderAtVersion(e, opts.version);
+  } catch (error) {
+    throw new EnvelopeDecodeError(error instanceof Error ? error.message : String(error), 'unknown_version');
+  }
+}

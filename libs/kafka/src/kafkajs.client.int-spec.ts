@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { ensureTestTopics, kafkaBrokers, testTopicPrefix } from '../../../test/support/infra';
+import { eventually } from '../../../test/support/eventually';
+import { PoisonMessageError } from './consumer-rule';
+import type { Consumer, IncomingMessage } from './kafka.port';
+import { KafkaJsClient } from './kafkajs.client';
+
+function setup() {
+  const prefix = testTopicPrefix();
+  const sut = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: `plumbing-${prefix}` });
+  return { sut, prefix, topic: `${prefix}plumbing`, dlq: `${prefix}plumbing.dlq` };
+}
+
+describe('KafkaJsClient against a real broker', () => {
+  const consumers: Consumer[] = [];
+  const clients: KafkaJsClient[] = [];
+
+  afterAll(async () => {
+    for (const c of consumers) await c.stop();
+    for (const c of clients) await c.disconnect();
+  });
+
+  async function started(
+    sut: KafkaJsClient,
+    groupId: string,
+    topic: string,
+    dlq: string,
+    handle: (m: IncomingMessage) => Promise<void>,
+  ) {
+    const consumer = sut.createConsumer({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      deadLetterTopic: dlq,
+      handle,
+      retry: { initialMs: 50, maxMs: 200 },
+    });
+    consumers.push(consumer);
+    await consumer.start();
+    return consumer;
+  }
+
+  it('creates topics idempotently with the requested partition count', async () => {
+    const { sut, topic } = setup();
+    clients.push(sut);
+    await sut.ensureTopics([topic], 3);
+    await sut.ensureTopics([topic], 3);
+    expect(await sut.ping()).toBe(true);
+  });
+
+  it('delivers a produced message with its key and headers', async () => {
+    const { sut, topic, dlq } = setup();
+    clients.push(sut);
+    await sut.ensureTopics([topic, dlq], 3);
+    const producer = await sut.createProducer();
+    await producer.send([
+      { topic, key: 'ord_1', value: '{"hello":"world"}', headers: { 'event-type': 'order.created' } },
+    ]);
+    await producer.disconnect();
+    const seen: IncomingMessage[] = [];
+    await started(sut, `g-${randomUUID()}`, topic, dlq, async (m) => {
+      seen.push(m);
+    });
+    await eventually(() => expect(seen).toHaveLength(1), { timeoutMs: 30_000 });
+    expect(seen[0]).toMatchObject({ topic, key: 'ord_1', headers: { 'event-type': 'order.created' } });
+    expect(seen[0].value?.toString()).toBe('{"hello":"world"}');
+  });
+
+  it('does not commit when the handler throws, and hands the same message again', async () => {
+    const { sut, topic, dlq, prefix } = setup();
+    clients.push(sut);
+    await ensureTestTopics(prefix, [topic, dlq], 1);
+    const producer = await sut.createProducer();
+    await producer.send([
+      { topic, key: 'k', value: 'first' },
+      { topic, key: 'k', value: 'second' },
+    ]);
+    await producer.disconnect();
+    const groupId = `g-${randomUUID()}`;
+    const seen: string[] = [];
+    let failuresLeft = 2;
+    const consumer = await started(sut, groupId, topic, dlq, async (m) => {
+      const value = m.value?.toString() ?? '';
+      seen.push(value);
+      if (value === 'first' && failuresLeft-- > 0) throw new Error('transient failure');
+    });
+    await eventually(() => expect(seen).toEqual(['first', 'first', 'first', 'second']), {
+      timeoutMs: 30_000,
+    });
+
+    // The committed offset is what a restarted member resumes from: both messages, nothing skipped.
+    await consumer.stop();
+    consumers.splice(consumers.indexOf(consumer), 1);
+    const admin = await import('kafkajs').then(({ Kafka }) => new Kafka({ brokers: kafkaBrokers() }).admin());
+    await admin.connect();
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    await admin.disconnect();
+    expect(offsets[0].partitions[0].offset).toBe('2');
+  });
+
+  it('a member that stops while its handler keeps failing commits nothing, so the next member sees the message', async () => {
+    const { sut, topic, dlq, prefix } = setup();
+    clients.push(sut);
+    await ensureTestTopics(prefix, [topic, dlq], 1);
+    const producer = await sut.createProducer();
+    await producer.send([{ topic, key: 'k', value: 'stubborn' }]);
+    await producer.disconnect();
+    const groupId = `g-${randomUUID()}`;
+    let attempts = 0;
+    const failing = await started(sut, groupId, topic, dlq, () => {
+      attempts++;
+      return Promise.reject(new Error('always fails'));
+    });
+    await eventually(() => expect(attempts).toBeGreaterThanOrEqual(2), { timeoutMs: 30_000 });
+    await failing.stop();
+    consumers.splice(consumers.indexOf(failing), 1);
+
+    const seen: string[] = [];
+    await started(sut, groupId, topic, dlq, async (m) => {
+      seen.push(m.value?.toString() ?? '');
+    });
+    await eventually(() => expect(seen).toEqual(['stubborn']), { timeoutMs: 30_000 });
+  });
+
+  it('dead-letters a poison message and moves on', async () => {
+    const { sut, topic, dlq, prefix } = setup();
+    clients.push(sut);
+    await ensureTestTopics(prefix, [topic, dlq], 1);
+    const producer = await sut.createProducer();
+    await producer.send([
+      { topic, key: 'k', value: 'poison' },
+      { topic, key: 'k', value: 'fine' },
+    ]);
+    await producer.disconnect();
+    const handled: string[] = [];
+    await started(sut, `g-${randomUUID()}`, topic, dlq, async (m) => {
+      const value = m.value?.toString() ?? '';
+      if (value === 'poison') throw new PoisonMessageError('cannot decode');
+      handled.push(value);
+    });
+    const dead: IncomingMessage[] = [];
+    await started(sut, `dlq-${randomUUID()}`, dlq, `${dlq}.unused`, async (m) => {
+      dead.push(m);
+    });
+    await eventually(
+      () => {
+        expect(handled).toEqual(['fine']);
+        expect(dead).toHaveLength(1);
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(dead[0].value?.toString()).toBe('poison');
+    expect(dead[0].headers).toMatchObject({ 'dlq-reason': 'cannot decode', 'dlq-source-topic': topic });
+  });
+});

@@ -1,0 +1,3 @@
+export * from './secret';
+export * from './signature';
+export * from './receiver';

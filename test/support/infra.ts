@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: is the int project's global setup running?`);
+  return value;
+}
+
+/** A fresh database cloned from the migrated template; drop() removes it. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = required('TIDINGS_TEST_PG_ADMIN_URL');
+  const template = required('TIDINGS_TEST_TEMPLATE_DB');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const client = new Client({ connectionString: admin });
+  await client.connect();
+  // CREATE DATABASE … TEMPLATE fails while another session copies the same template; retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+      break;
+    } catch (error) {
+      if (attempt > 50 || !String(error).includes('is being accessed by other users')) throw error;
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+    }
+  }
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export function kafkaBrokers(): string[] {
+  return required('KAFKA_BROKERS').split(',');
+}
+
+/** A topic prefix unique to the calling test file, so files never see each other's messages. */
+export function testTopicPrefix(): string {
+  return `t${randomBytes(4).toString('hex')}.`;
+}
+
+export async function ensureTestTopics(prefix: string, topics: string[], partitions = 6): Promise<void> {
+  const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics
+      .map((t) => (t.startsWith(prefix) ? t : `${prefix}${t}`))
+      .filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,167 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+
+/** How the receiver answers one request on a path. Default: 200 `ok`. */
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Never answer (the dispatcher's timeout must fire). */
+  hang?: boolean;
+  /** Stream this many bytes of body (a huge response the dispatcher must truncate). */
+  hugeBodyBytes?: number;
+}
+
+export interface ReceivedRequest {
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** The raw body exactly as received: what the signature covers. */
+  body: string;
+  /** The parsed, verified payload (null when verification failed). */
+  payload: Record<string, unknown> | null;
+  verified: boolean;
+  verifyError?: string;
+  receivedAt: number;
+  /** The reply this request got. */
+  reply: Reply;
+}
+
+/**
+ * A local webhook endpoint for tests: an HTTP server on 127.0.0.1:<random port> that verifies every request
+ * with the `standardwebhooks` package (the secrets registered for its path), records every request (`all`),
+ * dedupes by webhook-id (`delivered`), and fails on demand per path: a queue of replies, then a default reply.
+ * A request that fails verification gets 401 and is recorded with `verified: false`.
+ */
+export class WebhookReceiver {
+  private readonly requests: ReceivedRequest[] = [];
+  private readonly secrets = new Map<string, string[]>();
+  private readonly queued = new Map<string, Reply[]>();
+  private readonly defaults = new Map<string, Reply>();
+  private readonly hanging = new Set<ServerResponse>();
+  private readonly open = new Map<string, { now: number; max: number }>();
+  private readonly server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () =>
+      this.handle(req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'), res),
+    );
+  });
+
+  static async start(): Promise<WebhookReceiver> {
+    const receiver = new WebhookReceiver();
+    await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
+    return receiver;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The endpoint URL for `path`, on 127.0.0.1 (or another host name, e.g. `localhost`). */
+  url(path: string, host = '127.0.0.1'): string {
+    return `http://${host}:${this.port}${path}`;
+  }
+
+  /** Requests on `path` are verified with any of these secrets (`whsec_…`). */
+  expectSecrets(path: string, ...secrets: string[]): void {
+    this.secrets.set(path, secrets);
+  }
+
+  /** The next requests on `path` get these replies, in order; afterwards the default. */
+  queue(path: string, ...replies: Reply[]): void {
+    this.queued.set(path, [...(this.queued.get(path) ?? []), ...replies]);
+  }
+
+  /** Every request on `path` (after the queue) gets this reply. */
+  always(path: string, reply: Reply): void {
+    this.defaults.set(path, reply);
+  }
+
+  /** Every request received on `path` (all attempts, duplicates included), in arrival order. */
+  all(path?: string): ReceivedRequest[] {
+    return this.requests.filter((r) => path === undefined || r.path === path);
+  }
+
+  /** Verified, 2xx-answered requests on `path`, one per webhook-id (first arrival wins). */
+  delivered(path: string): ReceivedRequest[] {
+    const seen = new Set<string>();
+    return this.all(path).filter((r) => {
+      const id = String(r.headers['webhook-id']);
+      const ok = r.verified && (r.reply.status ?? 200) < 300 && !r.reply.hang;
+      if (!ok || seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+  }
+
+  /** The most requests on `path` that were open (not yet answered or abandoned) at the same time. */
+  maxConcurrent(path: string): number {
+    return this.open.get(path)?.max ?? 0;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(url: string, headers: IncomingHttpHeaders, body: string, res: ServerResponse): void {
+    const path = url.split('?')[0];
+    const open = this.open.get(path) ?? { now: 0, max: 0 };
+    this.open.set(path, open);
+    open.now += 1;
+    open.max = Math.max(open.max, open.now);
+    res.on('close', () => (open.now -= 1));
+    const queue = this.queued.get(path);
+    let reply = queue?.shift() ?? this.defaults.get(path) ?? {};
+    let payload: Record<string, unknown> | null = null;
+    let verifyError: string | undefined;
+    for (const secret of this.secrets.get(path) ?? []) {
+      try {
+        payload = new Webhook(secret).verify(body, headers as Record<string, string>) as Record<
+          string,
+          unknown
+        >;
+        verifyError = undefined;
+        break;
+      } catch (error) {
+        verifyError = error instanceof Error ? error.message : String(error);
+      }
+    }
+    if (!this.secrets.has(path)) verifyError = `no secret registered for ${path}`;
+    if (!payload) reply = { status: 401, body: verifyError };
+    this.requests.push({
+      path,
+      headers,
+      body,
+      payload,
+      verified: payload !== null,
+      verifyError,
+      receivedAt: Date.now(),
+      reply,
+    });
+    if (reply.hang) {
+      this.hanging.add(res);
+      res.on('close', () => this.hanging.delete(res));
+      return;
+    }
+    res.writeHead(reply.status ?? 200, { 'content-type': 'text/plain', ...reply.headers });
+    if (reply.hugeBodyBytes) {
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let left = reply.hugeBodyBytes;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, chunk.length);
+          left -= n;
+          if (!res.write(chunk.subarray(0, n))) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('error', () => undefined);
+      pump();
+      return;
+    }
+    res.end(reply.body ?? 'ok');
+  }
+}
