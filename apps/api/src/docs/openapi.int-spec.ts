@@ -8,6 +8,21 @@ import { setupOpenApi } from './openapi';
 // Operational endpoints of every app: documented in the README, deliberately outside the API contract.
 const OPERATIONAL = ['/health/live', '/health/ready', '/metrics'];
 
+interface Doc {
+  openapi: string;
+  paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+  webhooks: Record<
+    string,
+    {
+      post: {
+        parameters: { name: string }[];
+        requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+      };
+    }
+  >;
+  components: { securitySchemes: Record<string, unknown> };
+}
+
 interface ExpressLayer {
   route?: { path: string; methods: Record<string, boolean> };
 }
@@ -23,18 +38,13 @@ async function setup() {
 
 describe('OpenAPI document', () => {
   let ctx: Awaited<ReturnType<typeof setup>>;
-  let doc: {
-    openapi: string;
-    paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
-    webhooks: Record<string, { post: { requestBody: { content: Record<string, { schema: unknown }> } } }>;
-    components: { securitySchemes: Record<string, unknown> };
-  };
+  let doc: Doc;
 
   beforeAll(async () => {
     ctx = await setup();
     const res = await fetch(`${ctx.url}/docs-json`);
     expect(res.status).toBe(200);
-    doc = await res.json();
+    doc = (await res.json()) as Doc;
   });
 
   afterAll(async () => {
@@ -81,9 +91,7 @@ describe('OpenAPI document', () => {
       const hook = doc.webhooks[info.type];
       expect(hook).toBeDefined();
       const latest = info.versions.find((v) => v.version === info.latestVersion)!;
-      const schema = hook!.post.requestBody.content['application/json']!.schema as {
-        properties: Record<string, unknown>;
-      };
+      const schema = hook!.post.requestBody.content['application/json']!.schema;
       expect(schema.properties.data).toEqual(JSON.parse(JSON.stringify(latest.jsonSchema)));
       const headers = (hook!.post as unknown as { parameters: { name: string }[] }).parameters.map(
         (p) => p.name,

@@ -1,5 +1,5 @@
 import { createDataSource } from '@tidings/db';
-import { getEventType, listEventTypes } from '@tidings/events';
+import { type EventTypeInfo, getEventType, listEventTypes } from '@tidings/events';
 import { createApp } from '@tidings/runtime';
 import { createTestDatabase } from '../../../../test/support/infra';
 import { createTenant } from '../../../../test/support/tenant';
@@ -36,9 +36,9 @@ describe('GET /event-types', () => {
   it('serves the whole catalogue to a read-only key', async () => {
     const res = await ctx.get('/event-types');
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { data: EventTypeInfo[] };
     expect(body.data).toEqual(JSON.parse(JSON.stringify(listEventTypes())));
-    expect(body.data.map((t: { type: string }) => t.type)).toEqual(
+    expect(body.data.map((t) => t.type)).toEqual(
       expect.arrayContaining(['order.created', 'message.received', 'webhook.test']),
     );
   });
@@ -46,10 +46,10 @@ describe('GET /event-types', () => {
   it('serves one type with every version, its JSON Schema, example and deprecation', async () => {
     const res = await ctx.get('/event-types/order.created');
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as EventTypeInfo;
     expect(body).toEqual(JSON.parse(JSON.stringify(getEventType('order.created'))));
     expect(body.latestVersion).toBe(2);
-    const v1 = body.versions.find((v: { version: number }) => v.version === 1);
+    const v1 = body.versions.find((v) => v.version === 1);
     expect(v1).toMatchObject({ deprecated: true, sunset: expect.any(String) });
     for (const v of body.versions) {
       expect(v.jsonSchema).toMatchObject({ type: 'object' });

@@ -12,6 +12,19 @@ import { ApiModule } from '../api.module';
 
 const SOURCE = 'tidings/api';
 
+interface Page {
+  data: EventEnvelope[];
+  nextAfter: number | null;
+}
+interface Problem {
+  status: number;
+  title: string;
+  detail?: string;
+  errors: { field: string; message: string }[];
+}
+const page = async (res: Response) => (await res.json()) as Page;
+const problem = async (res: Response) => (await res.json()) as Problem;
+
 function orderCreated(tenantId: string, orderId: string) {
   return buildEvent({
     eventType: 'order.created',
@@ -121,7 +134,7 @@ describe('GET /events', () => {
   it("returns the tenant's positioned events in position order, rendered as envelopes", async () => {
     const res = await get('/events');
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { data: EventEnvelope[]; nextAfter: number | null };
+    const body = await page(res);
     expect(body.data).toEqual(expected);
     expect(body.nextAfter).toBeNull();
     const positions = body.data.map((e) => e.position!);
@@ -130,9 +143,9 @@ describe('GET /events', () => {
 
   it("never returns another tenant's events", async () => {
     const res = await get('/events?limit=1000');
-    expect(ids((await res.json()).data)).not.toContain(otherTenants.eventId);
+    expect(ids((await page(res)).data)).not.toContain(otherTenants.eventId);
     const theirs = await get('/events', ctx.b.apiKey);
-    expect(ids((await theirs.json()).data)).toEqual([otherTenants.eventId]);
+    expect(ids((await page(theirs)).data)).toEqual([otherTenants.eventId]);
   });
 
   it.each([
@@ -146,26 +159,26 @@ describe('GET /events', () => {
     const res = await get(`/events?type=${encodeURIComponent(type)}&after=0&limit=8`);
     expect(res.status).toBe(200);
     const want = expected.filter((e) => type.split(',').some((p) => matchesEventType(p, e.eventType)));
-    expect(ids((await res.json()).data)).toEqual(ids(want));
+    expect(ids((await page(res)).data)).toEqual(ids(want));
     expect(want.length).toBeGreaterThan(0);
   });
 
   it('treats LIKE metacharacters in a type literally', async () => {
     // `_` is a LIKE wildcard: order_payment.received must not match order.payment_received.
     const res = await get('/events?type=order.payment%5Freceived&limit=8');
-    expect(ids((await res.json()).data)).toEqual(
+    expect(ids((await page(res)).data)).toEqual(
       ids(expected.filter((e) => e.eventType === 'order.payment_received')),
     );
   });
 
   it('filters by resourceType and resourceId', async () => {
-    const messages = await (await get('/events?resourceType=message&limit=8')).json();
+    const messages = await page(await get('/events?resourceType=message&limit=8'));
     expect(ids(messages.data)).toEqual(ids(expected.filter((e) => e.resourceType === 'message')));
     const o1 = expected[0]!.resourceId;
-    const one = await (await get(`/events?resourceId=${o1}&limit=8`)).json();
+    const one = await page(await get(`/events?resourceId=${o1}&limit=8`));
     const want = expected.filter((e) => e.resourceId === o1);
     expect(ids(one.data)).toEqual(ids(want));
-    expect(one.data.map((e: EventEnvelope) => e.sequence)).toEqual([1, 2, 3, 4]);
+    expect(one.data.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
   });
 
   it('pages with after/limit and returns every event exactly once, in position order', async () => {
@@ -174,14 +187,14 @@ describe('GET /events', () => {
     let pages = 0;
     while (after !== null) {
       const res = await get(`/events?limit=3&after=${after}`);
-      const page = (await res.json()) as { data: EventEnvelope[]; nextAfter: number | null };
-      expect(page.data.length).toBeLessThanOrEqual(3);
-      seen.push(...page.data);
-      after = page.nextAfter;
+      const body = await page(res);
+      expect(body.data.length).toBeLessThanOrEqual(3);
+      seen.push(...body.data);
+      after = body.nextAfter;
       pages += 1;
       expect(pages).toBeLessThan(10);
     }
-    const all = await (await get('/events?limit=1000')).json();
+    const all = await page(await get('/events?limit=1000'));
     expect(ids(seen)).toEqual(ids(all.data));
     expect(new Set(ids(seen)).size).toBe(seen.length);
     expect(pages).toBe(Math.ceil(seen.length / 3) + (seen.length % 3 === 0 ? 1 : 0));
@@ -191,9 +204,9 @@ describe('GET /events', () => {
     const created = expected.find((e) => e.eventType === 'order.created')!;
     const res = await get('/events?type=order.created&version=1&limit=8');
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await page(res);
     expect(body.data[0]).toEqual(renderAtVersion(created, 1));
-    expect(body.data[0].version).toBe(1);
+    expect(body.data[0]!.version).toBe(1);
     const one = await get(`/events/${created.eventId}?version=1`);
     expect(await one.json()).toEqual(renderAtVersion(created, 1));
   });
@@ -219,20 +232,20 @@ describe('GET /events', () => {
     const res = await get(`/events?${query}`);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const body = await res.json();
+    const body = await problem(res);
     expect(body).toMatchObject({ status: 400, title: 'Bad Request' });
-    expect(body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    expect(body.errors.map((e) => e.field)).toContain(field);
   });
   // Runs last in this block: it positions the pending event, which the tests above rely on being hidden.
   it('hides events the relay has not positioned yet, and shows them once positioned', async () => {
-    const before = await (await get('/events?limit=1000')).json();
+    const before = await page(await get('/events?limit=1000'));
     expect(ids(before.data)).not.toContain(unpositioned.eventId);
     expect(ids(before.data)).toEqual(ids(expected));
 
     expect(await assignPositions(ctx.ds)).toBe(1);
-    const after = await (await get(`/events?after=${expected.at(-1)!.position}`)).json();
+    const after = await page(await get(`/events?after=${expected.at(-1)!.position}`));
     expect(ids(after.data)).toEqual([unpositioned.eventId]);
-    expect(after.data[0].position).toBeGreaterThan(expected.at(-1)!.position!);
+    expect(after.data[0]!.position).toBeGreaterThan(expected.at(-1)!.position!);
   });
 });
 
@@ -260,8 +273,7 @@ describe('GET /events/:eventId', () => {
   it('returns one of the tenant’s events', async () => {
     const res = await get(`/events/${mine.eventId}`);
     expect(res.status).toBe(200);
-    const body = await res.json();
-    expect(body).toEqual({ ...mine, position: expect.any(Number) });
+    expect(await res.json()).toEqual({ ...mine, position: expect.any(Number) });
   });
 
   it("answers 404 for another tenant's event, exactly as for a missing one", async () => {
@@ -269,7 +281,7 @@ describe('GET /events/:eventId', () => {
     const missing = await get(`/events/${randomUUID()}`);
     expect(other.status).toBe(404);
     expect(missing.status).toBe(404);
-    const [o, m] = [await other.json(), await missing.json()];
+    const [o, m] = [await problem(other), await problem(missing)];
     expect(o.title).toBe(m.title);
     expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
@@ -277,7 +289,7 @@ describe('GET /events/:eventId', () => {
   it('rejects an id that is not a UUID with 400', async () => {
     const res = await get('/events/123');
     expect(res.status).toBe(400);
-    expect((await res.json()).errors).toEqual([{ field: 'eventId', message: 'must be a UUID' }]);
+    expect((await problem(res)).errors).toEqual([{ field: 'eventId', message: 'must be a UUID' }]);
   });
 
   it('rejects an unsupported version with 400', async () => {

@@ -130,7 +130,7 @@ describe('order history and asOf', () => {
       const res = await ctx.get(`/orders/${ctx.orderId}?asOf=${encodeURIComponent(asOf)}`);
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect((await res.json()).errors[0].field).toBe('asOf');
+      expect(((await res.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe('asOf');
     },
   );
 });

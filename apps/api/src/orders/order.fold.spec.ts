@@ -183,7 +183,7 @@ describe('foldOrder', () => {
     const events = [
       created(),
       event('order.deleted', { deletedAt: at(2) }),
-      event('order.updated', { changes: {} }),
+      event('order.updated', { changes: { notes: 'zombie' } }),
     ];
     expect(() => foldOrder(events)).toThrow(/after order.deleted/);
   });
@@ -196,7 +196,7 @@ describe('foldOrder', () => {
       resourceId: ORDER,
       sequence: 2,
       source: 'tidings/api',
-      data: { messageId: ORDER, deletedAt: at(2) },
+      data: { messageId: 'msg_1', deletedAt: at(2) },
     });
     expect(() => foldOrder([created(), message])).toThrow(FoldError);
   });

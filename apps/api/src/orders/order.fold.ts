@@ -1,5 +1,5 @@
-import type { OrderEntity, OrderItem, OrderStatus } from '@tidings/db';
-import { type EventEnvelope, latestVersion, renderAtVersion } from '@tidings/events';
+import type { OrderEntity, OrderItem } from '@tidings/db';
+import { type EventEnvelope, latestVersion, type OrderCreatedV2, renderAtVersion } from '@tidings/events';
 
 /** An order as the projection stores it; folding its events yields exactly this, field by field. */
 export type OrderState = Pick<
@@ -31,20 +31,18 @@ export class FoldError extends Error {
   }
 }
 
-interface CreatedData {
-  orderId: string;
-  customer: { id: string };
-  currency: string;
-  items: OrderItem[];
-  totalMinor: number;
-  status: OrderStatus;
-  notes: string | null;
-  metadata: Record<string, string>;
-}
+type CreatedData = OrderCreatedV2;
 
+/** order.updated v1: the new values of the changed fields (amounts in minor units). */
 interface UpdatedData {
   orderId: string;
-  changes: Partial<Omit<CreatedData, 'orderId' | 'status'>>;
+  changes: {
+    customerId?: string;
+    items?: OrderItem[];
+    totalMinor?: number;
+    notes?: string | null;
+    metadata?: Record<string, string>;
+  };
 }
 
 /**
@@ -76,8 +74,8 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
       items: d.items,
       totalMinor: d.totalMinor,
       status: d.status,
-      notes: d.notes ?? null,
-      metadata: d.metadata ?? {},
+      notes: d.notes,
+      metadata: d.metadata,
       paymentReference: null,
       carrier: null,
       trackingNumber: null,
@@ -102,8 +100,7 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
   switch (event.eventType) {
     case 'order.updated': {
       const { changes } = event.data as UpdatedData;
-      if (changes.customer !== undefined) next.customerId = changes.customer.id;
-      if (changes.currency !== undefined) next.currency = changes.currency;
+      if (changes.customerId !== undefined) next.customerId = changes.customerId;
       if (changes.items !== undefined) next.items = changes.items;
       if (changes.totalMinor !== undefined) next.totalMinor = changes.totalMinor;
       if (changes.notes !== undefined) next.notes = changes.notes;

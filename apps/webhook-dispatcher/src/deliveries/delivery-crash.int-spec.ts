@@ -81,7 +81,7 @@ afterAll(async () => {
 it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
   const { ds, receiver } = ctx as Required<typeof ctx>;
   const tenantId = `ten_${randomUUID()}`;
-  const subscriptionId = `wh_${randomUUID()}`;
+  const subscriptionId = `whk_${randomUUID()}`;
   const secret = generateSecret();
   receiver.expectSecrets('/crash', secret);
   receiver.always('/crash', { hang: true });

@@ -48,8 +48,9 @@ export function nextAttemptAt(
 export const isSuccess = (r: SendResult) =>
   r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
 
+// 1000 characters: what the operational events' schema allows, plenty for an error's gist.
 const errorOf = (r: SendResult) =>
-  r.error ?? (r.statusCode === null ? 'no response' : `HTTP ${r.statusCode}`);
+  (r.error ?? (r.statusCode === null ? 'no response' : `HTTP ${r.statusCode}`)).slice(0, 1000);
 
 interface LockedSubscription {
   id: string;
