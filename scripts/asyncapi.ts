@@ -18,7 +18,10 @@ const lines = [
   ...listEventTypes().map(
     (t) =>
       `| \`${t.type}\` | \`events.${t.resourceType}\` | ${t.versions
-        .map((v) => `v${v.version}${v.deprecated ? ` (deprecated${v.sunset ? `, sunset ${v.sunset}` : ''})` : ''}`)
+        .map(
+          (v) =>
+            `v${v.version}${v.deprecated ? ` (deprecated${v.sunset ? `, sunset ${v.sunset}` : ''})` : ''}`,
+        )
         .join(', ')} | ${t.description} |`,
   ),
   '',
@@ -26,7 +29,16 @@ const lines = [
   '',
   ...listEventTypes().flatMap((t) => {
     const v = t.versions[t.versions.length - 1];
-    return [`### ${t.type} v${v.version}`, '', v.description, '', '```json', JSON.stringify(v.example, null, 2), '```', ''];
+    return [
+      `### ${t.type} v${v.version}`,
+      '',
+      v.description,
+      '',
+      '```json',
+      JSON.stringify(v.example, null, 2),
+      '```',
+      '',
+    ];
   }),
 ];
 writeFileSync(join(root, 'docs/events.md'), lines.join('\n'));

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startKafka, type KafkaBroker } from '../../scripts/infra/kafka';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
@@ -65,4 +69,21 @@ export async function ensureTestTopics(prefix: string, topics: string[], partiti
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * A private single-node broker for tests that stop, kill or restart Kafka (the shared broker must stay up
+ * for everyone else). Stop it in afterAll.
+ */
+export async function startDedicatedKafka(): Promise<KafkaBroker & { dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tidings-kafka-'));
+  const broker = await startKafka({ dataDir });
+  return {
+    ...broker,
+    dataDir,
+    stop: async () => {
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -12,6 +12,7 @@ import { assignPositions } from './sequencer';
  */
 export class TestPublisher {
   private running = false;
+  private paused = false;
   private loop?: Promise<void>;
   private producer?: Producer;
 
@@ -32,6 +33,15 @@ export class TestPublisher {
     this.running = false;
     await this.loop;
     await this.producer?.disconnect();
+  }
+
+  /** Holds publishing (positions are still assigned by whoever calls `assignPositions`) until `resume()`. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
   }
 
   /** One round: position, publish, mark. Returns how many events were published. */
@@ -57,7 +67,7 @@ export class TestPublisher {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const published = await this.publishOnce();
+      const published = this.paused ? 0 : await this.publishOnce();
       if (published === 0) await new Promise((resolve) => setTimeout(resolve, this.intervalMs));
     }
   }

@@ -141,7 +141,7 @@ function webhooks(): Record<string, PathItemObject> {
         content: {
           'application/json': {
             schema: envelopeSchema(info.type, info.resourceType, latest.version, latest.jsonSchema),
-            example: { eventType: info.type, version: latest.version, data: latest.example },
+            example: exampleEnvelope(info.type, info.resourceType, latest.version, latest.example),
           },
         },
       },
@@ -160,6 +160,26 @@ function webhooks(): Record<string, PathItemObject> {
     return [info.type, { post: operation }];
   });
   return Object.fromEntries(entries);
+}
+
+function exampleEnvelope(type: string, resourceType: string, version: number, data: unknown) {
+  const ids = data as Record<string, unknown>;
+  const resourceId = [ids.orderId, ids.messageId, ids.subscriptionId, ids.apiKeyId, ids.tenantId].find(
+    (id) => typeof id === 'string',
+  );
+  return {
+    eventId: '0193a4e2-7c1e-7000-8000-000000000000',
+    eventType: type,
+    version,
+    timestamp: '2026-11-28T12:00:00.000Z',
+    source: 'tidings/api',
+    tenantId: 'ten_01JD3Y0000',
+    resourceType,
+    resourceId: resourceId ?? 'res_01JD3Y0000',
+    sequence: 1,
+    position: 40312,
+    data,
+  };
 }
 
 function envelopeSchema(type: string, resourceType: string, version: number, data: unknown): SchemaObject {

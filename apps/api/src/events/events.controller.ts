@@ -2,6 +2,9 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import {
+  DEFAULT_EVENTS_LIMIT,
+  MAX_EVENTS_LIMIT,
+  RESOURCE_TYPES,
   EventEnvelopeDto,
   EventPageDto,
   parseEventId,
@@ -23,12 +26,31 @@ export class EventsController {
       "The tenant's events in global position order (only events the relay has positioned). Page with " +
       '`after` = the previous `nextAfter`: every event appears exactly once.',
   })
-  @ApiQuery({ name: 'type', required: false, type: String, description: 'order.shipped, order.* or *' })
-  @ApiQuery({ name: 'resourceType', required: false, type: String })
+  @ApiQuery({
+    name: 'type',
+    required: false,
+    type: String,
+    description: 'Exact type (order.shipped), prefix wildcard (order.*) or *; comma-separate several',
+  })
+  @ApiQuery({ name: 'resourceType', required: false, enum: RESOURCE_TYPES })
   @ApiQuery({ name: 'resourceId', required: false, type: String })
-  @ApiQuery({ name: 'after', required: false, type: Number, description: 'Position cursor (exclusive)' })
-  @ApiQuery({ name: 'limit', required: false, type: Number, description: '1-1000, default 100' })
-  @ApiQuery({ name: 'version', required: false, type: Number, description: 'Render at this version' })
+  @ApiQuery({
+    name: 'after',
+    required: false,
+    schema: { type: 'integer', minimum: 0, default: 0 },
+    description: 'Position cursor (exclusive): the `nextAfter` of the previous page',
+  })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_EVENTS_LIMIT, default: DEFAULT_EVENTS_LIMIT },
+  })
+  @ApiQuery({
+    name: 'version',
+    required: false,
+    schema: { type: 'integer', minimum: 1 },
+    description: 'Render `data` at this schema version; requires `type` to be one exact event type',
+  })
   @ApiOkResponse({ type: EventPageDto })
   list(@Tenant() t: TenantCtx, @Query() query: Record<string, unknown>) {
     return this.events.list(t, parseEventQuery(query));
@@ -37,7 +59,7 @@ export class EventsController {
   @Get(':eventId')
   @ApiOperation({ summary: 'One event by id' })
   @ApiParam({ name: 'eventId', format: 'uuid' })
-  @ApiQuery({ name: 'version', required: false, type: Number, description: 'Render at this version' })
+  @ApiQuery({ name: 'version', required: false, schema: { type: 'integer', minimum: 1 } })
   @ApiOkResponse({ type: EventEnvelopeDto })
   get(@Tenant() t: TenantCtx, @Param('eventId') eventId: string, @Query('version') version?: unknown) {
     return this.events.get(t, parseEventId(eventId), parseVersionParam(version));

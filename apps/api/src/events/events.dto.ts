@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { isValidEventTypePattern, supportedVersions } from '@tidings/events';
 import { type FieldProblem, ProblemError } from '@tidings/runtime';
 
@@ -6,7 +6,7 @@ import { type FieldProblem, ProblemError } from '@tidings/runtime';
 export const DEFAULT_EVENTS_LIMIT = 100;
 export const MAX_EVENTS_LIMIT = 1000;
 
-const RESOURCE_TYPES = ['order', 'message', 'tenant', 'api_key', 'webhook'] as const;
+export const RESOURCE_TYPES = ['order', 'message', 'tenant', 'api_key', 'webhook'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NON_NEGATIVE_INT = /^(0|[1-9][0-9]{0,15})$/;
 const POSITIVE_INT = /^[1-9][0-9]{0,8}$/;
@@ -21,42 +21,6 @@ export interface EventQuery {
   resourceId?: string;
   after: number;
   limit: number;
-  version?: number;
-}
-
-/** Documents the query of `GET /events` (parsing is `parseEventQuery`, so errors name every bad field). */
-export class EventQueryDto {
-  @ApiPropertyOptional({
-    description:
-      'Event type filter: an exact type (`order.shipped`), a prefix wildcard (`order.*`) or `*`. ' +
-      'Several patterns may be given comma-separated; an event matching any of them is returned.',
-    example: 'order.*',
-  })
-  type?: string;
-
-  @ApiPropertyOptional({ enum: RESOURCE_TYPES })
-  resourceType?: string;
-
-  @ApiPropertyOptional({ description: 'Only events of this resource (e.g. an order id).' })
-  resourceId?: string;
-
-  @ApiPropertyOptional({
-    description:
-      'Position cursor: only events with a greater position. Use the `nextAfter` of the previous page.',
-    minimum: 0,
-    default: 0,
-  })
-  after?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_EVENTS_LIMIT, default: DEFAULT_EVENTS_LIMIT })
-  limit?: number;
-
-  @ApiPropertyOptional({
-    description:
-      'Render `data` at this schema version (up/down-cast). Requires `type` to be one exact event type that ' +
-      'supports the version.',
-    minimum: 1,
-  })
   version?: number;
 }
 
@@ -196,14 +160,14 @@ export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
   if (version !== undefined) {
     if (!POSITIVE_INT.test(version)) {
       problems.push({ field: 'version', message: 'must be a positive integer' });
-    } else if (types.length !== 1 || types[0]!.includes('*')) {
+    } else if (types.length !== 1 || types[0].includes('*')) {
       problems.push({ field: 'version', message: 'requires type to be one exact event type' });
     } else {
       versionValue = Number(version);
     }
   }
   if (problems.length > 0) throw badRequest(problems);
-  if (versionValue !== undefined) assertSupportedVersion(types[0]!, versionValue);
+  if (versionValue !== undefined) assertSupportedVersion(types[0], versionValue);
 
   return {
     types: types.includes('*') ? [] : types,

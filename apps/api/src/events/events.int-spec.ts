@@ -174,7 +174,7 @@ describe('GET /events', () => {
   it('filters by resourceType and resourceId', async () => {
     const messages = await page(await get('/events?resourceType=message&limit=8'));
     expect(ids(messages.data)).toEqual(ids(expected.filter((e) => e.resourceType === 'message')));
-    const o1 = expected[0]!.resourceId;
+    const o1 = expected[0].resourceId;
     const one = await page(await get(`/events?resourceId=${o1}&limit=8`));
     const want = expected.filter((e) => e.resourceId === o1);
     expect(ids(one.data)).toEqual(ids(want));
@@ -206,7 +206,7 @@ describe('GET /events', () => {
     expect(res.status).toBe(200);
     const body = await page(res);
     expect(body.data[0]).toEqual(renderAtVersion(created, 1));
-    expect(body.data[0]!.version).toBe(1);
+    expect(body.data[0].version).toBe(1);
     const one = await get(`/events/${created.eventId}?version=1`);
     expect(await one.json()).toEqual(renderAtVersion(created, 1));
   });
@@ -245,7 +245,7 @@ describe('GET /events', () => {
     expect(await assignPositions(ctx.ds)).toBe(1);
     const after = await page(await get(`/events?after=${expected.at(-1)!.position}`));
     expect(ids(after.data)).toEqual([unpositioned.eventId]);
-    expect(after.data[0]!.position).toBeGreaterThan(expected.at(-1)!.position!);
+    expect(after.data[0].position).toBeGreaterThan(expected.at(-1)!.position!);
   });
 });
 

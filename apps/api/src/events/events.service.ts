@@ -53,7 +53,7 @@ export class EventsService {
     const page = rows.slice(0, q.limit);
     return {
       data: page.map((row) => this.render(row, q.version)),
-      nextAfter: rows.length > q.limit ? page[page.length - 1]!.position : null,
+      nextAfter: rows.length > q.limit ? page[page.length - 1].position : null,
     };
   }
 

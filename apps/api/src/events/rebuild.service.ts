@@ -228,7 +228,7 @@ export class RebuildService {
             ORDER BY 1
             LIMIT ${MAX_REPORTED_DIFFERENCES}`,
       );
-      count += rows.length > 0 ? Number(rows[0]!.total) : 0;
+      count += rows.length > 0 ? Number(rows[0].total) : 0;
       for (const row of rows) {
         if (differences.length >= MAX_REPORTED_DIFFERENCES) break;
         const keys = Object.keys(row.live ?? row.rebuilt ?? {});

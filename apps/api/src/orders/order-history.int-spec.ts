@@ -55,7 +55,7 @@ async function setup() {
   for (const event of events.slice(0, 4)) await transaction(ds, (tx) => appendEvent(tx, event));
   await assignPositions(ds);
   // The deletion is committed but not yet positioned by the relay.
-  await transaction(ds, (tx) => appendEvent(tx, events[4]!));
+  await transaction(ds, (tx) => appendEvent(tx, events[4]));
   const get = (path: string, key = a.apiKey) =>
     fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
   return { app, ds, db, a, b, orderId, events, get };
@@ -81,7 +81,7 @@ describe('order history and asOf', () => {
     expect(body.data.map((e) => e.eventId)).toEqual(ctx.events.map((e) => e.eventId));
     expect(body.data.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5]);
     expect(body.data.slice(0, 4).every((e) => typeof e.position === 'number')).toBe(true);
-    expect(body.data[4]!.position).toBeNull();
+    expect(body.data[4].position).toBeNull();
     expect(body.data[4]).toEqual(ctx.events[4]);
   });
 
@@ -130,7 +130,7 @@ describe('order history and asOf', () => {
       const res = await ctx.get(`/orders/${ctx.orderId}?asOf=${encodeURIComponent(asOf)}`);
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(((await res.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe('asOf');
+      expect(((await res.json()) as { errors: { field: string }[] }).errors[0].field).toBe('asOf');
     },
   );
 });

@@ -15,6 +15,7 @@ import {
   kafkaBrokers,
   testTopicPrefix,
 } from '../../../../test/support/infra';
+import { assignPositions } from '../../../../test/support/sequencer';
 import { TestPublisher } from '../../../../test/support/test-publisher';
 import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
@@ -36,6 +37,8 @@ interface Ctx {
   kafka: KafkaJsClient;
   dlqConsumer: Consumer;
   deadLetters: Record<string, unknown>[];
+  poison: { key: string | null; headers: Record<string, string> }[];
+  poisonConsumer: Consumer;
   prefix: string;
   drop(): Promise<void>;
 }
@@ -64,6 +67,18 @@ beforeAll(async () => {
     },
   });
   await dlqConsumer.start();
+  const poison: Ctx['poison'] = [];
+  const poisonConsumer = kafka.createConsumer({
+    groupId: `${prefix}webhooks-int-spec-poison`,
+    topics: [platformTopics(prefix).consumerDeadLetter],
+    fromBeginning: true,
+    deadLetterTopic: `${prefix}unused`,
+    handle: (m) => {
+      poison.push({ key: m.key, headers: m.headers });
+      return Promise.resolve();
+    },
+  });
+  await poisonConsumer.start();
   const { app: dispatcher, url: dispatcherUrl } = await createApp<WebhookDispatcherConfig>(
     () =>
       WebhookDispatcherModule.forRoot({
@@ -102,6 +117,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx?.dispatcher.close();
   await ctx?.dlqConsumer.stop();
+  await ctx?.poisonConsumer.stop();
   await ctx?.publisher.stop();
   await ctx?.receiver.close();
   await ctx?.kafka.disconnect();
@@ -162,6 +178,7 @@ async function subscribe(spec: SubscriptionSpec): Promise<{ id: string; secret: 
   });
   ctx.receiver.expectSecrets(spec.path, secret);
   // The subscription matches events positioned after its creation event: wait until that has a position.
+  await assignPositions(ctx.ds);
   await eventually(async () => {
     const [row] = await ctx.ds.query<{ position: string | null }[]>(
       `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
@@ -275,23 +292,19 @@ describe('webhook dispatcher', () => {
     await eventually(async () => expect((await deliveriesOf(sub.id))[0]?.status).toBe('succeeded'));
   });
 
-  it('does not deliver events committed before the subscription was created', async () => {
+  it('does not deliver an event committed before the subscription, even when consumed after it', async () => {
     const t = tenant();
+    // Hold publishing so the dispatcher sees the early event only once the subscription exists.
+    ctx.publisher.pause();
     const early = await orderCreated(t);
-    // Wait until the early event is positioned, then subscribe; only the later event is delivered.
-    await eventually(async () => {
-      const [row] = await ctx.ds.query<
-        {
-          position: string | null;
-        }[]
-      >(`SELECT position FROM event_log WHERE event_id = $1`, [early.eventId]);
-      expect(row.position).not.toBeNull();
-    });
+    await assignPositions(ctx.ds);
     const sub = await subscribe({ path: '/after-creation', tenantId: t });
     const late = await orderCreated(t);
+    ctx.publisher.resume();
     await eventually(() => expect(ctx.receiver.delivered('/after-creation')).toHaveLength(1));
     expect(ctx.receiver.delivered('/after-creation')[0].headers['webhook-id']).toBe(late.eventId);
     expect((await deliveriesOf(sub.id)).map((d) => d.event_id)).toEqual([late.eventId]);
+    expect(early.eventId).not.toBe(late.eventId);
   });
 
   it('renders one event at each subscription pinned version, with Deprecation and Sunset on the deprecated one', async () => {
@@ -366,6 +379,13 @@ describe('webhook dispatcher', () => {
       resourceId: sub.id,
       data: { subscriptionId: sub.id, deliveryId: dead.id, eventId, attempts: 3, lastError: 'HTTP 500' },
     });
+    const metrics = await fetch(`${ctx.dispatcherUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/tidings_webhook_dead_letters_total\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/tidings_webhook_deliveries_total\{[^}]*outcome="dead"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(
+      /tidings_webhook_attempt_duration_seconds_count\{[^}]*outcome="failed"[^}]*\} [1-9]/,
+    );
+    expect(metrics).toMatch(/tidings_webhook_retry_queue_depth\{[^}]*\} \d+/);
     // Three failures: the warning fired at two, the subscription is still active (disabled at four).
     expect((await subscriptionRow(sub.id)).status).toBe('active');
     expect(
@@ -536,5 +556,55 @@ describe('webhook dispatcher', () => {
     await orderUpdated(t, orderId, 3);
     await eventually(() => expect(ctx.receiver.delivered('/strict')).toHaveLength(2));
     expect(ctx.receiver.all('/strict').map((r) => r.payload?.sequence)).toEqual([2, 2, 2, 3]);
+  });
+
+  it('dead-letters an undecodable Kafka message and keeps consuming', async () => {
+    const t = tenant();
+    await subscribe({ path: '/after-poison', tenantId: t });
+    const producer = await ctx.kafka.createProducer();
+    try {
+      await producer.send([{ topic: `${ctx.prefix}events.order`, key: 'ord_poison', value: '{not json' }]);
+    } finally {
+      await producer.disconnect();
+    }
+    await eventually(() =>
+      expect(ctx.poison).toContainEqual(
+        expect.objectContaining({
+          key: 'ord_poison',
+          headers: expect.objectContaining({ 'dlq-reason': expect.any(String) }),
+        }),
+      ),
+    );
+    await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/after-poison')).toHaveLength(1));
+  });
+
+  it('sends webhook.test only to the subscription it names', async () => {
+    const t = tenant();
+    const target = await subscribe({ path: '/ping-target', tenantId: t, eventTypes: ['order.*'] });
+    await subscribe({ path: '/ping-bystander', tenantId: t, eventTypes: ['*'] });
+    const ping = buildEvent({
+      eventType: 'webhook.test',
+      tenantId: t,
+      resourceId: target.id,
+      sequence: 2,
+      source: 'tidings/api',
+      data: { subscriptionId: target.id, message: 'hello' },
+    });
+    await transaction(ctx.ds, async (tx) => {
+      await tx.query(`UPDATE webhook_subscriptions SET version = 2 WHERE id = $1`, [target.id]);
+      await appendEvent(tx, ping);
+    });
+    await orderCreated(t);
+    await eventually(() => expect(ctx.receiver.delivered('/ping-bystander')).toHaveLength(1));
+    await eventually(() =>
+      expect(
+        ctx.receiver
+          .delivered('/ping-target')
+          .map((r) => r.payload?.eventType)
+          .sort(),
+      ).toEqual(['order.created', 'webhook.test']),
+    );
+    expect(ctx.receiver.delivered('/ping-bystander')[0].payload?.eventType).toBe('order.created');
   });
 });
