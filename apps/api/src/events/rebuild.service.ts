@@ -112,8 +112,10 @@ export class RebuildService {
 
   constructor(private readonly ds: DataSource) {}
 
-  run(options: { apply?: boolean } = {}): Promise<RebuildReport> {
+  /** `readBatch` exists for tests, which use tiny batches so resources straddle page boundaries. */
+  run(options: { apply?: boolean; readBatch?: number } = {}): Promise<RebuildReport> {
     const apply = options.apply ?? false;
+    const readBatch = options.readBatch ?? READ_BATCH;
     return transaction(
       this.ds,
       async (tx) => {
@@ -124,7 +126,7 @@ export class RebuildService {
         await tx.query(
           'CREATE TEMPORARY TABLE messages_rebuild (LIKE messages INCLUDING DEFAULTS) ON COMMIT DROP',
         );
-        const counts = await this.replay(tx);
+        const counts = await this.replay(tx, readBatch);
         const { count, differences } = await this.compare(tx);
         if (apply) {
           // DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe for concurrent snapshot readers.
@@ -146,7 +148,10 @@ export class RebuildService {
   }
 
   /** Streams the log by (resource_type, resource_id, sequence), its unique index, folding one resource at a time. */
-  private async replay(tx: Tx): Promise<{ events: number; orders: number; messages: number }> {
+  private async replay(
+    tx: Tx,
+    readBatch: number,
+  ): Promise<{ events: number; orders: number; messages: number }> {
     const orders: OrderState[] = [];
     const messages: MessageState[] = [];
     const counts = { events: 0, orders: 0, messages: 0 };
@@ -186,7 +191,7 @@ export class RebuildService {
         .orderBy('e.resourceType', 'ASC')
         .addOrderBy('e.resourceId', 'ASC')
         .addOrderBy('e.sequence', 'ASC')
-        .limit(READ_BATCH)
+        .limit(readBatch)
         .getMany();
       for (const row of rows) {
         if (row.resourceType !== cursor.type || row.resourceId !== cursor.id) await write(false);
@@ -196,7 +201,7 @@ export class RebuildService {
         counts.events += 1;
         cursor = { type: row.resourceType, id: row.resourceId, sequence: row.sequence };
       }
-      if (rows.length < READ_BATCH) break;
+      if (rows.length < readBatch) break;
     }
     await write(true);
     return counts;

@@ -1,0 +1,21 @@
+# One image for the four apps; docker-compose.yml picks the app with APP (api | outbox-relay |
+# webhook-dispatcher | sse-gateway).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY libs libs
+COPY apps apps
+COPY scripts scripts
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production TS_NODE_BASEURL=./dist
+WORKDIR /app
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --from=build /app/package.json /app/tsconfig.json ./
+USER node
+# tsconfig-paths resolves @tidings/<lib> against dist/ (TS_NODE_BASEURL).
+CMD ["sh", "-c", "exec node -r tsconfig-paths/register dist/apps/${APP}/src/main.js"]
