@@ -252,3 +252,23 @@ export class RebuildService {
     return { count, differences };
   }
 }
+
+/**
+ * The `rebuild [--apply]` CLI subcommand: prints the report as JSON and returns the exit code — 0 when the
+ * live projection equals the log (or was just replaced by it), 1 when a check found differences, 2 on bad
+ * arguments.
+ */
+export async function rebuildCommand(
+  ds: DataSource,
+  args: string[],
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<number> {
+  const unknown = args.filter((a) => a !== '--apply');
+  if (unknown.length > 0) {
+    write(`usage: rebuild [--apply]  (unknown argument ${unknown[0]})`);
+    return 2;
+  }
+  const report = await new RebuildService(ds).run({ apply: args.includes('--apply') });
+  write(JSON.stringify(report, null, 2));
+  return report.applied || report.differenceCount === 0 ? 0 : 1;
+}
