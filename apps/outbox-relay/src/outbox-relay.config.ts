@@ -1,13 +1,52 @@
 import { dbConfigSchema } from '@tidings/db';
 import { kafkaConfigSchema } from '@tidings/kafka';
 import { port, runtimeConfigSchema } from '@tidings/runtime';
-import type { z } from 'zod';
+import { z } from 'zod';
+
+export const FAULT_POINTS = ['before-position-commit', 'after-position-commit', 'after-produce'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+/** `<point>:<n>`: SIGKILL the process the n-th time the relay reaches `point` (crash tests only). */
+const faultInjection = z
+  .string()
+  .regex(
+    new RegExp(`^(${FAULT_POINTS.join('|')}):[1-9][0-9]*$`),
+    `RELAY_FAULT_INJECTION must be <point>:<n> with point one of ${FAULT_POINTS.join(', ')}`,
+  )
+  .transform((s) => {
+    const [point, n] = s.split(':');
+    return { point: point as FaultPoint, nth: Number(n) };
+  })
+  .optional();
 
 export const relayConfigSchema = runtimeConfigSchema
   .extend(dbConfigSchema.shape)
   .extend(kafkaConfigSchema.shape)
   .extend({
     RELAY_PORT: port(3002),
+    // 1,000 events per batch: one multi-row UPDATE and one producer.send amortise their round trips well past
+    // 20,000 events/s, while one batch still fits comfortably in a single Kafka request (1 MB default).
+    RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    // 5 ms: an idle poll is one index probe on two empty partial indexes (~0.1 ms of Postgres time), so 200
+    // probes/s cost little and keep commit→Kafka latency in single-digit milliseconds (see docs/benchmarks.md).
+    RELAY_IDLE_POLL_MS: z.coerce.number().int().min(1).max(60_000).default(5),
+    // 1 s: a standby notices a dead leader (its lock is released with its session) within about a second.
+    RELAY_LEADER_RETRY_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // Backoff after a failed cycle (Kafka or Postgres down) doubles up to this: no busy loop, quick recovery.
+    RELAY_ERROR_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(60_000).default(5_000),
+    // 60 min of published bookkeeping kept for inspection; the event log itself is permanent.
+    RELAY_RETENTION_MINUTES: z.coerce.number().min(0).max(525_600).default(60),
+    // Retention sweeps once a minute; each sweep deletes in bounded chunks so it never holds long locks.
+    RELAY_RETENTION_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    // Backlog gauges are refreshed every 5 s: cheap index probes, fresh enough for alerting.
+    RELAY_BACKLOG_REFRESH_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+    // Crash-test hook; refused at boot unless NODE_ENV=test, so production can never enable it by accident.
+    RELAY_FAULT_INJECTION: faultInjection,
+    NODE_ENV: z.string().optional(),
+  })
+  .refine((c) => c.RELAY_FAULT_INJECTION === undefined || c.NODE_ENV === 'test', {
+    message: 'RELAY_FAULT_INJECTION is only honoured with NODE_ENV=test',
+    path: ['RELAY_FAULT_INJECTION'],
   });
 
 export type OutboxRelayConfig = z.infer<typeof relayConfigSchema>;

@@ -1,13 +1,23 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { RuntimeModule } from '@tidings/runtime';
 import { relayConfigSchema } from './outbox-relay.config';
+import { HousekeepingWorker } from './relay/housekeeping.worker';
+import { LeadershipService } from './relay/leadership.service';
+import { OutboxService } from './relay/outbox.service';
+import { RelayMetrics } from './relay/relay-metrics.service';
+import { RelayWorker } from './relay/relay.worker';
 
 @Module({})
 export class OutboxRelayModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {
       module: OutboxRelayModule,
-      imports: [RuntimeModule.forRoot({ app: 'outbox-relay', schema: relayConfigSchema, env })],
+      imports: [
+        RuntimeModule.forRoot({ app: 'outbox-relay', schema: relayConfigSchema, env }),
+        ScheduleModule.forRoot(),
+      ],
+      providers: [RelayMetrics, LeadershipService, OutboxService, RelayWorker, HousekeepingWorker],
     };
   }
 }

@@ -42,6 +42,8 @@ const PROBLEMS: Record<string, string> = {
   '401': 'Missing, malformed, unknown or revoked API key',
   '403': "The key's scopes do not allow this operation",
   '404': "Not found (another tenant's resources are never visible: they are not found either)",
+  '413': 'The request body exceeds the size limit',
+  '415': 'The request body is not `application/json`',
   '429': 'Rate limited: retry after the `Retry-After` seconds',
   '500': 'Unexpected server error (logged; no internals are exposed)',
 };
@@ -275,6 +277,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       };
       add('400');
       if (path.includes('{')) add('404');
+      if (method === 'post' || method === 'put' || method === 'patch') {
+        add('413');
+        add('415');
+      }
       if (route?.isPublic) {
         operation.security = [];
       } else {

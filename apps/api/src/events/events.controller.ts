@@ -9,7 +9,7 @@ import {
   EventPageDto,
   parseEventId,
   parseEventQuery,
-  parseVersionParam,
+  parseVersionQuery,
 } from './events.dto';
 import { EventsService } from './events.service';
 
@@ -61,7 +61,7 @@ export class EventsController {
   @ApiParam({ name: 'eventId', format: 'uuid' })
   @ApiQuery({ name: 'version', required: false, schema: { type: 'integer', minimum: 1 } })
   @ApiOkResponse({ type: EventEnvelopeDto })
-  get(@Tenant() t: TenantCtx, @Param('eventId') eventId: string, @Query('version') version?: unknown) {
-    return this.events.get(t, parseEventId(eventId), parseVersionParam(version));
+  get(@Tenant() t: TenantCtx, @Param('eventId') eventId: string, @Query() query: Record<string, unknown>) {
+    return this.events.get(t, parseEventId(eventId), parseVersionQuery(query));
   }
 }

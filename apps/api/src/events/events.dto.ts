@@ -94,15 +94,17 @@ function badRequest(problems: FieldProblem[]): ProblemError {
   });
 }
 
-/** Parses an optional `version` query parameter (a positive integer). */
-export function parseVersionParam(raw: unknown): number | undefined {
-  const problems: FieldProblem[] = [];
-  const value = single({ version: raw }, 'version', problems);
+/** Parses the query of `GET /events/:eventId`: only an optional `version` (a positive integer). */
+export function parseVersionQuery(raw: Record<string, unknown>): number | undefined {
+  const problems: FieldProblem[] = Object.keys(raw)
+    .filter((field) => field !== 'version')
+    .map((field) => ({ field, message: 'is not a known query parameter' }));
+  const value = single(raw, 'version', problems);
+  if (value !== undefined && !POSITIVE_INT.test(value)) {
+    problems.push({ field: 'version', message: 'must be a positive integer' });
+  }
   if (problems.length > 0) throw badRequest(problems);
-  if (value === undefined) return undefined;
-  if (!POSITIVE_INT.test(value))
-    throw badRequest([{ field: 'version', message: 'must be a positive integer' }]);
-  return Number(value);
+  return value === undefined ? undefined : Number(value);
 }
 
 /** Rejects a version the event type cannot be rendered at (400: the caller asked for something unknown). */

@@ -292,9 +292,10 @@ describe('GET /events/:eventId', () => {
     expect((await problem(res)).errors).toEqual([{ field: 'eventId', message: 'must be a UUID' }]);
   });
 
-  it('rejects an unsupported version with 400', async () => {
-    const res = await get(`/events/${mine.eventId}?version=42`);
+  it.each(['version=42', 'version=0', 'version=x', 'fields=data'])('rejects ?%s with 400', async (query) => {
+    const res = await get(`/events/${mine.eventId}?${query}`);
     expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 
   it('requires an API key', async () => {

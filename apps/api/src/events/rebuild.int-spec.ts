@@ -128,27 +128,23 @@ describe('rebuild', () => {
   it('the CLI command exits 1 on drift, applies with --apply, then exits 0', async () => {
     const lines: string[] = [];
     expect(await rebuildCommand(ctx.ds, [], (l) => lines.push(l))).toBe(1);
-    expect((JSON.parse(lines[0]!) as RebuildReport).differenceCount).toBe(2);
+    expect((JSON.parse(lines[0]) as RebuildReport).differenceCount).toBe(2);
 
     expect(await rebuildCommand(ctx.ds, ['--apply'], (l) => lines.push(l))).toBe(0);
-    expect(JSON.parse(lines[1]!) as RebuildReport).toMatchObject({ applied: true, differenceCount: 2 });
+    expect(JSON.parse(lines[1]) as RebuildReport).toMatchObject({ applied: true, differenceCount: 2 });
 
     expect(await rebuildCommand(ctx.ds, [], (l) => lines.push(l))).toBe(0);
-    expect(JSON.parse(lines[2]!) as RebuildReport).toMatchObject({ differenceCount: 0, orders: 16, messages: 8 });
-    const [{ notes }] = await ctx.ds.query<[{ notes: string | null }]>(
-      `SELECT notes FROM orders WHERE notes = 'tampered'`,
-    ).then((rows) => (rows.length ? rows : [{ notes: null }]) as [{ notes: string | null }]);
-    expect(notes).toBeNull();
+    expect(JSON.parse(lines[2]) as RebuildReport).toMatchObject({
+      differenceCount: 0,
+      orders: 16,
+      messages: 8,
+    });
+    expect(await ctx.ds.query(`SELECT id FROM orders WHERE notes = 'tampered'`)).toEqual([]);
   });
 
   it('the CLI command rejects unknown arguments without touching anything', async () => {
     const lines: string[] = [];
     expect(await rebuildCommand(ctx.ds, ['--force'], (l) => lines.push(l))).toBe(2);
     expect(lines[0]).toMatch(/usage: rebuild/);
-  });
-});
-    expect(report).toMatchObject({ applied: true, differenceCount: 2 });
-    const again = await ctx.sut.run();
-    expect(again).toMatchObject({ differenceCount: 0, orders: 16, messages: 8 });
   });
 });

@@ -4,12 +4,11 @@ import { allEventTopics, buildEvent } from '@tidings/events';
 import { allPlatformTopics, KafkaJsClient } from '@tidings/kafka';
 import { createApp } from '@tidings/runtime';
 import { generateSecret } from '@tidings/signing';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
 import { WebhookDispatcherModule } from '../webhook-dispatcher.module';
+import { type AppProcess, startAppProcess } from '../../../../test/support/app-process';
 import { eventually } from '../../../../test/support/eventually';
 import {
   createTestDatabase,
@@ -19,19 +18,19 @@ import {
 } from '../../../../test/support/infra';
 import { TestPublisher } from '../../../../test/support/test-publisher';
 import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
+import { freePort } from '../../../../scripts/infra/ports';
 
 /**
  * A dispatcher process SIGKILLed while its requests are in flight loses nothing: the deliveries were recorded
  * before the Kafka offsets were committed, and their leases expire so a second dispatcher sends them again.
  */
-const ROOT = join(__dirname, '../../../..');
 
 const ctx: {
   ds?: DataSource;
   receiver?: WebhookReceiver;
   publisher?: TestPublisher;
   kafka?: KafkaJsClient;
-  child?: ChildProcess;
+  child?: AppProcess;
   survivor?: NestExpressApplication;
   drop?: () => Promise<void>;
 } = {};
@@ -69,7 +68,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (ctx.child && ctx.child.exitCode === null) ctx.child.kill('SIGKILL');
+  await ctx.child?.kill('SIGKILL');
   await ctx.survivor?.close();
   await ctx.publisher?.stop();
   await ctx.receiver?.close();
@@ -113,17 +112,8 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
       }),
     );
   });
-  ctx.child = spawn(
-    process.execPath,
-    [
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
-      'apps/webhook-dispatcher/src/main.ts',
-    ],
-    { cwd: ROOT, env: { ...process.env, ...env, TS_NODE_PROJECT: 'tsconfig.json' }, stdio: 'ignore' },
-  );
+  const port = await freePort();
+  ctx.child = await startAppProcess('webhook-dispatcher', { ...env, DISPATCHER_PORT: String(port) }, port);
   const eventIds: string[] = [];
   for (let i = 0; i < 6; i++) {
     const orderId = `ord_${randomUUID()}`;
@@ -142,8 +132,7 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
   await eventually(() => expect(receiver.all('/crash').length).toBeGreaterThanOrEqual(1), {
     timeoutMs: 45_000,
   });
-  ctx.child.kill('SIGKILL');
-  await new Promise((resolve) => ctx.child!.once('exit', resolve));
+  await ctx.child.kill('SIGKILL');
   receiver.always('/crash', { status: 200 });
 
   ({ app: ctx.survivor } = await createApp<WebhookDispatcherConfig>(

@@ -109,6 +109,8 @@ beforeAll(async () => {
     kafka,
     dlqConsumer,
     deadLetters,
+    poison,
+    poisonConsumer,
     prefix,
     drop: db.drop,
   };

@@ -1,0 +1,72 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { APP_CONFIG } from '@tidings/runtime';
+import { DataSource } from 'typeorm';
+import type { OutboxRelayConfig } from '../outbox-relay.config';
+import { LeadershipService } from './leadership.service';
+import { OutboxService } from './outbox.service';
+import { RelayMetrics } from './relay-metrics.service';
+
+/*
+ * Relay housekeeping on @nestjs/schedule intervals, over the pool (not the lock connection):
+ *   - backlog gauges (count + oldest age), refreshed every RELAY_BACKLOG_REFRESH_MS on every instance, so a
+ *     standby reports the backlog too;
+ *   - retention: the leader deletes outbox rows published more than RELAY_RETENTION_MINUTES ago, in chunks.
+ *     Only published bookkeeping is deleted — never an unpublished row, never event_log. Idempotent.
+ * Each run is skipped while the previous one is still going; shutdown clears the intervals (ScheduleModule)
+ * and an in-flight run only reads or deletes already-published rows, so interrupting it loses nothing.
+ */
+@Injectable()
+export class HousekeepingWorker implements OnApplicationBootstrap {
+  private readonly logger = new Logger('RelayHousekeeping');
+  private refreshing = false;
+  private sweeping = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
+    private readonly ds: DataSource,
+    private readonly scheduler: SchedulerRegistry,
+    private readonly leadership: LeadershipService,
+    private readonly outbox: OutboxService,
+    private readonly metrics: RelayMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.scheduler.addInterval(
+      'relay-backlog',
+      setInterval(() => void this.refreshBacklog(), this.config.RELAY_BACKLOG_REFRESH_MS),
+    );
+    this.scheduler.addInterval(
+      'relay-retention',
+      setInterval(() => void this.sweep(), this.config.RELAY_RETENTION_SWEEP_MS),
+    );
+    void this.refreshBacklog();
+  }
+
+  async refreshBacklog(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const { count, oldestAgeSeconds } = await this.outbox.backlog(this.ds);
+      this.metrics.backlog.set(count);
+      this.metrics.oldestUnpublishedAge.set(oldestAgeSeconds);
+    } catch (error) {
+      this.logger.warn(`backlog refresh failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  async sweep(): Promise<void> {
+    if (this.sweeping || !this.leadership.isLeader) return;
+    this.sweeping = true;
+    try {
+      const deleted = await this.outbox.deletePublished(this.ds, this.config.RELAY_RETENTION_MINUTES);
+      if (deleted > 0) this.logger.log(`retention: deleted ${deleted} published outbox rows`);
+    } catch (error) {
+      this.logger.warn(`retention sweep failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

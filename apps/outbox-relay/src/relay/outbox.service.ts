@@ -1,0 +1,164 @@
+import { Injectable } from '@nestjs/common';
+import { envelopeFromLogRow, type EventLogEntity } from '@tidings/db';
+import { toKafkaMessage, type KafkaRecord } from '@tidings/events';
+import type { Client } from 'pg';
+
+export interface PendingEvent {
+  outboxId: string;
+  position: number;
+  message: KafkaRecord;
+}
+
+interface PendingRow {
+  outbox_id: string;
+  position: string;
+  event_id: string;
+  tenant_id: string;
+  event_type: string;
+  version: number;
+  resource_type: string;
+  resource_id: string;
+  sequence: number;
+  source: string;
+  occurred_at: Date;
+  data: unknown;
+  traceparent: string | null;
+}
+
+/**
+ * The relay's queries over outbox / event_log / sequencer_state. Every method runs on the connection it is
+ * given: the leader passes its lock connection, so a relay whose lock session died cannot sequence or mark.
+ */
+@Injectable()
+export class OutboxService {
+  /** True when something is waiting: unpositioned rows, or positioned rows not yet published. */
+  async hasWork(db: Client): Promise<{ unpositioned: boolean; unpublished: boolean }> {
+    // Two probes of the two partial indexes: near-free when both are empty, which is the idle case.
+    const { rows } = await db.query<{ unpositioned: boolean; unpublished: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM outbox WHERE position IS NULL) AS unpositioned,
+              EXISTS (SELECT 1 FROM outbox WHERE position IS NOT NULL AND published_at IS NULL) AS unpublished`,
+    );
+    return rows[0];
+  }
+
+  /**
+   * Gives up to `limit` committed, unpositioned events the next dense positions, in one transaction.
+   * `beforeCommit` runs inside the transaction after the updates (the crash-test hook).
+   *
+   * The sequencer_state row is locked FIRST: every sequencing transaction queues on it, and in READ
+   * COMMITTED the outbox SELECT that follows takes its snapshot only after the lock is granted, so it sees
+   * everything the previous sequencer committed. Two sequencers (a deposed leader that has not noticed yet)
+   * therefore still produce dense, unique positions and never interleave a resource's events.
+   */
+  async sequence(db: Client, limit: number, beforeCommit: (count: number) => void): Promise<number> {
+    await db.query('BEGIN');
+    try {
+      const state = await db.query<{ last_position: string }>(
+        'SELECT last_position FROM sequencer_state WHERE id = 1 FOR UPDATE',
+      );
+      if (state.rows.length === 0) throw new Error('sequencer_state row 1 is missing (migrations not run?)');
+      const last = state.rows[0].last_position;
+      const { rows } = await db.query<{ n: number }>(
+        `WITH picked AS (
+           SELECT id, event_log_id FROM outbox WHERE position IS NULL ORDER BY id LIMIT $2 FOR UPDATE
+         ),
+         numbered AS (
+           SELECT id, event_log_id, $1::bigint + row_number() OVER (ORDER BY id) AS position FROM picked
+         ),
+         o AS (UPDATE outbox SET position = n.position FROM numbered n WHERE outbox.id = n.id),
+         e AS (UPDATE event_log SET position = n.position FROM numbered n WHERE event_log.id = n.event_log_id),
+         s AS (
+           UPDATE sequencer_state SET last_position = $1::bigint + (SELECT count(*) FROM numbered) WHERE id = 1
+         )
+         SELECT count(*)::int AS n FROM numbered`,
+        [last, limit],
+      );
+      beforeCommit(rows[0].n);
+      await db.query('COMMIT');
+      return rows[0].n;
+    } catch (error) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Positioned but unpublished events, oldest position first, rendered as Kafka records. */
+  async loadUnpublished(db: Client, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
+    const { rows } = await db.query<PendingRow>(
+      `SELECT o.id AS outbox_id, o.position, e.event_id, e.tenant_id, e.event_type, e.version, e.resource_type,
+              e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent
+         FROM outbox o JOIN event_log e ON e.id = o.event_log_id
+        WHERE o.position IS NOT NULL AND o.published_at IS NULL
+        ORDER BY o.position
+        LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => {
+      const position = Number(row.position);
+      const logRow: Omit<EventLogEntity, 'id'> = {
+        eventId: row.event_id,
+        tenantId: row.tenant_id,
+        eventType: row.event_type,
+        version: row.version,
+        resourceType: row.resource_type,
+        resourceId: row.resource_id,
+        sequence: row.sequence,
+        source: row.source,
+        occurredAt: row.occurred_at,
+        data: row.data,
+        traceparent: row.traceparent,
+        position,
+      };
+      return {
+        outboxId: row.outbox_id,
+        position,
+        message: toKafkaMessage(envelopeFromLogRow(logRow as EventLogEntity), {
+          topicPrefix,
+          traceparent: row.traceparent,
+        }),
+      };
+    });
+  }
+
+  async markPublished(db: Client, outboxIds: string[]): Promise<void> {
+    await db.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [outboxIds]);
+  }
+
+  /** Backlog size and the age of its oldest event, from the two partial indexes (no table scan). */
+  async backlog(db: {
+    query: (sql: string) => Promise<unknown>;
+  }): Promise<{ count: number; oldestAgeSeconds: number }> {
+    const rows = (await db.query(
+      `SELECT (SELECT count(*) FROM outbox WHERE position IS NULL)
+            + (SELECT count(*) FROM outbox WHERE position IS NOT NULL AND published_at IS NULL) AS count,
+              extract(epoch FROM now() - LEAST(
+                (SELECT created_at FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1),
+                (SELECT created_at FROM outbox WHERE position IS NOT NULL AND published_at IS NULL
+                  ORDER BY position LIMIT 1))) AS age`,
+    )) as { count: string; age: string | null }[];
+    return { count: Number(rows[0].count), oldestAgeSeconds: rows[0].age === null ? 0 : Number(rows[0].age) };
+  }
+
+  /** Deletes published bookkeeping older than `minutes`, in chunks; never touches event_log. */
+  async deletePublished(
+    db: { query: (sql: string, params: unknown[]) => Promise<unknown> },
+    minutes: number,
+    chunk = 5_000,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = (await db.query(
+        `WITH gone AS (
+           DELETE FROM outbox WHERE id IN (
+             SELECT id FROM outbox
+              WHERE published_at IS NOT NULL AND published_at < now() - $1::float8 * interval '1 minute'
+              LIMIT $2)
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [minutes, chunk],
+      )) as { n: number }[];
+      total += rows[0].n;
+      if (rows[0].n < chunk) return total;
+    }
+  }
+}

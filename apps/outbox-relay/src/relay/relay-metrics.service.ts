@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { METRICS_REGISTRY } from '@tidings/runtime';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The relay's own metrics, registered on the app's registry (served at /metrics). */
+@Injectable()
+export class RelayMetrics {
+  readonly leader: Gauge;
+  readonly backlog: Gauge;
+  readonly oldestUnpublishedAge: Gauge;
+  readonly published: Counter;
+  readonly sequenced: Counter;
+  readonly batchDuration: Histogram;
+  readonly failures: Counter<'stage'>;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    this.leader = new Gauge({
+      name: 'tidings_relay_leader',
+      help: '1 while this relay holds the sequencer lock and does the work, 0 while it stands by',
+      registers: [registry],
+    });
+    this.leader.set(0);
+    this.backlog = new Gauge({
+      name: 'tidings_relay_backlog',
+      help: 'Committed events not yet published to Kafka (unpositioned + positioned-but-unpublished)',
+      registers: [registry],
+    });
+    this.oldestUnpublishedAge = new Gauge({
+      name: 'tidings_relay_oldest_unpublished_age_seconds',
+      help: 'Age of the oldest committed event not yet published (0 when none)',
+      registers: [registry],
+    });
+    this.published = new Counter({
+      name: 'tidings_relay_published_total',
+      help: 'Events published to Kafka and marked published (republished ones count again)',
+      registers: [registry],
+    });
+    this.sequenced = new Counter({
+      name: 'tidings_relay_sequenced_total',
+      help: 'Events given a global position',
+      registers: [registry],
+    });
+    this.batchDuration = new Histogram({
+      name: 'tidings_relay_batch_duration_seconds',
+      help: 'Duration of one relay cycle that did work (sequence + produce + mark)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    });
+    this.failures = new Counter({
+      name: 'tidings_relay_cycle_failures_total',
+      help: 'Relay cycles that failed and were retried after a backoff, by stage',
+      labelNames: ['stage'],
+      registers: [registry],
+    });
+  }
+}

@@ -1,0 +1,200 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { type KafkaClient, type Producer } from '@tidings/kafka';
+import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
+import { LeadershipService } from './leadership.service';
+import { OutboxService } from './outbox.service';
+import { RelayMetrics } from './relay-metrics.service';
+
+/*
+ * OUTBOX RELAY LOOP — the sequencer and publisher (DESIGN.md §2, invariants 2–5).
+ *
+ * Leadership: only the process holding the sequencer advisory lock (LeadershipService) runs cycles; the
+ * others retry every RELAY_LEADER_RETRY_MS. Every query of a cycle runs on the lock connection itself, and
+ * the lock is re-checked right before producing, so a relay whose session died stops at its next step.
+ *
+ * One cycle:
+ *   1. SEQUENCE (own transaction, committed BEFORE anything is published): lock sequencer_state, take up to
+ *      RELAY_BATCH_SIZE unpositioned outbox rows ORDER BY id FOR UPDATE, give them positions last+1 … last+n
+ *      in that order, write them to outbox and event_log, advance sequencer_state, commit.
+ *   2. PUBLISH: load positioned-but-unpublished rows ORDER BY position (leftovers of a crashed or failed
+ *      cycle come first, with the positions they already have), map each with toKafkaMessage (the one key
+ *      rule: key = resourceId) and send them in ONE idempotent, acks=all producer.send.
+ *   3. MARK: set published_at on exactly the rows that were sent.
+ *   A cycle that did work loops at once; an idle one waits RELAY_IDLE_POLL_MS; a failed one backs off
+ *   (doubling up to RELAY_ERROR_BACKOFF_MAX_MS) and never loses its place: positions are durable.
+ *
+ * Guarantees:
+ *   - Only committed events are published: the sequencer's snapshot sees committed rows only; a rolled-back
+ *     transaction's outbox row never becomes visible, so it is never positioned or produced.
+ *   - Dense, unique, monotonic positions: they come from sequencer_state, read and advanced under its row
+ *     lock in the same transaction that writes them. A crash before COMMIT assigns nothing; after COMMIT the
+ *     positions stand and are republished as they are.
+ *   - Per-resource order: the API locks a resource's row, bumps its version and appends the event in one
+ *     transaction, so event k+1 of a resource cannot commit (nor even get its outbox id) before event k has
+ *     committed. When the sequencer sees k+1, k is committed and visible too: either positioned already, or
+ *     in this same batch with a lower id, hence a lower position. Kafka keeps that order per key.
+ *   - Commit order across DIFFERENT resources is not id order, and need not be: transaction A (outbox id 100,
+ *     resource X) may commit after transaction B (id 105, resource Y). The sequencer then positions 105 first
+ *     (say position 40) and 100 in a later batch (position 41). That is correct: positions are assigned at
+ *     sequencing time from committed rows only, so they stay dense (no hole left "for" id 100) and a reader
+ *     resuming after 40 still gets 100 at 41. Only a bigserial taken at INSERT would have this pitfall.
+ *   - At-least-once into Kafka: a crash between produce and mark republishes the batch. Duplicates carry
+ *     the same eventId (the dedupe key) and the same position, since both are read back from the database.
+ *     Fault-free runs produce no duplicates (the idempotent producer absorbs its own retries).
+ *
+ * Shutdown, three steps: stop taking work (no new cycle starts), finish the in-flight cycle (bounded by
+ * SHUTDOWN_GRACE_MS; an unfinished publish is simply redone by the next leader), release the lock connection
+ * and the producer.
+ */
+@Injectable()
+export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('OutboxRelay');
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private producer?: Producer;
+  private readonly faultHits = new Map<FaultPoint, number>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
+    @Inject(KAFKA_CLIENT) private readonly kafka: KafkaClient,
+    private readonly leadership: LeadershipService,
+    private readonly outbox: OutboxService,
+    private readonly metrics: RelayMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    // 1. Stop taking work.
+    this.running = false;
+    this.wake?.();
+    // 2. Finish the in-flight cycle, within the grace period.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.config.SHUTDOWN_GRACE_MS);
+    });
+    const outcome = await Promise.race([this.loop, grace]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.logger.warn('shutdown grace elapsed with a cycle in flight; its events will be republished');
+    }
+    // 3. Release the lock connection (the lock goes with it) and the producer.
+    await this.leadership.release('shutting down');
+    await this.dropProducer();
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 0;
+    while (this.running) {
+      let stage = 'leadership';
+      try {
+        if (!this.leadership.isLeader && !(await this.leadership.tryAcquire())) {
+          await this.pause(this.config.RELAY_LEADER_RETRY_MS);
+          continue;
+        }
+        stage = 'cycle';
+        const done = await this.cycle((s) => (stage = s));
+        backoff = 0;
+        if (done === 0) await this.pause(this.config.RELAY_IDLE_POLL_MS);
+      } catch (error) {
+        backoff = Math.min(Math.max(backoff * 2, 100), this.config.RELAY_ERROR_BACKOFF_MAX_MS);
+        this.metrics.failures.inc({ stage });
+        this.logger.warn(
+          `relay cycle failed at ${stage}; retrying in ${backoff} ms: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        if (stage === 'produce') await this.dropProducer();
+        await this.pause(backoff);
+      }
+    }
+  }
+
+  /** One sequence → publish → mark round. Returns how many events it moved (0 = idle). */
+  private async cycle(setStage: (stage: string) => void): Promise<number> {
+    const batch = this.config.RELAY_BATCH_SIZE;
+    setStage('probe');
+    const work = await this.outbox.hasWork(this.leadership.connection);
+    if (!work.unpositioned && !work.unpublished) return 0;
+    const endTimer = this.metrics.batchDuration.startTimer();
+
+    let sequenced = 0;
+    if (work.unpositioned) {
+      setStage('sequence');
+      sequenced = await this.outbox.sequence(this.leadership.connection, batch, (n) => {
+        if (n > 0) this.fault('before-position-commit');
+      });
+      if (sequenced > 0) {
+        this.metrics.sequenced.inc(sequenced);
+        this.fault('after-position-commit');
+      }
+    }
+
+    setStage('load');
+    const pending = await this.outbox.loadUnpublished(
+      this.leadership.connection,
+      batch,
+      this.config.KAFKA_TOPIC_PREFIX,
+    );
+    if (pending.length > 0) {
+      setStage('produce');
+      const producer = await this.getProducer();
+      // Fence: a relay that lost its lock since the cycle began must not publish.
+      this.leadership.assertLeader();
+      await producer.send(pending.map((p) => p.message));
+      this.fault('after-produce');
+      setStage('mark');
+      await this.outbox.markPublished(
+        this.leadership.connection,
+        pending.map((p) => p.outboxId),
+      );
+      this.metrics.published.inc(pending.length);
+    }
+    endTimer();
+    return sequenced + pending.length;
+  }
+
+  private async getProducer(): Promise<Producer> {
+    this.producer ??= await this.kafka.createProducer();
+    return this.producer;
+  }
+
+  /** After a failed send the idempotent producer's state is suspect: start the next attempt with a new one. */
+  private async dropProducer(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  /** Interruptible wait, so shutdown does not sit out a backoff. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Crash-test hook (RELAY_FAULT_INJECTION, refused at boot unless NODE_ENV=test). */
+  private fault(point: FaultPoint): void {
+    const injection = this.config.RELAY_FAULT_INJECTION;
+    if (injection?.point !== point) return;
+    const hits = (this.faultHits.get(point) ?? 0) + 1;
+    this.faultHits.set(point, hits);
+    if (hits !== injection.nth) return;
+    this.logger.warn(`fault injection: SIGKILL at ${point} (hit ${hits})`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}

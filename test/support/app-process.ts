@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { eventually } from './eventually';
+
+export interface AppProcess {
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code/signal once the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const ROOT = join(__dirname, '..', '..');
+
+/**
+ * Starts an app as a real child process (so tests can SIGKILL it), with its env, and waits until its
+ * /health/live answers. `app` is the folder under apps/.
+ */
+export async function startAppProcess(
+  app: string,
+  env: Record<string, string>,
+  port: number,
+): Promise<AppProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      join('apps', app, 'src', 'main.ts'),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  let dead = false;
+  void exited.then(() => (dead = true));
+  await eventually(
+    async () => {
+      if (dead) throw new Error(`${app} exited during startup:\n${out.slice(-3000)}`);
+      const res = await fetch(`${url}/health/live`);
+      if (!res.ok) throw new Error(`health ${res.status}`);
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  return {
+    url,
+    output: () => out,
+    exited,
+    kill: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (!dead) child.kill(signal);
+      await exited;
+    },
+  };
+}
