@@ -2,7 +2,6 @@ import { createDataSource } from '@tidings/db';
 import { allEventTopics } from '@tidings/events';
 import { createApp } from '@tidings/runtime';
 import type { INestApplication } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
 import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
 import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
 import { startAppProcess, type AppProcess } from './support/app-process';

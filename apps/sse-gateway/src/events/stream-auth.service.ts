@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { hashCredential } from '@tidings/db';
+import { ProblemError } from '@tidings/runtime';
+import { DataSource } from 'typeorm';
+
+/** Who may read a stream: always one tenant; a stream token may narrow the event types. */
+export interface StreamPrincipal {
+  tenantId: string;
+  /** Event-type patterns the credential allows; `['*']` for an API key. */
+  allowedTypes: string[];
+}
+
+class UnauthorizedProblem extends ProblemError {
+  constructor(detail: string) {
+    super(401, 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="tidings-sse"' });
+  }
+}
+
+/**
+ * Resolves a credential (`tdk_…` API key with read scope, or `tds_…` stream token) to its tenant. Every
+ * failure — unknown, revoked, expired, wrong scope — is a 401 before the stream opens, with the same shape.
+ */
+@Injectable()
+export class StreamAuthService {
+  constructor(private readonly ds: DataSource) {}
+
+  async authenticate(credential: string | undefined): Promise<StreamPrincipal> {
+    if (!credential) {
+      throw new UnauthorizedProblem(
+        'Send a stream token or API key as `Authorization: Bearer …` or in `access_token`',
+      );
+    }
+    const hash = hashCredential(credential);
+    if (credential.startsWith('tds_')) return this.streamToken(hash);
+    if (credential.startsWith('tdk_')) return this.apiKey(hash);
+    throw new UnauthorizedProblem('The credential is not a Tidings stream token or API key');
+  }
+
+  private async streamToken(hash: string): Promise<StreamPrincipal> {
+    // The token dies with its API key: revoking the key must end the streams it granted.
+    const [row] = await this.ds.query<{ tenant_id: string; event_types: string[] }[]>(
+      `SELECT t.tenant_id, t.event_types
+         FROM stream_tokens t JOIN api_keys k ON k.id = t.api_key_id AND k.tenant_id = t.tenant_id
+        WHERE t.token_hash = $1 AND t.expires_at > now() AND k.revoked_at IS NULL`,
+      [hash],
+    );
+    if (!row) throw new UnauthorizedProblem('The stream token is unknown, expired or revoked');
+    return { tenantId: row.tenant_id, allowedTypes: row.event_types.length > 0 ? row.event_types : ['*'] };
+  }
+
+  private async apiKey(hash: string): Promise<StreamPrincipal> {
+    const [row] = await this.ds.query<{ tenant_id: string; scopes: string[] }[]>(
+      'SELECT tenant_id, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL',
+      [hash],
+    );
+    if (!row) throw new UnauthorizedProblem('The API key is unknown or revoked');
+    // Scopes nest (admin ⊇ write ⊇ read), as in the API.
+    if (!row.scopes.some((s) => s === 'read' || s === 'write' || s === 'admin')) {
+      throw new UnauthorizedProblem('The API key lacks the read scope');
+    }
+    return { tenantId: row.tenant_id, allowedTypes: ['*'] };
+  }
+}
