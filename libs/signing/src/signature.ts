@@ -1,11 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseSecret } from './secret';
 
-export interface SignedHeaders {
+// A type alias (not an interface) so it is assignable to plain header records.
+export type SignedHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 function sign(key: Buffer, id: string, timestamp: number, body: string | Buffer): Buffer {
   return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest();
