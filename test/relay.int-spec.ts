@@ -53,9 +53,14 @@ async function setup(brokers = kafkaBrokers()) {
       apps.push(app);
       return app;
     },
-    spawnRelay: async (extra: Record<string, string> = {}) => {
+    spawnRelay: async (extra: Record<string, string> = {}, opts: { waitForLive?: boolean } = {}) => {
       const port = await freePort();
-      const p = await startAppProcess('outbox-relay', { ...env, RELAY_PORT: String(port), ...extra }, port);
+      const p = await startAppProcess(
+        'outbox-relay',
+        { ...env, RELAY_PORT: String(port), ...extra },
+        port,
+        opts,
+      );
       processes.push(p);
       return p;
     },
@@ -106,10 +111,15 @@ describe('outbox relay', () => {
       await t.startRelay();
       const orders = Array.from({ length: 300 }, (_, i) => `ord_${i}`);
       const written = await writeConcurrently(t.ds, TENANT, orders, 1500, 12);
-      await eventually(async () => {
-        const [row] = (await t.ds.query('SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending, count(*)::int AS total FROM outbox')) as { pending: number; total: number }[];
-        expect(row).toEqual({ pending: 0, total: 1500 });
-      }, { timeoutMs: 30_000 });
+      await eventually(
+        async () => {
+          const [row] = (await t.ds.query(
+            'SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending, count(*)::int AS total FROM outbox',
+          )) as { pending: number; total: number }[];
+          expect(row).toEqual({ pending: 0, total: 1500 });
+        },
+        { timeoutMs: 30_000 },
+      );
       const records = await readTopics(kafkaBrokers(), t.topics, hasAll(written));
       expectComplete(records, written);
       expectPerResourceOrder(records);
@@ -152,7 +162,11 @@ describe('outbox relay', () => {
       const t = await setup();
       try {
         const written = await writeConcurrently(t.ds, TENANT, ['ord_a', 'ord_b', 'ord_c', 'ord_d'], 200, 4);
-        const crashing = await t.spawnRelay({ RELAY_BATCH_SIZE: '40', RELAY_FAULT_INJECTION: `${point}:2` });
+        // It may crash before it answers /health/live: the relay starts working before it listens.
+        const crashing = await t.spawnRelay(
+          { RELAY_BATCH_SIZE: '40', RELAY_FAULT_INJECTION: `${point}:2` },
+          { waitForLive: false },
+        );
         const { signal } = await crashing.exited;
         expect(signal).toBe('SIGKILL');
         await t.spawnRelay({ RELAY_BATCH_SIZE: '40' });
@@ -206,7 +220,8 @@ describe('outbox relay', () => {
       await t.startRelay();
       const before = await writeConcurrently(t.ds, TENANT, ['ord_k1', 'ord_k2', 'ord_k3'], 60, 3);
       await readTopics(broker.brokers, t.topics, hasAll(before));
-      await broker.stop();
+      // kill(), not stop(): the dedicated broker's stop() also deletes its data, and a crash is the harsher outage.
+      await broker.kill();
       const during = await writeConcurrently(t.ds, TENANT, ['ord_k1', 'ord_k2', 'ord_k3'], 150, 3);
       const [{ backlog }] = (await t.ds.query(
         'SELECT count(*)::int AS backlog FROM outbox WHERE published_at IS NULL',

@@ -14,12 +14,14 @@ const ROOT = join(__dirname, '..', '..');
 
 /**
  * Starts an app as a real child process (so tests can SIGKILL it), with its env, and waits until its
- * /health/live answers. `app` is the folder under apps/.
+ * /health/live answers (unless `waitForLive` is false: a process expected to crash early, e.g. by fault
+ * injection, may never answer). `app` is the folder under apps/.
  */
 export async function startAppProcess(
   app: string,
   env: Record<string, string>,
   port: number,
+  { waitForLive = true }: { waitForLive?: boolean } = {},
 ): Promise<AppProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -45,18 +47,7 @@ export async function startAppProcess(
   const url = `http://127.0.0.1:${port}`;
   let dead = false;
   void exited.then(() => (dead = true));
-  await eventually(
-    async () => {
-      if (dead) throw new Error(`${app} exited during startup:\n${out.slice(-3000)}`);
-      const res = await fetch(`${url}/health/live`);
-      if (!res.ok) throw new Error(`health ${res.status}`);
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  ).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw error;
-  });
-  return {
+  const handle: AppProcess = {
     url,
     output: () => out,
     exited,
@@ -65,4 +56,23 @@ export async function startAppProcess(
       await exited;
     },
   };
+  if (!waitForLive) return handle;
+  // Fail at once (not at the polling timeout) when the process dies before it answers.
+  const diedEarly = exited.then(() => {
+    throw new Error(`${app} exited during startup:\n${out.slice(-3000)}`);
+  });
+  const live = eventually(
+    async () => {
+      if (dead) return;
+      const res = await fetch(`${url}/health/live`);
+      if (!res.ok) throw new Error(`health ${res.status}`);
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+  await Promise.race([live, diedEarly]).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  diedEarly.catch(() => undefined);
+  return handle;
 }

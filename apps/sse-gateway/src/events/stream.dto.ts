@@ -30,10 +30,14 @@ export function parseStreamQuery(query: Raw): StreamQuery {
   const typesRaw = single(query, 'types', errors);
   const types = typesRaw === undefined ? ['*'] : typesRaw.split(',').map((t) => t.trim());
   for (const t of types) {
-    if (!isValidEventTypePattern(t)) errors.push({ field: 'types', message: `unknown event type pattern "${t}"` });
+    if (!isValidEventTypePattern(t))
+      errors.push({ field: 'types', message: `unknown event type pattern "${t}"` });
   }
   const resourceId = single(query, 'resourceId', errors);
-  if (resourceId !== undefined && (resourceId.length === 0 || resourceId.length > 200 || resourceId.includes('\0'))) {
+  if (
+    resourceId !== undefined &&
+    (resourceId.length === 0 || resourceId.length > 200 || resourceId.includes('\0'))
+  ) {
     errors.push({ field: 'resourceId', message: 'must be 1–200 characters' });
   }
   const versionRaw = single(query, 'version', errors);
@@ -56,5 +60,7 @@ export function parseStreamQuery(query: Raw): StreamQuery {
 export function effectiveTypes(requested: string[], allowed: string[]): string[] {
   return listEventTypes()
     .map((t) => t.type)
-    .filter((t) => requested.some((p) => matchesEventType(p, t)) && allowed.some((p) => matchesEventType(p, t)));
+    .filter(
+      (t) => requested.some((p) => matchesEventType(p, t)) && allowed.some((p) => matchesEventType(p, t)),
+    );
 }
