@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeModule } from '@tidings/runtime';
 import { apiConfigSchema } from './api.config';
+import { AuthModule } from './auth/auth.module';
 import { EventTypesModule } from './event-types/event-types.module';
 import { EventsModule } from './events/events.module';
 import { OrderHistoryModule } from './orders/order-history.module';
@@ -12,6 +13,7 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         RuntimeModule.forRoot({ app: 'api', schema: apiConfigSchema, env }),
+        AuthModule,
         EventsModule,
         EventTypesModule,
         OrderHistoryModule,

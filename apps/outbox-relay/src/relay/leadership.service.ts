@@ -99,7 +99,9 @@ export class LeadershipService {
     this.leader = false;
     this.metrics.leader.set(0);
     if (wasLeader) {
-      this.logger.warn(`relay.leader.lost: this relay (pid ${process.pid}) is no longer the leader: ${reason}`);
+      this.logger.warn(
+        `relay.leader.lost: this relay (pid ${process.pid}) is no longer the leader: ${reason}`,
+      );
     }
   }
 }

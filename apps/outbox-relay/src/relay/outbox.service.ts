@@ -9,6 +9,11 @@ export interface PendingEvent {
   message: KafkaRecord;
 }
 
+/** The pool (TypeORM DataSource.query): used where fencing by the lock session is not needed. */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
 interface PendingRow {
   outbox_id: string;
   position: string;
@@ -83,8 +88,8 @@ export class OutboxService {
   }
 
   /** Positioned but unpublished events, oldest position first, rendered as Kafka records. */
-  async loadUnpublished(db: Client, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
-    const { rows } = await db.query<PendingRow>(
+  async loadUnpublished(db: Queryable, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
+    const rows = (await db.query(
       `SELECT o.id AS outbox_id, o.position, e.event_id, e.tenant_id, e.event_type, e.version, e.resource_type,
               e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
@@ -92,7 +97,7 @@ export class OutboxService {
         ORDER BY o.position
         LIMIT $1`,
       [limit],
-    );
+    )) as PendingRow[];
     return rows.map((row) => {
       const position = Number(row.position);
       const logRow: Omit<EventLogEntity, 'id'> = {
@@ -120,14 +125,12 @@ export class OutboxService {
     });
   }
 
-  async markPublished(db: Client, outboxIds: string[]): Promise<void> {
+  async markPublished(db: Queryable, outboxIds: string[]): Promise<void> {
     await db.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [outboxIds]);
   }
 
   /** Backlog size and the age of its oldest event, from the two partial indexes (no table scan). */
-  async backlog(db: {
-    query: (sql: string) => Promise<unknown>;
-  }): Promise<{ count: number; oldestAgeSeconds: number }> {
+  async backlog(db: Queryable): Promise<{ count: number; oldestAgeSeconds: number }> {
     const rows = (await db.query(
       `SELECT (SELECT count(*) FROM outbox WHERE position IS NULL)
             + (SELECT count(*) FROM outbox WHERE position IS NOT NULL AND published_at IS NULL) AS count,
@@ -140,11 +143,7 @@ export class OutboxService {
   }
 
   /** Deletes published bookkeeping older than `minutes`, in chunks; never touches event_log. */
-  async deletePublished(
-    db: { query: (sql: string, params: unknown[]) => Promise<unknown> },
-    minutes: number,
-    chunk = 5_000,
-  ): Promise<number> {
+  async deletePublished(db: Queryable, minutes: number, chunk = 5_000): Promise<number> {
     let total = 0;
     for (;;) {
       const rows = (await db.query(

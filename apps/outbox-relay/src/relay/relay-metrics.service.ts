@@ -12,6 +12,7 @@ export class RelayMetrics {
   readonly sequenced: Counter;
   readonly batchDuration: Histogram;
   readonly failures: Counter<'stage'>;
+  readonly stageDuration: Histogram<'stage'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.leader = new Gauge({
@@ -44,6 +45,13 @@ export class RelayMetrics {
       name: 'tidings_relay_batch_duration_seconds',
       help: 'Duration of one relay cycle that did work (sequence + produce + mark)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    });
+    this.stageDuration = new Histogram({
+      name: 'tidings_relay_stage_duration_seconds',
+      help: 'Duration of each stage of a relay cycle (probe, sequence, load, produce, mark)',
+      labelNames: ['stage'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10],
       registers: [registry],
     });
     this.failures = new Counter({

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { type KafkaClient, type Producer } from '@tidings/kafka';
 import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import { DataSource } from 'typeorm';
 import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
 import { LeadershipService } from './leadership.service';
 import { OutboxService } from './outbox.service';
@@ -19,7 +20,7 @@ import { RelayMetrics } from './relay-metrics.service';
  * others retry every RELAY_LEADER_RETRY_MS. Every query of a cycle runs on the lock connection itself, and
  * the lock is re-checked right before producing, so a relay whose session died stops at its next step.
  *
- * One cycle:
+ * One round runs two lanes concurrently (cycle()); over two rounds every event goes through:
  *   1. SEQUENCE (own transaction, committed BEFORE anything is published): lock sequencer_state, take up to
  *      RELAY_BATCH_SIZE unpositioned outbox rows ORDER BY id FOR UPDATE, give them positions last+1 … last+n
  *      in that order, write them to outbox and event_log, advance sequencer_state, commit.
@@ -27,6 +28,8 @@ import { RelayMetrics } from './relay-metrics.service';
  *      cycle come first, with the positions they already have), map each with toKafkaMessage (the one key
  *      rule: key = resourceId) and send them in ONE idempotent, acks=all producer.send.
  *   3. MARK: set published_at on exactly the rows that were sent.
+ *   Sequencing runs on the lock connection; load and mark use the pool (a deposed leader marking rows that
+ *   its successor republishes is harmless), and the lock is re-checked right before producing.
  *   A cycle that did work loops at once; an idle one waits RELAY_IDLE_POLL_MS; a failed one backs off
  *   (doubling up to RELAY_ERROR_BACKOFF_MAX_MS) and never loses its place: positions are durable.
  *
@@ -65,6 +68,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
     @Inject(KAFKA_CLIENT) private readonly kafka: KafkaClient,
+    private readonly ds: DataSource,
     private readonly leadership: LeadershipService,
     private readonly outbox: OutboxService,
     private readonly metrics: RelayMetrics,
@@ -97,21 +101,21 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private async run(): Promise<void> {
     let backoff = 0;
     while (this.running) {
-      let stage = 'leadership';
       try {
         if (!this.leadership.isLeader && !(await this.leadership.tryAcquire())) {
           await this.pause(this.config.RELAY_LEADER_RETRY_MS);
           continue;
         }
-        stage = 'cycle';
-        const done = await this.cycle((s) => (stage = s));
+        const done = await this.cycle();
         backoff = 0;
         if (done === 0) await this.pause(this.config.RELAY_IDLE_POLL_MS);
       } catch (error) {
+        const stage = error instanceof StageError ? error.stage : 'leadership';
+        const cause = error instanceof StageError ? error.cause : error;
         backoff = Math.min(Math.max(backoff * 2, 100), this.config.RELAY_ERROR_BACKOFF_MAX_MS);
         this.metrics.failures.inc({ stage });
         this.logger.warn(
-          `relay cycle failed at ${stage}; retrying in ${backoff} ms: ${error instanceof Error ? error.message : String(error)}`,
+          `relay cycle failed at ${stage}; retrying in ${backoff} ms: ${cause instanceof Error ? cause.message : String(cause)}`,
         );
         if (stage === 'produce') await this.dropProducer();
         await this.pause(backoff);
@@ -119,48 +123,70 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  /** One sequence → publish → mark round. Returns how many events it moved (0 = idle). */
-  private async cycle(setStage: (stage: string) => void): Promise<number> {
-    const batch = this.config.RELAY_BATCH_SIZE;
-    setStage('probe');
-    const work = await this.outbox.hasWork(this.leadership.connection);
+  /**
+   * One round. The two lanes run concurrently and touch disjoint rows: SEQUENCE positions the next batch on
+   * the lock connection while PUBLISH produces and marks the batch positioned by an earlier round (the
+   * sequencing transaction is uncommitted, hence invisible, while publish loads). Database work thus
+   * overlaps the producer's CPU-bound encoding. Returns how many events moved (0 = idle).
+   */
+  private async cycle(): Promise<number> {
+    const work = await this.stage('probe', () => this.outbox.hasWork(this.leadership.connection));
     if (!work.unpositioned && !work.unpublished) return 0;
-    const endTimer = this.metrics.batchDuration.startTimer();
+    const endBatch = this.metrics.batchDuration.startTimer();
+    const lanes = await Promise.allSettled([
+      work.unpositioned ? this.sequenceBatch() : Promise.resolve(0),
+      work.unpublished ? this.publishBatch() : Promise.resolve(0),
+    ]);
+    for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
+    endBatch();
+    return lanes.reduce((n, lane) => n + (lane.status === 'fulfilled' ? lane.value : 0), 0);
+  }
 
-    let sequenced = 0;
-    if (work.unpositioned) {
-      setStage('sequence');
-      sequenced = await this.outbox.sequence(this.leadership.connection, batch, (n) => {
+  private async sequenceBatch(): Promise<number> {
+    const sequenced = await this.stage('sequence', () =>
+      this.outbox.sequence(this.leadership.connection, this.config.RELAY_BATCH_SIZE, (n) => {
         if (n > 0) this.fault('before-position-commit');
-      });
-      if (sequenced > 0) {
-        this.metrics.sequenced.inc(sequenced);
-        this.fault('after-position-commit');
-      }
-    }
-
-    setStage('load');
-    const pending = await this.outbox.loadUnpublished(
-      this.leadership.connection,
-      batch,
-      this.config.KAFKA_TOPIC_PREFIX,
+      }),
     );
-    if (pending.length > 0) {
-      setStage('produce');
+    if (sequenced > 0) {
+      this.metrics.sequenced.inc(sequenced);
+      this.fault('after-position-commit');
+    }
+    return sequenced;
+  }
+
+  private async publishBatch(): Promise<number> {
+    const pending = await this.stage('load', () =>
+      this.outbox.loadUnpublished(this.ds, this.config.RELAY_BATCH_SIZE, this.config.KAFKA_TOPIC_PREFIX),
+    );
+    if (pending.length === 0) return 0;
+    await this.stage('produce', async () => {
       const producer = await this.getProducer();
-      // Fence: a relay that lost its lock since the cycle began must not publish.
+      // Fence: a relay that lost its lock since the round began must not publish.
       this.leadership.assertLeader();
       await producer.send(pending.map((p) => p.message));
-      this.fault('after-produce');
-      setStage('mark');
-      await this.outbox.markPublished(
-        this.leadership.connection,
+    });
+    this.fault('after-produce');
+    await this.stage('mark', () =>
+      this.outbox.markPublished(
+        this.ds,
         pending.map((p) => p.outboxId),
-      );
-      this.metrics.published.inc(pending.length);
+      ),
+    );
+    this.metrics.published.inc(pending.length);
+    return pending.length;
+  }
+
+  /** Runs one stage, timing it and tagging a failure with the stage's name. */
+  private async stage<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const end = this.metrics.stageDuration.startTimer({ stage: name });
+    try {
+      return await work();
+    } catch (error) {
+      throw new StageError(name, error);
+    } finally {
+      end();
     }
-    endTimer();
-    return sequenced + pending.length;
   }
 
   private async getProducer(): Promise<Producer> {
@@ -196,5 +222,14 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     if (hits !== injection.nth) return;
     this.logger.warn(`fault injection: SIGKILL at ${point} (hit ${hits})`);
     process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+class StageError extends Error {
+  constructor(
+    readonly stage: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }

@@ -1,0 +1,76 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiKeyEntity, hashCredential, type ApiKeyScope } from '@tidings/db';
+import { APP_CONFIG, ProblemError } from '@tidings/runtime';
+import type { Request } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import type { ApiConfig } from '../api.config';
+import { PUBLIC_KEY, SCOPE_KEY, type TenantCtx } from './tenant.decorator';
+
+const RANK: Record<ApiKeyScope, number> = { read: 1, write: 2, admin: 3 };
+// Operational endpoints served by the runtime and the docs are reachable without a key.
+const OPEN_PATHS = /^\/(health|metrics|docs)(\/|-json|$)/;
+// tdk_ + 12-character id: the public prefix stored in api_keys.prefix (see newCredential in @tidings/db).
+const API_KEY = /^(tdk_[A-Za-z0-9_-]{12})_[A-Za-z0-9_-]{43}$/;
+
+export const unauthorized = (detail: string) =>
+  new ProblemError(401, 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="tidings"' });
+
+/**
+ * Authenticates every request with its API key and enforces scopes: GET/HEAD need `read`, other methods
+ * `write`, unless the route says otherwise with @RequireScope. The tenant comes from the key only.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly cache = new Map<string, { key: ApiKeyEntity; until: number }>();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly ds: DataSource,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<Request & { tenant?: TenantCtx }>();
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets) || OPEN_PATHS.test(req.path))
+      return true;
+    const header = req.headers.authorization;
+    if (!header) throw unauthorized('An API key is required: Authorization: Bearer <key>');
+    const match = /^Bearer (\S+)$/.exec(header);
+    const credential = match?.[1];
+    if (!credential || !API_KEY.test(credential)) throw unauthorized('Malformed API key');
+    const key = await this.lookup(credential);
+    if (!key) throw unauthorized('Unknown or revoked API key');
+    const required =
+      this.reflector.getAllAndOverride<ApiKeyScope | undefined>(SCOPE_KEY, targets) ??
+      (['GET', 'HEAD'].includes(req.method) ? 'read' : 'write');
+    const granted = Math.max(...key.scopes.map((s) => RANK[s]));
+    if (granted < RANK[required])
+      throw new ProblemError(403, 'Forbidden', `This route needs the ${required} scope`);
+    req.tenant = { tenantId: key.tenantId, apiKeyId: key.id, scopes: key.scopes };
+    return true;
+  }
+
+  /** Drops a key from this process's cache (called on revocation). */
+  forget(apiKeyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.key.id === apiKeyId) this.cache.delete(hash);
+  }
+
+  private async lookup(credential: string): Promise<ApiKeyEntity | undefined> {
+    const hash = hashCredential(credential);
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > Date.now()) return cached.key;
+    const prefix = API_KEY.exec(credential)![1];
+    const key = await this.ds.getRepository(ApiKeyEntity).findOneBy({ prefix });
+    const valid =
+      key !== null &&
+      key.revokedAt === null &&
+      timingSafeEqual(Buffer.from(key.secretHash), Buffer.from(hash));
+    if (!valid) return undefined;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { key, until: Date.now() + this.config.AUTH_CACHE_MS });
+    return key;
+  }
+}

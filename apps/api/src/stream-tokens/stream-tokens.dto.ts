@@ -1,0 +1,25 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+
+// Up to 30 days: long-lived dashboards; default one hour for a browser session.
+export const MAX_STREAM_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+
+export class CreateStreamTokenDto {
+  @ApiPropertyOptional({
+    example: ['order.*'],
+    description: 'Event-type patterns the token may stream (default: all)',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  eventTypes?: string[];
+
+  @ApiPropertyOptional({ example: 3600, minimum: 60, maximum: MAX_STREAM_TOKEN_TTL_SECONDS })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(MAX_STREAM_TOKEN_TTL_SECONDS)
+  ttlSeconds?: number;
+}

@@ -1,0 +1,344 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
+import { latestVersion, renderAtVersion, supportedVersions, type EventEnvelope } from '@tidings/events';
+import { APP_CONFIG, ProblemError } from '@tidings/runtime';
+import type { Request, Response } from 'express';
+import { DataSource } from 'typeorm';
+import type { SseGatewayConfig } from '../sse-gateway.config';
+import { FanoutWorker } from './fanout.worker';
+import { type DisconnectReason, SseMetrics } from './sse.metrics';
+import { StreamAuthService } from './stream-auth.service';
+import { effectiveTypes, type StreamQuery } from './stream.dto';
+
+// Live frames held for a client while its replay runs. A replay that falls 10,000 events behind live
+// traffic is a reader that cannot keep up: it is cut and resumes with Last-Event-ID.
+const MAX_QUEUED_WHILE_REPLAYING = 10_000;
+
+// During replay, wait for the socket to drain past this many unsent bytes instead of buffering the log.
+const REPLAY_DRAIN_BYTES = 64 * 1024;
+
+export type ResetReason = 'malformed_last_event_id' | 'future_last_event_id' | 'expired_last_event_id';
+
+/** One open stream. Holds no timer and no closure per event: 10,000 of them must fit in ~16 KB each. */
+class SseConnection {
+  /** False while the replay runs: live events are queued, then drained skipping what replay sent. */
+  live = false;
+  queue: EventEnvelope[] = [];
+  closeReason: DisconnectReason | undefined;
+
+  constructor(
+    readonly res: Response,
+    readonly tenantId: string,
+    readonly ip: string,
+    readonly types: Set<string>,
+    readonly resourceId: string | undefined,
+    readonly version: number | undefined,
+    /** Highest position written (or skipped by the client's own Last-Event-ID): dedupe key. */
+    public lastSent: number,
+  ) {}
+
+  matches(e: EventEnvelope): boolean {
+    return (
+      e.tenantId === this.tenantId &&
+      this.types.has(e.eventType) &&
+      (this.resourceId === undefined || e.resourceId === this.resourceId)
+    );
+  }
+
+  /** The version this client gets `e` at: the requested one when the type has it, else the latest. */
+  versionFor(e: EventEnvelope): number {
+    return this.version !== undefined && supportedVersions(e.eventType).includes(this.version)
+      ? this.version
+      : latestVersion(e.eventType);
+  }
+}
+
+/** Per-event cache of rendered frames by version, so a fan-out to many clients serialises once. */
+type FrameCache = Map<number, string>;
+
+function frameOf(e: EventEnvelope, version: number, cache?: FrameCache): string {
+  const cached = cache?.get(version);
+  if (cached !== undefined) return cached;
+  const frame = `id: ${e.position}\nevent: ${e.eventType}\ndata: ${JSON.stringify(renderAtVersion(e, version))}\n\n`;
+  cache?.set(version, frame);
+  return frame;
+}
+
+/**
+ * Opens, resumes, feeds and closes SSE streams. Resume is gapless and duplicate-free: the connection is
+ * registered (queueing live frames) BEFORE the replay reads the log, the replay covers exactly the positions
+ * between the client's Last-Event-ID and the first live position, and the queue is then drained skipping
+ * anything at or below the last position sent.
+ */
+@Injectable()
+export class StreamService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(StreamService.name);
+  private readonly byTenant = new Map<string, Set<SseConnection>>();
+  private readonly perIp = new Map<string, number>();
+  private accepting = false;
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: SseGatewayConfig,
+    private readonly ds: DataSource,
+    private readonly fanout: FanoutWorker,
+    private readonly auth: StreamAuthService,
+    private readonly metrics: SseMetrics,
+  ) {
+    fanout.onEvent((e) => this.dispatch(e));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.fanout.start();
+    this.heartbeat = setInterval(() => this.beat(), this.config.SSE_HEARTBEAT_MS);
+    this.accepting = true;
+  }
+
+  /**
+   * Graceful shutdown in three steps: stop accepting streams; end every open stream (clients reconnect to
+   * another instance with Last-Event-ID); stop the fan-out consumer.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.accepting = false;
+    clearInterval(this.heartbeat);
+    for (const set of this.byTenant.values()) for (const c of set) this.close(c, 'shutdown');
+    await this.fanout.stop();
+  }
+
+  async open(
+    req: Request,
+    res: Response,
+    query: StreamQuery,
+    authorization: string | undefined,
+    lastEventIdHeader: string | undefined,
+  ): Promise<void> {
+    // A closing gateway drops the connection instead of answering 503: browsers give up on an HTTP error
+    // but retry a network error, which is what reaches the next instance.
+    if (!this.accepting) {
+      req.socket.destroy();
+      return;
+    }
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    const principal = await this.auth.authenticate(bearer ?? query.accessToken);
+    const types = effectiveTypes(query.types, principal.allowedTypes);
+    if (types.length === 0) {
+      throw new ProblemError(
+        403,
+        'Forbidden',
+        'The credential does not allow any of the requested event types',
+      );
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    this.checkCaps(principal.tenantId, ip);
+    if (!this.accepting || req.socket.destroyed) {
+      req.socket.destroy();
+      return;
+    }
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    req.socket.setNoDelay(true);
+    req.socket.setTimeout(0);
+    res.write(`retry: ${this.config.SSE_RETRY_MS}\n\n`);
+
+    // Registration and reading `liveFrom` happen in one synchronous step: every position ≥ liveFrom reaches
+    // this connection's queue, every position < liveFrom is already committed and visible to the replay.
+    const liveFrom = this.fanout.nextPosition;
+    const conn = new SseConnection(
+      res,
+      principal.tenantId,
+      ip,
+      new Set(types),
+      query.resourceId,
+      query.version,
+      liveFrom - 1,
+    );
+    this.register(conn);
+    res.on('close', () => this.unregister(conn));
+
+    try {
+      const raw = lastEventIdHeader ?? query.lastEventId;
+      if (raw !== undefined && raw !== '') await this.resume(conn, raw, liveFrom);
+      this.goLive(conn);
+    } catch (error) {
+      this.logger.error(
+        `stream failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
+      this.close(conn, 'client_closed');
+    }
+  }
+
+  private async resume(conn: SseConnection, raw: string, liveFrom: number): Promise<void> {
+    const head = Math.max(await this.fanout.headPosition(), liveFrom - 1);
+    const earliest = Math.max(0, head - this.config.SSE_REPLAY_WINDOW);
+    const reset = (reason: ResetReason) => this.sendReset(conn, reason, raw, earliest, liveFrom);
+    if (!/^(0|[1-9][0-9]{0,14})$/.test(raw)) return reset('malformed_last_event_id');
+    const from = Number(raw);
+    if (from > head) return reset('future_last_event_id');
+    if (from < earliest) return reset('expired_last_event_id');
+    conn.lastSent = from;
+    await this.replay(conn, from, liveFrom);
+  }
+
+  /**
+   * `event: reset` answers a Last-Event-ID we cannot resume from. Its `id` is the position just before the
+   * live stream, so the browser's next reconnect resumes from there instead of repeating the bad id.
+   */
+  private sendReset(
+    conn: SseConnection,
+    reason: ResetReason,
+    raw: string,
+    earliest: number,
+    liveFrom: number,
+  ) {
+    const data = {
+      reason,
+      lastEventId: raw.slice(0, 64),
+      // Oldest Last-Event-ID that can still be resumed, and the newest position that exists.
+      earliestPosition: earliest,
+      latestPosition: liveFrom - 1,
+    };
+    conn.res.write(`id: ${liveFrom - 1}\nevent: reset\ndata: ${JSON.stringify(data)}\n\n`);
+    conn.lastSent = liveFrom - 1;
+  }
+
+  private async replay(conn: SseConnection, after: number, liveFrom: number): Promise<void> {
+    let cursor = after;
+    while (cursor < liveFrom - 1 && !conn.closeReason && !conn.res.destroyed) {
+      const q = this.ds
+        .getRepository(EventLogEntity)
+        .createQueryBuilder('e')
+        .where('e.tenant_id = :tenant', { tenant: conn.tenantId })
+        .andWhere('e.position > :cursor AND e.position < :liveFrom', { cursor, liveFrom })
+        .andWhere('e.event_type = ANY(:types)', { types: [...conn.types] })
+        .orderBy('e.position')
+        .limit(this.config.SSE_REPLAY_PAGE_SIZE);
+      if (conn.resourceId !== undefined) q.andWhere('e.resource_id = :rid', { rid: conn.resourceId });
+      const rows = await q.getMany();
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (this.send(conn, envelopeFromLogRow(row))) this.metrics.replayed.inc();
+        cursor = row.position!;
+        if (conn.res.writableLength > Math.min(REPLAY_DRAIN_BYTES, this.config.SSE_MAX_BUFFER_BYTES / 2)) {
+          await this.drained(conn.res);
+        }
+      }
+      if (rows.length < this.config.SSE_REPLAY_PAGE_SIZE) break;
+    }
+  }
+
+  private goLive(conn: SseConnection): void {
+    for (const e of conn.queue) if (!conn.closeReason) this.send(conn, e);
+    conn.queue = [];
+    conn.live = true;
+  }
+
+  private drained(res: Response): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+
+  /** The fan-out's one receiver, called in position order. */
+  private dispatch(e: EventEnvelope): void {
+    const set = this.byTenant.get(e.tenantId);
+    if (!set) return;
+    const cache: FrameCache = new Map();
+    for (const conn of set) {
+      if (!conn.matches(e)) continue;
+      if (conn.live) this.send(conn, e, cache);
+      else if (conn.queue.push(e) > MAX_QUEUED_WHILE_REPLAYING) this.close(conn, 'slow_consumer');
+    }
+  }
+
+  /** Writes one event frame unless it was already sent; cuts the client when its unsent bytes pass the cap. */
+  private send(conn: SseConnection, e: EventEnvelope, cache?: FrameCache): boolean {
+    if (conn.closeReason || e.position! <= conn.lastSent) return false;
+    conn.res.write(frameOf(e, conn.versionFor(e), cache));
+    conn.lastSent = e.position!;
+    this.metrics.sent.inc();
+    this.checkBuffer(conn);
+    return true;
+  }
+
+  private beat(): void {
+    for (const set of this.byTenant.values()) {
+      for (const conn of set) {
+        if (conn.closeReason) continue;
+        conn.res.write(':keepalive\n\n');
+        this.checkBuffer(conn);
+      }
+    }
+  }
+
+  private checkBuffer(conn: SseConnection): void {
+    if (conn.res.writableLength > this.config.SSE_MAX_BUFFER_BYTES) this.close(conn, 'slow_consumer');
+  }
+
+  private close(conn: SseConnection, reason: DisconnectReason): void {
+    if (conn.closeReason) return;
+    conn.closeReason = reason;
+    conn.queue = [];
+    // A slow reader's buffered bytes would never flush: drop the socket. Otherwise end the stream cleanly.
+    if (reason === 'slow_consumer') conn.res.destroy();
+    else conn.res.end();
+  }
+
+  private checkCaps(tenantId: string, ip: string): void {
+    const tenantCount = this.byTenant.get(tenantId)?.size ?? 0;
+    if (tenantCount >= this.config.SSE_MAX_CONNECTIONS_PER_TENANT) {
+      throw new ProblemError(
+        429,
+        'Too Many Requests',
+        'Too many open streams for this tenant',
+        {},
+        { 'Retry-After': '30' },
+      );
+    }
+    if ((this.perIp.get(ip) ?? 0) >= this.config.SSE_MAX_CONNECTIONS_PER_IP) {
+      throw new ProblemError(
+        429,
+        'Too Many Requests',
+        'Too many open streams from this address',
+        {},
+        { 'Retry-After': '30' },
+      );
+    }
+  }
+
+  private register(conn: SseConnection): void {
+    let set = this.byTenant.get(conn.tenantId);
+    if (!set) this.byTenant.set(conn.tenantId, (set = new Set()));
+    set.add(conn);
+    this.perIp.set(conn.ip, (this.perIp.get(conn.ip) ?? 0) + 1);
+    this.metrics.connections.inc();
+  }
+
+  private unregister(conn: SseConnection): void {
+    const set = this.byTenant.get(conn.tenantId);
+    if (!set?.delete(conn)) return;
+    if (set.size === 0) this.byTenant.delete(conn.tenantId);
+    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
+    if (n === 0) this.perIp.delete(conn.ip);
+    else this.perIp.set(conn.ip, n);
+    conn.queue = [];
+    this.metrics.connections.dec();
+    this.metrics.disconnects.inc({ reason: conn.closeReason ?? 'client_closed' });
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Relay benchmark: drain rate on a 100,000-event backlog, idle commit→Kafka-ack latency, and the Postgres
+ * cost of idle polling. Runs against DATABASE_URL / KAFKA_BROKERS (e.g. `source .dev-infra.env`), in a
+ * database and topic prefix of its own that it drops afterwards.
+ *
+ *   npx ts-node --transpile-only -r tsconfig-paths/register scripts/bench-relay.ts [events]
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { runMigrations } from '@tidings/db';
+import { allEventTopics, buildEvent } from '@tidings/events';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { freePort } from './infra/ports';
+import { ensureTopics } from './infra/topics';
+
+/** The relay as a real process (as in production), so its CPU is measured apart from this script's. */
+async function startRelay(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const root = join(__dirname, '..');
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      'apps/outbox-relay/src/main.ts',
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, ...env, RELAY_PORT: String(port), TS_NODE_PROJECT: join(root, 'tsconfig.json') },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`relay exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { child, url };
+    await sleep(100);
+  }
+}
+
+/** Sum and count of each stage of tidings_relay_stage_duration_seconds, from the relay's /metrics. */
+async function stageTimes(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const stages = new Map<string, { sum: number; count: number }>();
+  for (const m of text.matchAll(
+    /^tidings_relay_stage_duration_seconds_(sum|count)\{[^}]*stage="(\w+)"[^}]*\} (\S+)$/gm,
+  )) {
+    const entry = stages.get(m[2]) ?? { sum: 0, count: 0 };
+    entry[m[1] as 'sum' | 'count'] = Number(m[3]);
+    stages.set(m[2], entry);
+  }
+  return [...stages].map(([s, { sum, count }]) => `${s} ${sum.toFixed(2)} s / ${count}`).join(', ');
+}
+
+const EVENTS = Number(process.argv[2] ?? 100_000);
+const RESOURCES = 1_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is required (source .dev-infra.env)`);
+  return v;
+}
+
+/** Inserts `count` order.updated events (event_log + outbox, as appendEvent does) in chunks. */
+async function seedBacklog(db: Client, count: number, firstSequence: Map<string, number>): Promise<void> {
+  const chunk = 5_000;
+  for (let done = 0; done < count; done += chunk) {
+    const rows = Array.from({ length: Math.min(chunk, count - done) }, (_, i) => {
+      const resourceId = `ord_bench_${(done + i) % RESOURCES}`;
+      const sequence = (firstSequence.get(resourceId) ?? 0) + 1;
+      firstSequence.set(resourceId, sequence);
+      return buildEvent({
+        eventType: 'order.updated',
+        tenantId: 'ten_bench',
+        resourceId,
+        sequence,
+        source: 'tidings/bench',
+        data: { orderId: resourceId, changes: { notes: `bench change ${sequence}` } },
+      });
+    });
+    await db.query(
+      `WITH e AS (
+         INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id, sequence,
+                                source, occurred_at, data)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[],
+                              $8::text[], $9::timestamptz[], $10::jsonb[])
+         RETURNING id)
+       INSERT INTO outbox (event_log_id) SELECT id FROM e ORDER BY id`,
+      [
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.tenantId),
+        rows.map((r) => r.eventType),
+        rows.map((r) => r.version),
+        rows.map((r) => r.resourceType),
+        rows.map((r) => r.resourceId),
+        rows.map((r) => r.sequence),
+        rows.map((r) => r.source),
+        rows.map((r) => r.timestamp),
+        rows.map((r) => JSON.stringify(r.data)),
+      ],
+    );
+  }
+}
+
+async function pending(db: Client): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
+  );
+  return rows[0].n;
+}
+
+/** CPU seconds (user+system) a Linux process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function main(): Promise<void> {
+  const adminUrl = env('DATABASE_URL');
+  const brokers = env('KAFKA_BROKERS').split(',');
+  const name = `bench_relay_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const prefix = `bench${randomBytes(3).toString('hex')}.`;
+  const db = new Client({ connectionString: url.toString() });
+  let relay: { child: ChildProcess; url: string } | undefined;
+  try {
+    await runMigrations(url.toString());
+    await db.connect();
+    await ensureTopics(brokers, allEventTopics(prefix), 6);
+
+    const sequences = new Map<string, number>();
+    let t = Date.now();
+    await seedBacklog(db, EVENTS, sequences);
+    console.log(`seeded ${EVENTS} events over ${RESOURCES} resources in ${Date.now() - t} ms`);
+
+    t = Date.now();
+    relay = await startRelay({ DATABASE_URL: url.toString(), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
+    while ((await pending(db)) > 0) await sleep(100);
+    const wall = Date.now() - t;
+    const { rows } = await db.query<{ span: number; first: number }>(
+      `SELECT extract(epoch FROM max(published_at) - min(published_at))::float8 AS span,
+              count(*) FILTER (WHERE published_at = (SELECT min(published_at) FROM outbox))::int AS first
+         FROM outbox`,
+    );
+    const steady = (EVENTS - rows[0].first) / rows[0].span;
+    console.log(
+      `drain: ${EVENTS} events, steady ${Math.round(steady)} events/s ` +
+        `(first mark → last mark ${rows[0].span.toFixed(2)} s); wall incl. boot ${wall} ms ` +
+        `= ${Math.round((EVENTS * 1000) / wall)} events/s`,
+    );
+
+    console.log(
+      `time per stage while draining (stages of one round overlap): ${await stageTimes(relay.url)}`,
+    );
+
+    // Idle latency: one event at a time, commit → published_at (set right after Kafka acknowledged it).
+    const latencies: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const resourceId = 'ord_bench_latency';
+      const sequence = (sequences.get(resourceId) ?? 0) + 1;
+      sequences.set(resourceId, sequence);
+      const e = buildEvent({
+        eventType: 'order.updated',
+        tenantId: 'ten_bench',
+        resourceId,
+        sequence,
+        source: 'tidings/bench',
+        data: { orderId: resourceId, changes: { notes: `latency ${i}` } },
+      });
+      await db.query(
+        `WITH e AS (INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id,
+                      sequence, source, occurred_at, data)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id)
+         INSERT INTO outbox (event_log_id) SELECT id FROM e`,
+        [
+          e.eventId,
+          e.tenantId,
+          e.eventType,
+          e.version,
+          e.resourceType,
+          e.resourceId,
+          e.sequence,
+          e.source,
+          e.timestamp,
+          JSON.stringify(e.data),
+        ],
+      );
+      const committed = Date.now();
+      for (;;) {
+        const r = await db.query<{ at: Date | null }>(
+          `SELECT o.published_at AS at FROM outbox o JOIN event_log l ON l.id = o.event_log_id
+            WHERE l.event_id = $1`,
+          [e.eventId],
+        );
+        if (r.rows[0]?.at) {
+          latencies.push(r.rows[0].at.getTime() - committed);
+          break;
+        }
+        await sleep(1);
+      }
+      await sleep(20);
+    }
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+    console.log(`idle commit→Kafka-ack latency over 200 events: p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
+
+    // Idle polling cost: CPU of the relay's Postgres backend and of this process over 10 s with no work.
+    const backend = await db.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-lock' AND datname = $1`,
+      [name],
+    );
+    const pgPid = backend.rows[0]?.pid;
+    const relayCpu0 = process.cpuUsage();
+    const pg0 = pgPid ? cpuSeconds(pgPid) : NaN;
+    await sleep(10_000);
+    const relayCpu = process.cpuUsage(relayCpu0);
+    const pgCpu = pgPid ? cpuSeconds(pgPid) - pg0 : NaN;
+    console.log(
+      `idle polling for 10 s: relay process ${(((relayCpu.user + relayCpu.system) / 1e6 / 10) * 100).toFixed(1)}% ` +
+        `of a core, its Postgres backend ${((pgCpu / 10) * 100).toFixed(1)}% of a core`,
+    );
+    console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+  } finally {
+    if (relay) {
+      relay.child.kill('SIGTERM');
+      await new Promise((r) => relay!.child.once('exit', r));
+    }
+    await db.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

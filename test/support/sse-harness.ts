@@ -1,0 +1,153 @@
+import type { INestApplication } from '@nestjs/common';
+import { appendEvent, createDataSource, hashCredential, newCredential, transaction } from '@tidings/db';
+import { allEventTopics, buildEvent, type EventEnvelope } from '@tidings/events';
+import { allPlatformTopics } from '@tidings/kafka';
+import { createApp } from '@tidings/runtime';
+import { randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { OutboxRelayConfig } from '../../apps/outbox-relay/src/outbox-relay.config';
+import { OutboxRelayModule } from '../../apps/outbox-relay/src/outbox-relay.module';
+import type { SseGatewayConfig } from '../../apps/sse-gateway/src/sse-gateway.config';
+import { SseGatewayModule } from '../../apps/sse-gateway/src/sse-gateway.module';
+import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './infra';
+
+export interface TestTenant {
+  tenantId: string;
+  apiKeyId: string;
+  /** A `tdk_…` key with the read scope. */
+  apiKey: string;
+}
+
+/**
+ * What the SSE journeys share: an isolated database and topic prefix, the real outbox relay in-process
+ * (it positions and publishes what the tests commit), gateways started on demand (several may run at once,
+ * on port 0 or a given port), tenants with credentials, and an event writer that appends like the API does.
+ */
+export async function sseHarness() {
+  const db = await createTestDatabase();
+  const prefix = testTopicPrefix();
+  await ensureTestTopics(prefix, [...allEventTopics(''), ...allPlatformTopics('')], 6);
+  const ds: DataSource = createDataSource(db.url, 20);
+  await ds.initialize();
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KAFKA_TOPIC_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'test',
+    DB_POOL_SIZE: '5',
+  };
+  const apps = new Set<INestApplication>();
+
+  const { app: relay } = await createApp<OutboxRelayConfig>(
+    () => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0', RELAY_LEADER_RETRY_MS: '200' }),
+    { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
+  );
+  apps.add(relay);
+
+  return {
+    ds,
+    env,
+    /** Boots a gateway in this process; `extra` overrides its SSE_* variables. */
+    async startGateway(extra: Record<string, string> = {}): Promise<{ app: INestApplication; url: string }> {
+      const { app, url } = await createApp<SseGatewayConfig>(
+        () => SseGatewayModule.forRoot({ ...env, SSE_PORT: '0', SSE_RETRY_MS: '100', ...extra }),
+        { app: 'sse-gateway', port: (c) => c.SSE_PORT },
+      );
+      apps.add(app);
+      return { app, url };
+    },
+    async stopGateway(app: INestApplication): Promise<void> {
+      apps.delete(app);
+      await app.close();
+    },
+    async createTenant(scopes: string[] = ['read']): Promise<TestTenant> {
+      const tenantId = `ten_${randomBytes(6).toString('hex')}`;
+      const key = newCredential('api_key');
+      await ds.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [tenantId, tenantId]);
+      await ds.query(
+        'INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5, $6)',
+        [key.id, tenantId, 'sse test', key.prefix, hashCredential(key.credential), scopes],
+      );
+      return { tenantId, apiKeyId: key.id, apiKey: key.credential };
+    },
+    /** Inserts a stream token row as POST /stream-tokens would; returns the `tds_…` credential. */
+    async createStreamToken(
+      tenant: TestTenant,
+      opts: { eventTypes?: string[]; expiresInMs?: number } = {},
+    ): Promise<string> {
+      const token = newCredential('stream_token');
+      await ds.query(
+        `INSERT INTO stream_tokens (id, tenant_id, token_hash, event_types, api_key_id, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::double precision / 1000))`,
+        [
+          token.id,
+          tenant.tenantId,
+          hashCredential(token.credential),
+          opts.eventTypes ?? ['*'],
+          tenant.apiKeyId,
+          opts.expiresInMs ?? 3_600_000,
+        ],
+      );
+      return token.credential;
+    },
+    /**
+     * Commits one event the way the API does: the resource is locked for the transaction (an advisory lock
+     * stands in for the row lock), the next sequence is read under it, and the event is appended.
+     */
+    async append(
+      tenantId: string,
+      eventType: string,
+      resourceId: string,
+      data: unknown,
+    ): Promise<EventEnvelope> {
+      return transaction(ds, async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [resourceId]);
+        const [{ next }] = await tx.query<{ next: number }[]>(
+          'SELECT COALESCE(max(sequence), 0) + 1 AS next FROM event_log WHERE resource_id = $1',
+          [resourceId],
+        );
+        const event = buildEvent({
+          eventType,
+          tenantId,
+          resourceId,
+          sequence: Number(next),
+          source: 'tidings/test',
+          data,
+        });
+        await appendEvent(tx, event);
+        return event;
+      });
+    },
+    /** The positioned events of the log, in position order (what a stream should have carried). */
+    async logged(
+      where: string,
+      params: unknown[],
+    ): Promise<{ position: number; resourceId: string; sequence: number; eventType: string }[]> {
+      const rows = await ds.query<
+        { position: string; resource_id: string; sequence: number; event_type: string }[]
+      >(
+        `SELECT position, resource_id, sequence, event_type FROM event_log WHERE position IS NOT NULL AND ${where} ORDER BY position`,
+        params,
+      );
+      return rows.map((r) => ({
+        position: Number(r.position),
+        resourceId: r.resource_id,
+        sequence: r.sequence,
+        eventType: r.event_type,
+      }));
+    },
+    async teardown(): Promise<void> {
+      for (const app of [...apps].reverse()) await app.close();
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+export type SseHarness = Awaited<ReturnType<typeof sseHarness>>;
+
+/** Valid `data` for the catalogue's example of a type, with the ids swapped in. */
+export function orderUpdated(orderId: string, n: number) {
+  return { orderId, changes: { notes: `change ${n}` } };
+}

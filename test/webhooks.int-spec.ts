@@ -1,0 +1,198 @@
+import type { INestApplication } from '@nestjs/common';
+import { appendEvent, createDataSource, transaction } from '@tidings/db';
+import { allEventTopics, buildEvent } from '@tidings/events';
+import { allPlatformTopics } from '@tidings/kafka';
+import { createApp } from '@tidings/runtime';
+import { generateSecret } from '@tidings/signing';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
+import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
+import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
+import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
+import { eventually } from './support/eventually';
+import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { WebhookReceiver } from './support/webhook-receiver';
+
+/**
+ * Journey across the real outbox relay and the real webhook dispatcher (both in-process) on real Postgres
+ * and Kafka: a committed event reaches a subscriber as a signed webhook, and the dispatcher's own operational
+ * events travel back through the outbox and the relay to the tenant's admin subscription.
+ */
+async function setup() {
+  const db = await createTestDatabase();
+  const prefix = testTopicPrefix();
+  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  const ds = createDataSource(db.url, 3);
+  await ds.initialize();
+  const receiver = await WebhookReceiver.start();
+  const common = {
+    DATABASE_URL: db.url,
+    DB_POOL_SIZE: '4',
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_PARTITIONS: '3',
+    LOG_LEVEL: 'error',
+  };
+  const apps: INestApplication[] = [];
+  apps.push(
+    (
+      await createApp<OutboxRelayConfig>(() => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0' }), {
+        app: 'outbox-relay',
+        port: (c) => c.RELAY_PORT,
+      })
+    ).app,
+  );
+  apps.push(
+    (
+      await createApp<WebhookDispatcherConfig>(
+        () =>
+          WebhookDispatcherModule.forRoot({
+            ...common,
+            DISPATCHER_PORT: '0',
+            WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
+            WEBHOOK_RETRY_JITTER: '0',
+            WEBHOOK_FAILING_WARNING_AT: '2',
+            WEBHOOK_DISABLE_AFTER_FAILURES: '3',
+            WEBHOOK_POLL_MAX_MS: '50',
+            WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+          }),
+        { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
+      )
+    ).app,
+  );
+  return {
+    ds,
+    receiver,
+    teardown: async () => {
+      for (const app of apps.reverse()) await app.close();
+      await receiver.close();
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+let ctx: Awaited<ReturnType<typeof setup>>;
+beforeAll(async () => {
+  ctx = await setup();
+});
+afterAll(async () => {
+  await ctx?.teardown();
+});
+
+/** A subscription as the API writes it: row + `webhook.subscription.created`, one transaction. */
+async function subscribe(ds: DataSource, tenantId: string, url: string, eventTypes: string[]) {
+  const id = `whk_${randomUUID()}`;
+  const secret = generateSecret();
+  await transaction(ds, async (tx) => {
+    await tx.query(
+      `INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, metadata, version_pins, status, secrets,
+                                          version)
+       VALUES ($1, $2, $3, $4, '{}', '{}', 'active', $5, 1)`,
+      [id, tenantId, url, eventTypes, JSON.stringify([{ secret, expiresAt: null }])],
+    );
+    await appendEvent(
+      tx,
+      buildEvent({
+        eventType: 'webhook.subscription.created',
+        tenantId,
+        resourceId: id,
+        sequence: 1,
+        source: 'tidings/api',
+        data: {
+          subscriptionId: id,
+          url,
+          eventTypes,
+          description: null,
+          metadata: {},
+          versionPins: {},
+          status: 'active',
+          strictOrdering: false,
+        },
+      }),
+    );
+  });
+  // Events after this one are matched once the relay has positioned the creation event.
+  await eventually(async () => {
+    const [row] = await ds.query<{ position: string | null }[]>(
+      `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
+      [id],
+    );
+    expect(row?.position).not.toBeNull();
+  });
+  return { id, secret };
+}
+
+async function orderCreated(ds: DataSource, tenantId: string) {
+  const orderId = `ord_${randomUUID()}`;
+  const event = buildEvent({
+    eventType: 'order.created',
+    tenantId,
+    resourceId: orderId,
+    sequence: 1,
+    source: 'tidings/api',
+    data: {
+      orderId,
+      customer: { id: 'cus_1' },
+      currency: 'EUR',
+      items: [{ sku: 'SKU-1', quantity: 1, unitPriceMinor: 990 }],
+      totalMinor: 990,
+      status: 'pending',
+      notes: null,
+      metadata: {},
+    },
+  });
+  await transaction(ds, (tx) => appendEvent(tx, event));
+  return event.eventId;
+}
+
+it('delivers a committed event through the relay as a signed webhook with its global position', async () => {
+  const { ds, receiver } = ctx;
+  const tenantId = `ten_${randomUUID()}`;
+  const { secret } = await subscribe(ds, tenantId, receiver.url('/journey'), ['order.*']);
+  receiver.expectSecrets('/journey', secret);
+  const eventId = await orderCreated(ds, tenantId);
+  const [request] = await eventually(() => {
+    const got = receiver.delivered('/journey');
+    expect(got).toHaveLength(1);
+    return got;
+  });
+  expect(request.headers['webhook-id']).toBe(eventId);
+  const [stored] = await ds.query<{ position: string }[]>(
+    `SELECT position FROM event_log WHERE event_id = $1`,
+    [eventId],
+  );
+  expect(request.payload).toMatchObject({
+    eventId,
+    eventType: 'order.created',
+    position: Number(stored.position),
+  });
+});
+
+it("routes the dispatcher's disabling of a failing endpoint back through the relay to the tenant's admin", async () => {
+  const { ds, receiver } = ctx;
+  const tenantId = `ten_${randomUUID()}`;
+  const admin = await subscribe(ds, tenantId, receiver.url('/journey-admin'), ['webhook.*']);
+  receiver.expectSecrets('/journey-admin', admin.secret);
+  const broken = await subscribe(ds, tenantId, receiver.url('/journey-broken'), ['order.*']);
+  receiver.expectSecrets('/journey-broken', broken.secret);
+  receiver.always('/journey-broken', { status: 500 });
+  await orderCreated(ds, tenantId);
+  await orderCreated(ds, tenantId);
+  const types = await eventually(() => {
+    const got = receiver.delivered('/journey-admin').map((r) => r.payload?.eventType);
+    expect(got).toEqual(
+      expect.arrayContaining(['webhook.subscription.failing', 'webhook.subscription.disabled']),
+    );
+    return got;
+  });
+  expect(types.filter((t) => t === 'webhook.subscription.disabled')).toHaveLength(1);
+  const disabled = receiver
+    .delivered('/journey-admin')
+    .find((r) => r.payload?.eventType === 'webhook.subscription.disabled');
+  expect(disabled?.payload).toMatchObject({
+    resourceId: broken.id,
+    data: { subscriptionId: broken.id, reason: 'consecutive_failures', consecutiveFailures: 3 },
+  });
+});
