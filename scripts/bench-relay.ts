@@ -225,14 +225,29 @@ async function main(): Promise<void> {
       [name],
     );
     const pgPid = backend.rows[0]?.pid;
-    const relayCpu0 = process.cpuUsage();
+    const relayCpu0 = cpuSeconds(relay.child.pid!);
     const pg0 = pgPid ? cpuSeconds(pgPid) : NaN;
     await sleep(10_000);
-    const relayCpu = process.cpuUsage(relayCpu0);
+    const relayCpu = cpuSeconds(relay.child.pid!) - relayCpu0;
     const pgCpu = pgPid ? cpuSeconds(pgPid) - pg0 : NaN;
     console.log(
-      `idle polling for 10 s: relay process ${(((relayCpu.user + relayCpu.system) / 1e6 / 10) * 100).toFixed(1)}% ` +
+      `idle polling for 10 s: relay process ${((relayCpu / 10) * 100).toFixed(1)}% ` +
         `of a core, its Postgres backend ${((pgCpu / 10) * 100).toFixed(1)}% of a core`,
+    );
+    const plan = await db.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS) SELECT EXISTS (SELECT 1 FROM outbox WHERE position IS NULL)`,
+    );
+    const stats = await db.query<{ dead: number; vacuumed: Date | null; autovacuumed: Date | null }>(
+      `SELECT n_dead_tup AS dead, last_vacuum AS vacuumed, last_autovacuum AS autovacuumed
+         FROM pg_stat_user_tables WHERE relname = 'outbox'`,
+    );
+    console.log(
+      `idle probe of unpositioned rows: ${plan.rows
+        .map((r) => r['QUERY PLAN'].trim())
+        .filter((l) => /Buffers|Execution/.test(l))
+        .join('; ')}; ` +
+        `outbox dead tuples ${stats.rows[0]?.dead}, last vacuum ${stats.rows[0]?.vacuumed?.toISOString() ?? 'never'}, ` +
+        `last autovacuum ${stats.rows[0]?.autovacuumed?.toISOString() ?? 'never'}`,
     );
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
   } finally {

@@ -57,15 +57,21 @@ function startApp(app: AppSpec, env: NodeJS.ProcessEnv): ChildProcess {
     ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', `apps/${app.dir}/src/main.ts`],
     { env: { ...env, [app.portVar]: String(app.port) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // The last lines are repeated if the app dies, so its reason is not lost among the other apps' logs.
+  const recent: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) =>
-      process.stdout.write(`${tag(app.name, app.colour)} ${line}\n`),
-    );
+    createInterface({ input: stream! }).on('line', (line) => {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      process.stdout.write(`${tag(app.name, app.colour)} ${line}\n`);
+    });
   }
   child.on('exit', (code, signal) => {
     children.delete(app.name);
     if (!stopping) {
-      say(`${app.name} exited (${signal ?? code}); stopping everything`);
+      say(`${app.name} exited (${signal ?? code}); its last lines:`);
+      for (const line of recent) say(`  ${line}`);
+      say('stopping everything');
       void shutdown(1);
     }
   });
@@ -135,8 +141,9 @@ async function bootstrapDevKey(databaseUrl: string): Promise<string | undefined>
 }
 
 async function main(): Promise<void> {
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  // Kafka and Postgres run in their own process groups: a terminal's Ctrl-C reaches only us and the apps,
+  // and we stop the infrastructure after the apps have drained.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
   infra = await provisionInfra({
     purpose: 'dev',
     log: (l) => process.stdout.write(`${tag('infra', 34)} ${l}\n`),
@@ -157,7 +164,8 @@ async function main(): Promise<void> {
     // Local receivers (127.0.0.1) and plain http are allowed in dev only.
     WEBHOOK_ALLOWED_HOSTS: process.env.WEBHOOK_ALLOWED_HOSTS ?? '127.0.0.1,localhost',
     WEBHOOK_ALLOW_HTTP: process.env.WEBHOOK_ALLOW_HTTP ?? 'true',
-    ADMIN_API_KEY: process.env.ADMIN_API_KEY ?? 'dev-admin-key',
+    // The operator key for tenant administration in dev; the api requires at least 16 characters.
+    ADMIN_API_KEY: process.env.ADMIN_API_KEY ?? 'tidings-dev-admin-key',
   };
   for (const app of APPS) startApp(app, env);
   await Promise.all(APPS.map((app) => waitReady(app)));

@@ -1,6 +1,6 @@
-// Writes the API's OpenAPI 3.1 document to docs/openapi.json (`npx ts-node --transpile-only -r
-// tsconfig-paths/register scripts/openapi.ts`). The app graph is built in preview mode: no provider is
-// instantiated, so neither Postgres nor Kafka is needed, and the document is exactly what /docs-json serves.
+// Writes the API's OpenAPI 3.1 document to docs/openapi.json (`npm run openapi [-- <path>]`). The app graph
+// is built in preview mode: no provider is instantiated, so neither Postgres nor Kafka is needed, and the
+// document is exactly what /docs-json serves.
 import { NestFactory } from '@nestjs/core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

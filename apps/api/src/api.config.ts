@@ -1,6 +1,6 @@
 import { dbConfigSchema } from '@tidings/db';
 import { kafkaConfigSchema } from '@tidings/kafka';
-import { port, runtimeConfigSchema } from '@tidings/runtime';
+import { bool, port, runtimeConfigSchema } from '@tidings/runtime';
 import { z } from 'zod';
 
 export const apiConfigSchema = runtimeConfigSchema
@@ -13,6 +13,33 @@ export const apiConfigSchema = runtimeConfigSchema
     // Authenticated keys are cached this long per process: a revoked key stops working within this window
     // on other API replicas (immediately on the one that revoked it).
     AUTH_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    // 24 h: a client retrying after an outage of up to a day still gets the original response, not a duplicate.
+    IDEMPOTENCY_TTL_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24),
+    // Per API key and process: 200 requests/s sustained with bursts of 400 keeps one client from starving
+    // the others on a small deployment; raise it with the replica count.
+    RATE_LIMIT_PER_SECOND: z.coerce.number().min(1).max(1_000_000).default(200),
+    RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(400),
+    // Webhook URLs must be https in production; local development and tests turn this on to use http.
+    WEBHOOK_ALLOW_HTTP: bool(false),
+    // Hosts exempt from the SSRF check at creation: same name and meaning as the dispatcher's variable (which
+    // applies it at connect time). Off by default; local development and tests set `127.0.0.1`.
+    WEBHOOK_ALLOWED_HOSTS: z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+      ),
+    // 24 h: after a rotation the old secret keeps signing (both signatures sent) for a day, long enough for a
+    // subscriber to deploy the new secret without rejecting a single delivery.
+    WEBHOOK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -1,23 +1,42 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { RuntimeModule } from '@tidings/runtime';
 import { apiConfigSchema } from './api.config';
 import { AuthModule } from './auth/auth.module';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { DeliveriesModule } from './deliveries/deliveries.module';
 import { EventTypesModule } from './event-types/event-types.module';
 import { EventsModule } from './events/events.module';
+import { RequestGuardMiddleware } from './http/request-guard.middleware';
+import { MessagesModule } from './messages/messages.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OrderHistoryModule } from './orders/order-history.module';
+import { OrdersModule } from './orders/orders.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
-export class ApiModule {
+export class ApiModule implements NestModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {
       module: ApiModule,
       imports: [
         RuntimeModule.forRoot({ app: 'api', schema: apiConfigSchema, env }),
+        ScheduleModule.forRoot(),
+        MetricsModule,
         AuthModule,
         EventsModule,
         EventTypesModule,
         OrderHistoryModule,
+        OrdersModule,
+        MessagesModule,
+        WebhooksModule,
+        DeliveriesModule,
+        DeadLettersModule,
       ],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestGuardMiddleware).forRoutes('*');
   }
 }

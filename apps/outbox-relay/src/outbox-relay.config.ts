@@ -24,9 +24,10 @@ export const relayConfigSchema = runtimeConfigSchema
   .extend(kafkaConfigSchema.shape)
   .extend({
     RELAY_PORT: port(3002),
-    // 1,000 events per batch: one multi-row UPDATE and one producer.send amortise their round trips well past
-    // 20,000 events/s, while one batch still fits comfortably in a single Kafka request (1 MB default).
-    RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+    // 2,000 events per batch: measured best on the 2-core dev machine (docs/benchmarks.md, "Relay drain"):
+    // round trips and commits are amortised, and a batch (~1.2 MB spread over the topic's partitions) stays
+    // far below Kafka's 1 MB limit per partition batch.
+    RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2_000),
     // 5 ms: an idle poll is one index probe on two empty partial indexes (~0.1 ms of Postgres time), so 200
     // probes/s cost little and keep commit→Kafka latency in single-digit milliseconds (see docs/benchmarks.md).
     RELAY_IDLE_POLL_MS: z.coerce.number().int().min(1).max(60_000).default(5),
@@ -40,6 +41,9 @@ export const relayConfigSchema = runtimeConfigSchema
     RELAY_RETENTION_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     // Backlog gauges are refreshed every 5 s: cheap index probes, fresh enough for alerting.
     RELAY_BACKLOG_REFRESH_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+    // After a drain of 10,000+ events the leader vacuums outbox once the backlog is empty, so idle probes stop
+    // walking the dead index entries the drain left (0 turns it off and leaves it to autovacuum).
+    RELAY_VACUUM_AFTER_EVENTS: z.coerce.number().int().min(0).default(10_000),
     // Crash-test hook; refused at boot unless NODE_ENV=test, so production can never enable it by accident.
     RELAY_FAULT_INJECTION: faultInjection,
     NODE_ENV: z.string().optional(),

@@ -1,5 +1,6 @@
 import { CATALOGUE, jsonSchemaOf } from './catalogue';
-import { topicFor } from './kafka-mapping';
+import { buildEvent } from './envelope';
+import { toKafkaMessage, topicFor } from './kafka-mapping';
 
 function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = schema;
@@ -8,34 +9,41 @@ function withoutDialect(schema: Record<string, unknown>): Record<string, unknown
 
 const stringHeader = (description: string) => ({ type: 'string', description });
 
-const HEADERS = {
-  type: 'object',
-  required: [
-    'event-id',
-    'event-type',
-    'event-version',
-    'content-type',
-    'ce_specversion',
-    'ce_id',
-    'ce_source',
-    'ce_type',
-    'ce_time',
-    'ce_subject',
-  ],
-  properties: {
-    'event-id': stringHeader('Envelope eventId (UUIDv7); the dedupe key'),
-    'event-type': stringHeader('Envelope eventType'),
-    'event-version': stringHeader('Envelope version (schema version of data)'),
-    'content-type': { type: 'string', const: 'application/json' },
-    traceparent: stringHeader('W3C trace context of the request that caused the event, when present'),
-    ce_specversion: { type: 'string', const: '1.0', description: 'CloudEvents spec version' },
-    ce_id: stringHeader('CloudEvents id (= eventId)'),
-    ce_source: stringHeader('CloudEvents source (= envelope source)'),
-    ce_type: stringHeader('CloudEvents type (= eventType)'),
-    ce_time: stringHeader('CloudEvents time (= envelope timestamp)'),
-    ce_subject: stringHeader('CloudEvents subject (= resourceId)'),
-  },
-};
+// Kafka record headers, set by toKafkaMessage; the routing ones are fixed per message (type × version).
+function headersFor(type: string, version: number): Record<string, unknown> {
+  return {
+    type: 'object',
+    required: [
+      'event-id',
+      'event-type',
+      'event-version',
+      'content-type',
+      'ce_specversion',
+      'ce_id',
+      'ce_source',
+      'ce_type',
+      'ce_time',
+      'ce_subject',
+    ],
+    properties: {
+      'event-id': stringHeader('Envelope eventId (UUIDv7); the dedupe key'),
+      'event-type': { type: 'string', const: type, description: 'Envelope eventType' },
+      'event-version': {
+        type: 'string',
+        const: String(version),
+        description: 'Envelope version (schema version of data), as a decimal string',
+      },
+      'content-type': { type: 'string', const: 'application/json' },
+      traceparent: stringHeader('W3C trace context of the request that caused the event, when present'),
+      ce_specversion: { type: 'string', const: '1.0', description: 'CloudEvents spec version' },
+      ce_id: stringHeader('CloudEvents id (= eventId)'),
+      ce_source: stringHeader('CloudEvents source (= envelope source)'),
+      ce_type: { type: 'string', const: type, description: 'CloudEvents type (= eventType)' },
+      ce_time: stringHeader('CloudEvents time (= envelope timestamp)'),
+      ce_subject: stringHeader('CloudEvents subject (= resourceId, the record key)'),
+    },
+  };
+}
 
 function envelopeSchema(type: string, version: number, resourceType: string): Record<string, unknown> {
   return {
@@ -55,7 +63,12 @@ function envelopeSchema(type: string, version: number, resourceType: string): Re
       'data',
     ],
     properties: {
-      eventId: { type: 'string', format: 'uuid', description: 'UUIDv7' },
+      eventId: {
+        type: 'string',
+        format: 'uuid',
+        pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$',
+        description: 'UUIDv7; also the webhook-id and the dedupe key',
+      },
       eventType: { type: 'string', const: type },
       version: { type: 'integer', const: version },
       timestamp: { type: 'string', format: 'date-time' },
@@ -74,6 +87,39 @@ function envelopeSchema(type: string, version: number, resourceType: string): Re
   };
 }
 
+// A complete record as a consumer sees it: the envelope around the catalogue example, and its headers.
+function exampleOf(
+  type: string,
+  resourceType: string,
+  version: number,
+  data: unknown,
+): Record<string, unknown> {
+  const event = buildEvent({
+    eventType: type,
+    version,
+    data,
+    eventId: '0193a4e2-7b1c-7d4e-8f00-123456789abc',
+    timestamp: '2026-11-28T12:00:00.000Z',
+    tenantId: 'ten_01JD3Z',
+    resourceId: RESOURCE_EXAMPLES[resourceType] ?? 'res_01JD3Z',
+    sequence: 1,
+    source: 'tidings/api',
+  });
+  const record = toKafkaMessage(
+    { ...event, position: 40312 },
+    { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+  );
+  return { name: 'example', headers: record.headers, payload: JSON.parse(record.value) };
+}
+
+const RESOURCE_EXAMPLES: Record<string, string> = {
+  order: 'ord_01JD3Y8Z4K',
+  message: 'msg_01JD3Z0A1B',
+  tenant: 'ten_01JD3Z',
+  api_key: 'key_AbCdEf123',
+  webhook: 'whk_01JD3Z9QXW',
+};
+
 /** AsyncAPI 3.0 description of every topic, message (type × version), key and header, from the catalogue. */
 export function buildAsyncApiDocument(
   opts: { topicPrefix?: string; partitions?: number } = {},
@@ -91,10 +137,18 @@ export function buildAsyncApiDocument(
         summary: def.description,
         description: v.description + (v.sunset ? ` Sunset: ${v.sunset}.` : ''),
         contentType: 'application/json',
-        headers: HEADERS,
+        headers: headersFor(def.type, v.version),
         payload: envelopeSchema(def.type, v.version, def.resourceType),
-        bindings: { kafka: { key: { type: 'string', description: 'resourceId' }, bindingVersion: '0.5.0' } },
-        examples: [{ name: 'example', payload: { data: v.example } }],
+        bindings: {
+          kafka: {
+            key: {
+              type: 'string',
+              description: 'resourceId: every event of one resource is on one partition, in sequence order',
+            },
+            bindingVersion: '0.5.0',
+          },
+        },
+        examples: [exampleOf(def.type, def.resourceType, v.version, v.example)],
       };
       byResource.set(def.resourceType, [...(byResource.get(def.resourceType) ?? []), id]);
     }
@@ -107,7 +161,7 @@ export function buildAsyncApiDocument(
       address: topic,
       description: `Every event of resource type ${resourceType}, keyed by resourceId (per-resource order).`,
       messages: Object.fromEntries(ids.map((id) => [key(id), { $ref: `#/components/messages/${id}` }])),
-      bindings: { kafka: { partitions: opts.partitions ?? 6, bindingVersion: '0.5.0' } },
+      bindings: { kafka: { topic, partitions: opts.partitions ?? 6, bindingVersion: '0.5.0' } },
     };
     operations[`consume-${resourceType}`] = {
       action: 'receive',

@@ -1,7 +1,30 @@
 import { z } from 'zod';
-import { MESSAGE_EVENTS } from './message.events';
-import { ORDER_EVENTS } from './order.events';
-import { PLATFORM_EVENTS } from './platform.events';
+import { MESSAGE_EVENTS, type MessageDeletedV1, type MessageReceivedV1 } from './message.events';
+import {
+  ORDER_EVENTS,
+  type OrderCancelledV1,
+  type OrderCreatedV2,
+  type OrderDeletedV1,
+  type OrderDeliveredV1,
+  type OrderPaymentReceivedV1,
+  type OrderShippedV1,
+  type OrderUpdatedV1,
+} from './order.events';
+import {
+  PLATFORM_EVENTS,
+  type ApiKeyCreatedV1,
+  type ApiKeyRevokedV1,
+  type TenantCreatedV1,
+  type WebhookDeliveryExhaustedV1,
+  type WebhookSubscriptionCreatedV1,
+  type WebhookSubscriptionDeletedV1,
+  type WebhookSubscriptionDisabledV1,
+  type WebhookSubscriptionEnabledV1,
+  type WebhookSubscriptionFailingV1,
+  type WebhookSubscriptionSecretRotatedV1,
+  type WebhookSubscriptionUpdatedV1,
+  type WebhookTestV1,
+} from './platform.events';
 
 export interface EventVersionDefinition {
   version: number;
@@ -69,9 +92,44 @@ export class UnknownEventTypeError extends EventValidationError {
         ? `unknown event type ${eventType}`
         : `unknown version ${version} of event type ${eventType}`,
     );
+    // Set after super() so the message stays the plain sentence above (decoders re-use it verbatim).
+    this.issues.push(
+      version === undefined
+        ? { path: 'eventType', message: `unknown event type ${eventType}` }
+        : { path: 'version', message: `unknown version ${version} of ${eventType}` },
+    );
     this.name = 'UnknownEventTypeError';
   }
 }
+
+/**
+ * The `data` type of each event type at its latest version, e.g. `EventEnvelope<EventDataMap['order.shipped']>`.
+ * A test keeps these keys equal to the catalogue's types.
+ */
+export interface EventDataMap {
+  'order.created': OrderCreatedV2;
+  'order.updated': OrderUpdatedV1;
+  'order.payment_received': OrderPaymentReceivedV1;
+  'order.shipped': OrderShippedV1;
+  'order.delivered': OrderDeliveredV1;
+  'order.cancelled': OrderCancelledV1;
+  'order.deleted': OrderDeletedV1;
+  'message.received': MessageReceivedV1;
+  'message.deleted': MessageDeletedV1;
+  'tenant.created': TenantCreatedV1;
+  'api_key.created': ApiKeyCreatedV1;
+  'api_key.revoked': ApiKeyRevokedV1;
+  'webhook.subscription.created': WebhookSubscriptionCreatedV1;
+  'webhook.subscription.updated': WebhookSubscriptionUpdatedV1;
+  'webhook.subscription.deleted': WebhookSubscriptionDeletedV1;
+  'webhook.subscription.secret_rotated': WebhookSubscriptionSecretRotatedV1;
+  'webhook.subscription.failing': WebhookSubscriptionFailingV1;
+  'webhook.subscription.disabled': WebhookSubscriptionDisabledV1;
+  'webhook.subscription.enabled': WebhookSubscriptionEnabledV1;
+  'webhook.delivery.exhausted': WebhookDeliveryExhaustedV1;
+  'webhook.test': WebhookTestV1;
+}
+export type KnownEventType = keyof EventDataMap;
 
 /** Every event type Tidings emits, each version declared once. */
 export const CATALOGUE: readonly EventDefinition[] = [...ORDER_EVENTS, ...MESSAGE_EVENTS, ...PLATFORM_EVENTS];
@@ -153,9 +211,10 @@ export function jsonSchemaOf(type: string, version: number): Record<string, unkn
   const key = `${type}@${version}`;
   let schema = jsonSchemas.get(key);
   if (!schema) {
+    // `output`: the schema describes what subscribers receive (defaults applied, so always present).
     schema = z.toJSONSchema(versionOf(type, version).schema, {
       target: 'draft-2020-12',
-      io: 'input',
+      io: 'output',
     }) as Record<string, unknown>;
     jsonSchemas.set(key, schema);
   }

@@ -41,6 +41,13 @@ export class EnvelopeDecodeError extends Error {
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
+// Date.parse rolls 2026-02-30 over to March, so the calendar fields are compared after parsing too.
+function isUtcDateTime(value: string): boolean {
+  if (!ISO_UTC.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === value.slice(0, 19);
+}
+
 export interface BuildEventInput {
   eventType: string;
   /** Defaults to the latest version of the type. */
@@ -144,11 +151,7 @@ export function decodeEnvelope(raw: string | Buffer): EventEnvelope {
   if (typeof o.eventId !== 'string' || !UUID_V7.test(o.eventId)) fail('eventId must be a lowercase UUIDv7');
   nonEmptyString(o, 'eventType');
   positiveInt(o, 'version');
-  if (
-    typeof o.timestamp !== 'string' ||
-    !ISO_UTC.test(o.timestamp) ||
-    Number.isNaN(Date.parse(o.timestamp))
-  ) {
+  if (typeof o.timestamp !== 'string' || !isUtcDateTime(o.timestamp)) {
     fail('timestamp must be an ISO 8601 UTC date-time (…Z)');
   }
   nonEmptyString(o, 'source');

@@ -23,7 +23,8 @@ export interface KafkaRecord {
   headers: Record<string, string>;
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+// W3C Trace Context: version 00–fe, non-zero trace and parent ids. An invalid value is dropped, not forwarded.
+const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * The only place the partition key is chosen: key = resourceId, so every event of a resource lands on one
@@ -71,21 +72,29 @@ function header(headers: Record<string, HeaderValue> | undefined, name: string):
  * Throws `EnvelopeDecodeError` — poison for a consumer.
  */
 export function fromKafkaMessage(
-  msg: { value: Buffer | string | null; headers?: Record<string, HeaderValue> },
+  msg: { value: Buffer | string | null; key?: Buffer | string | null; headers?: Record<string, HeaderValue> },
   opts: { version?: number } = {},
 ): EventEnvelope {
   if (msg.value === null) throw new EnvelopeDecodeError('record has no value (tombstone)');
   const e = decodeEnvelope(msg.value);
   if (e.position === null) throw new EnvelopeDecodeError('published event has no position');
-  const id = header(msg.headers, 'event-id');
-  const type = header(msg.headers, 'event-type');
-  const version = header(msg.headers, 'event-version');
-  if (id !== undefined && id !== e.eventId)
-    throw new EnvelopeDecodeError('event-id header does not match the body');
-  if (type !== undefined && type !== e.eventType)
-    throw new EnvelopeDecodeError('event-type header does not match the body');
-  if (version !== undefined && version !== String(e.version)) {
-    throw new EnvelopeDecodeError('event-version header does not match the body');
+  if (msg.key !== undefined && msg.key !== null && msg.key.toString() !== e.resourceId) {
+    throw new EnvelopeDecodeError(`record key ${msg.key.toString()} is not the resourceId ${e.resourceId}`);
+  }
+  // Headers are optional (a producer may not set them) but, when present, must agree with the body.
+  const expected: [string, string][] = [
+    ['event-id', e.eventId],
+    ['event-type', e.eventType],
+    ['event-version', String(e.version)],
+    ['ce_id', e.eventId],
+    ['ce_type', e.eventType],
+    ['ce_subject', e.resourceId],
+  ];
+  for (const [name, value] of expected) {
+    const actual = header(msg.headers, name);
+    if (actual !== undefined && actual !== value) {
+      throw new EnvelopeDecodeError(`${name} header ${actual} does not match the body (${value})`);
+    }
   }
   if (opts.version === undefined) return e;
   try {

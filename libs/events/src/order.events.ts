@@ -3,35 +3,8 @@ import type { EventDefinition } from './catalogue';
 import { currency, isoDateTime, metadata, minorAmount, orderId, quantity, sku } from './schema-parts';
 
 const itemMinor = z.strictObject({ sku, quantity, unitPriceMinor: minorAmount });
-
-export const orderCreatedV1 = z.strictObject({
-  orderId,
-  customerId: z.string().min(1).max(128),
-  currency,
-  items: z
-    .array(
-      z.strictObject({ sku, quantity, unitPrice: z.number().min(0).describe('Unit price in major units') }),
-    )
-    .min(1),
-  total: z.number().min(0).describe('Order total in major units'),
-  status: z.literal('pending'),
-  notes: z.string().max(2000).nullable(),
-  metadata,
-});
-
-export const orderCreatedV2 = z.strictObject({
-  orderId,
-  customer: z.strictObject({ id: z.string().min(1).max(128) }),
-  currency,
-  items: z.array(itemMinor).min(1),
-  totalMinor: minorAmount,
-  status: z.literal('pending'),
-  notes: z.string().max(2000).nullable(),
-  metadata,
-});
-
-export type OrderCreatedV1 = z.infer<typeof orderCreatedV1>;
-export type OrderCreatedV2 = z.infer<typeof orderCreatedV2>;
+// Producers may omit notes; emitted events always carry the key (null when there are none).
+const notes = z.string().max(2000).nullable().default(null);
 
 /** Minor-unit exponent per ISO 4217 code (default 2). */
 const EXPONENTS: Record<string, number> = {
@@ -51,6 +24,52 @@ const toMajor = (minor: number, code: string) =>
   Number((minor / 10 ** currencyExponent(code)).toFixed(currencyExponent(code)));
 const toMinor = (major: number, code: string) => Math.round(major * 10 ** currencyExponent(code));
 
+export const orderCreatedV1 = z
+  .strictObject({
+    orderId,
+    customerId: z.string().min(1).max(128),
+    currency,
+    items: z
+      .array(
+        z.strictObject({ sku, quantity, unitPrice: z.number().min(0).describe('Unit price in major units') }),
+      )
+      .min(1),
+    total: z.number().min(0).describe('Order total in major units'),
+    status: z.literal('pending'),
+    notes,
+    metadata,
+  })
+  // v1 amounts are decimals; each must be exact in the currency's minor units so v1 → v2 loses nothing.
+  .superRefine((d, ctx) => {
+    const amounts: [number, PropertyKey[]][] = [
+      [d.total, ['total']],
+      ...d.items.map((i, n): [number, PropertyKey[]] => [i.unitPrice, ['items', n, 'unitPrice']]),
+    ];
+    for (const [amount, path] of amounts) {
+      if (toMajor(toMinor(amount, d.currency), d.currency) !== amount) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `has more decimals than ${d.currency} allows (${currencyExponent(d.currency)})`,
+        });
+      }
+    }
+  });
+
+export const orderCreatedV2 = z.strictObject({
+  orderId,
+  customer: z.strictObject({ id: z.string().min(1).max(128) }),
+  currency,
+  items: z.array(itemMinor).min(1),
+  totalMinor: minorAmount,
+  status: z.literal('pending'),
+  notes,
+  metadata,
+});
+
+export type OrderCreatedV1 = z.infer<typeof orderCreatedV1>;
+export type OrderCreatedV2 = z.infer<typeof orderCreatedV2>;
+
 export const orderUpdatedV1 = z.strictObject({
   orderId,
   changes: z
@@ -65,6 +84,34 @@ export const orderUpdatedV1 = z.strictObject({
 });
 
 const nullableText = z.string().max(256).nullable();
+
+export const orderPaymentReceivedV1 = z.strictObject({
+  orderId,
+  amountMinor: minorAmount,
+  currency,
+  paymentReference: nullableText,
+  paidAt: isoDateTime,
+});
+export const orderShippedV1 = z.strictObject({
+  orderId,
+  carrier: nullableText,
+  trackingNumber: nullableText,
+  shippedAt: isoDateTime,
+});
+export const orderDeliveredV1 = z.strictObject({ orderId, deliveredAt: isoDateTime });
+export const orderCancelledV1 = z.strictObject({
+  orderId,
+  reason: z.string().max(500).nullable(),
+  cancelledAt: isoDateTime,
+});
+export const orderDeletedV1 = z.strictObject({ orderId, deletedAt: isoDateTime });
+
+export type OrderUpdatedV1 = z.infer<typeof orderUpdatedV1>;
+export type OrderPaymentReceivedV1 = z.infer<typeof orderPaymentReceivedV1>;
+export type OrderShippedV1 = z.infer<typeof orderShippedV1>;
+export type OrderDeliveredV1 = z.infer<typeof orderDeliveredV1>;
+export type OrderCancelledV1 = z.infer<typeof orderCancelledV1>;
+export type OrderDeletedV1 = z.infer<typeof orderDeletedV1>;
 
 export const ORDER_EVENTS: EventDefinition[] = [
   {
@@ -116,7 +163,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
             })),
             totalMinor: toMinor(d.total, d.currency),
             status: d.status,
-            notes: d.notes,
+            notes: d.notes ?? null,
             metadata: d.metadata,
           } satisfies OrderCreatedV2;
         },
@@ -133,7 +180,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
             })),
             total: toMajor(d.totalMinor, d.currency),
             status: d.status,
-            notes: d.notes,
+            notes: d.notes ?? null,
             metadata: d.metadata,
           } satisfies OrderCreatedV1;
         },
@@ -161,13 +208,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Amount paid in minor units.',
-        schema: z.strictObject({
-          orderId,
-          amountMinor: minorAmount,
-          currency,
-          paymentReference: nullableText,
-          paidAt: isoDateTime,
-        }),
+        schema: orderPaymentReceivedV1,
         example: {
           orderId: 'ord_01JD3Y8Z4K',
           amountMinor: 3900,
@@ -186,12 +227,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Carrier and tracking number when known.',
-        schema: z.strictObject({
-          orderId,
-          carrier: nullableText,
-          trackingNumber: nullableText,
-          shippedAt: isoDateTime,
-        }),
+        schema: orderShippedV1,
         example: {
           orderId: 'ord_01JD3Y8Z4K',
           carrier: 'DHL',
@@ -209,7 +245,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Delivery time.',
-        schema: z.strictObject({ orderId, deliveredAt: isoDateTime }),
+        schema: orderDeliveredV1,
         example: { orderId: 'ord_01JD3Y8Z4K', deliveredAt: '2026-11-30T15:30:00.000Z' },
       },
     ],
@@ -222,7 +258,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Reason when given.',
-        schema: z.strictObject({ orderId, reason: z.string().max(500).nullable(), cancelledAt: isoDateTime }),
+        schema: orderCancelledV1,
         example: {
           orderId: 'ord_01JD3Y8Z4K',
           reason: 'Customer changed their mind',
@@ -239,7 +275,7 @@ export const ORDER_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Deletion time.',
-        schema: z.strictObject({ orderId, deletedAt: isoDateTime }),
+        schema: orderDeletedV1,
         example: { orderId: 'ord_01JD3Y8Z4K', deletedAt: '2026-12-01T00:00:00.000Z' },
       },
     ],

@@ -25,6 +25,79 @@ const subscriptionFields = {
 const sub = 'whk_01JD3Z9QXW';
 const subUrl = 'https://example.com/webhooks/tidings';
 
+export const tenantCreatedV1 = z.strictObject({
+  tenantId: z.string().min(1).max(64),
+  name: z.string().min(1).max(200),
+});
+export const apiKeyCreatedV1 = z.strictObject({
+  apiKeyId,
+  name: z.string().min(1).max(200),
+  scopes: z.array(scope).min(1),
+  prefix: z.string().max(64),
+});
+export const apiKeyRevokedV1 = z.strictObject({ apiKeyId, revokedAt: isoDateTime });
+export const webhookSubscriptionCreatedV1 = z.strictObject({ subscriptionId, ...subscriptionFields });
+export const webhookSubscriptionUpdatedV1 = z.strictObject({
+  subscriptionId,
+  changes: z
+    .strictObject({
+      url: url.optional(),
+      eventTypes: eventTypePatterns.optional(),
+      description: z.string().max(500).nullable().optional(),
+      metadata: metadata.optional(),
+      versionPins: versionPins.optional(),
+      status: status.optional(),
+      strictOrdering: z.boolean().optional(),
+    })
+    .refine((c) => Object.keys(c).length > 0, 'changes must name at least one field'),
+});
+export const webhookSubscriptionDeletedV1 = z.strictObject({ subscriptionId, deletedAt: isoDateTime });
+export const webhookSubscriptionSecretRotatedV1 = z.strictObject({
+  subscriptionId,
+  rotatedAt: isoDateTime,
+  previousSecretExpiresAt: isoDateTime,
+});
+export const webhookSubscriptionFailingV1 = z.strictObject({
+  subscriptionId,
+  url,
+  consecutiveFailures: z.number().int().min(1),
+  threshold: z.number().int().min(1),
+  lastError: z.string().max(1000).nullable(),
+});
+export const webhookSubscriptionDisabledV1 = z.strictObject({
+  subscriptionId,
+  url,
+  reason: z.enum(['consecutive_failures', 'gone', 'manual']),
+  consecutiveFailures: z.number().int().min(0),
+});
+export const webhookSubscriptionEnabledV1 = z.strictObject({
+  subscriptionId,
+  url,
+  replayFrom: isoDateTime.nullable(),
+});
+export const webhookDeliveryExhaustedV1 = z.strictObject({
+  subscriptionId,
+  deliveryId: z.string().min(1).max(64),
+  eventId: z.uuid(),
+  eventType: z.string().min(1).max(128),
+  attempts: z.number().int().min(1),
+  lastError: z.string().max(1000).nullable(),
+});
+export const webhookTestV1 = z.strictObject({ subscriptionId, message: z.string().max(500) });
+
+export type TenantCreatedV1 = z.infer<typeof tenantCreatedV1>;
+export type ApiKeyCreatedV1 = z.infer<typeof apiKeyCreatedV1>;
+export type ApiKeyRevokedV1 = z.infer<typeof apiKeyRevokedV1>;
+export type WebhookSubscriptionCreatedV1 = z.infer<typeof webhookSubscriptionCreatedV1>;
+export type WebhookSubscriptionUpdatedV1 = z.infer<typeof webhookSubscriptionUpdatedV1>;
+export type WebhookSubscriptionDeletedV1 = z.infer<typeof webhookSubscriptionDeletedV1>;
+export type WebhookSubscriptionSecretRotatedV1 = z.infer<typeof webhookSubscriptionSecretRotatedV1>;
+export type WebhookSubscriptionFailingV1 = z.infer<typeof webhookSubscriptionFailingV1>;
+export type WebhookSubscriptionDisabledV1 = z.infer<typeof webhookSubscriptionDisabledV1>;
+export type WebhookSubscriptionEnabledV1 = z.infer<typeof webhookSubscriptionEnabledV1>;
+export type WebhookDeliveryExhaustedV1 = z.infer<typeof webhookDeliveryExhaustedV1>;
+export type WebhookTestV1 = z.infer<typeof webhookTestV1>;
+
 export const PLATFORM_EVENTS: EventDefinition[] = [
   {
     type: 'tenant.created',
@@ -34,7 +107,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Tenant id and name.',
-        schema: z.strictObject({ tenantId: z.string().min(1).max(64), name: z.string().min(1).max(200) }),
+        schema: tenantCreatedV1,
         example: { tenantId: 'ten_01JD3Z', name: 'Acme' },
       },
     ],
@@ -47,12 +120,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Key id, name, scopes and its public prefix.',
-        schema: z.strictObject({
-          apiKeyId,
-          name: z.string().min(1).max(200),
-          scopes: z.array(scope).min(1),
-          prefix: z.string().max(64),
-        }),
+        schema: apiKeyCreatedV1,
         example: {
           apiKeyId: 'key_AbCdEf123',
           name: 'ci',
@@ -70,7 +138,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Key id and revocation time.',
-        schema: z.strictObject({ apiKeyId, revokedAt: isoDateTime }),
+        schema: apiKeyRevokedV1,
         example: { apiKeyId: 'key_AbCdEf123', revokedAt: '2026-11-28T15:00:00.000Z' },
       },
     ],
@@ -83,7 +151,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'The subscription as created.',
-        schema: z.strictObject({ subscriptionId, ...subscriptionFields }),
+        schema: webhookSubscriptionCreatedV1,
         example: {
           subscriptionId: sub,
           url: subUrl,
@@ -105,20 +173,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Changed fields with their new values.',
-        schema: z.strictObject({
-          subscriptionId,
-          changes: z
-            .strictObject({
-              url: url.optional(),
-              eventTypes: eventTypePatterns.optional(),
-              description: z.string().max(500).nullable().optional(),
-              metadata: metadata.optional(),
-              versionPins: versionPins.optional(),
-              status: status.optional(),
-              strictOrdering: z.boolean().optional(),
-            })
-            .refine((c) => Object.keys(c).length > 0, 'changes must name at least one field'),
-        }),
+        schema: webhookSubscriptionUpdatedV1,
         example: { subscriptionId: sub, changes: { eventTypes: ['order.*', 'message.received'] } },
       },
     ],
@@ -131,7 +186,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Deletion time.',
-        schema: z.strictObject({ subscriptionId, deletedAt: isoDateTime }),
+        schema: webhookSubscriptionDeletedV1,
         example: { subscriptionId: sub, deletedAt: '2026-11-28T16:00:00.000Z' },
       },
     ],
@@ -145,11 +200,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Rotation time and end of the grace period.',
-        schema: z.strictObject({
-          subscriptionId,
-          rotatedAt: isoDateTime,
-          previousSecretExpiresAt: isoDateTime,
-        }),
+        schema: webhookSubscriptionSecretRotatedV1,
         example: {
           subscriptionId: sub,
           rotatedAt: '2026-11-28T16:00:00.000Z',
@@ -166,13 +217,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Consecutive failures so far and the disabling threshold.',
-        schema: z.strictObject({
-          subscriptionId,
-          url,
-          consecutiveFailures: z.number().int().min(1),
-          threshold: z.number().int().min(1),
-          lastError: z.string().max(1000).nullable(),
-        }),
+        schema: webhookSubscriptionFailingV1,
         example: {
           subscriptionId: sub,
           url: subUrl,
@@ -191,12 +236,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Why it was disabled.',
-        schema: z.strictObject({
-          subscriptionId,
-          url,
-          reason: z.enum(['consecutive_failures', 'gone', 'manual']),
-          consecutiveFailures: z.number().int().min(0),
-        }),
+        schema: webhookSubscriptionDisabledV1,
         example: { subscriptionId: sub, url: subUrl, reason: 'consecutive_failures', consecutiveFailures: 5 },
       },
     ],
@@ -209,7 +249,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'Replay start, if any.',
-        schema: z.strictObject({ subscriptionId, url, replayFrom: isoDateTime.nullable() }),
+        schema: webhookSubscriptionEnabledV1,
         example: { subscriptionId: sub, url: subUrl, replayFrom: '2026-11-28T10:00:00.000Z' },
       },
     ],
@@ -222,14 +262,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'The dead delivery and its event.',
-        schema: z.strictObject({
-          subscriptionId,
-          deliveryId: z.string().min(1).max(64),
-          eventId: z.uuid(),
-          eventType: z.string().min(1).max(128),
-          attempts: z.number().int().min(1),
-          lastError: z.string().max(1000).nullable(),
-        }),
+        schema: webhookDeliveryExhaustedV1,
         example: {
           subscriptionId: sub,
           deliveryId: 'dlv_01JD3ZB2',
@@ -249,7 +282,7 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
       {
         version: 1,
         description: 'A human-readable message.',
-        schema: z.strictObject({ subscriptionId, message: z.string().max(500) }),
+        schema: webhookTestV1,
         example: { subscriptionId: sub, message: 'Hello from Tidings' },
       },
     ],

@@ -32,6 +32,7 @@ export async function createApp<C extends BaseConfig>(
   const config = app.get<C>(APP_CONFIG);
   logger.setLogLevels(LEVELS[config.LOG_LEVEL]);
   app.enableShutdownHooks();
+  app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT });
   await options.configure?.(app, config);
   await app.listen(options.port(config), '0.0.0.0');
   const address = app.getHttpServer().address() as { port: number };

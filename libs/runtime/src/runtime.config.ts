@@ -31,6 +31,11 @@ export const runtimeConfigSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'log', 'warn', 'error']).default('log'),
   // 10 s: long enough for in-flight HTTP requests and loop iterations to finish, short enough for rollouts.
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  // 256 kB: ten times the largest event payload we accept (a 64 KiB message body, JSON-escaped); larger is a 413.
+  HTTP_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'HTTP_BODY_LIMIT must look like 256kb or 1mb')
+    .default('256kb'),
 });
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);

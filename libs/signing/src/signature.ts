@@ -54,6 +54,10 @@ function headerOf(headers: Headers, name: string): string | undefined {
   return Array.isArray(direct) ? direct[0] : direct;
 }
 
+// `svix-*` are the same headers under Svix's older names; the official libraries accept both.
+const standardOrSvix = (headers: Headers, name: 'id' | 'timestamp' | 'signature') =>
+  headerOf(headers, `webhook-${name}`) ?? headerOf(headers, `svix-${name}`);
+
 // Five minutes both ways: the Standard Webhooks default, enough for clock skew and slow queues.
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
@@ -69,14 +73,16 @@ export function verifyPayload(input: {
   toleranceSeconds?: number;
   now?: number;
 }): { id: string; timestamp: number } {
-  const id = headerOf(input.headers, 'webhook-id');
-  const ts = headerOf(input.headers, 'webhook-timestamp');
-  const sig = headerOf(input.headers, 'webhook-signature');
-  if (!id || !ts || !sig)
+  const id = standardOrSvix(input.headers, 'id');
+  const ts = standardOrSvix(input.headers, 'timestamp');
+  const sig = standardOrSvix(input.headers, 'signature');
+  if (!id || !ts || !sig) {
+    const missing = Object.entries({ id, timestamp: ts, signature: sig }).filter(([, v]) => !v);
     throw new WebhookVerificationError(
       'missing_header',
-      'missing webhook-id, webhook-timestamp or webhook-signature',
+      `missing ${missing.map(([name]) => `webhook-${name}`).join(', ')} header`,
     );
+  }
   if (!/^\d{1,12}$/.test(ts))
     throw new WebhookVerificationError('malformed_header', 'webhook-timestamp must be unix seconds');
   const timestamp = Number(ts);
@@ -87,7 +93,7 @@ export function verifyPayload(input: {
   if (timestamp > now + tolerance)
     throw new WebhookVerificationError('timestamp_too_new', 'webhook-timestamp is in the future');
   const candidates = sig
-    .split(' ')
+    .split(/\s+/)
     .filter((s) => s.startsWith('v1,'))
     .map((s) => Buffer.from(s.slice(3), 'base64'));
   if (candidates.length === 0)

@@ -6,6 +6,7 @@ import type { Request } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { ApiConfig } from '../api.config';
+import { RateLimiter } from './rate-limiter';
 import { PUBLIC_KEY, SCOPE_KEY, type TenantCtx } from './tenant.decorator';
 
 const RANK: Record<ApiKeyScope, number> = { read: 1, write: 2, admin: 3 };
@@ -24,12 +25,15 @@ export const unauthorized = (detail: string) =>
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly cache = new Map<string, { key: ApiKeyEntity; until: number }>();
+  private readonly limiter: RateLimiter;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly ds: DataSource,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
-  ) {}
+  ) {
+    this.limiter = new RateLimiter(config.RATE_LIMIT_PER_SECOND, config.RATE_LIMIT_BURST);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<Request & { tenant?: TenantCtx }>();
@@ -49,6 +53,16 @@ export class AuthGuard implements CanActivate {
     const granted = Math.max(...key.scopes.map((s) => RANK[s]));
     if (granted < RANK[required])
       throw new ProblemError(403, 'Forbidden', `This route needs the ${required} scope`);
+    const wait = this.limiter.take(key.id);
+    if (wait > 0) {
+      throw new ProblemError(
+        429,
+        'Too Many Requests',
+        `Rate limit of ${this.config.RATE_LIMIT_PER_SECOND} requests/s exceeded for this API key`,
+        {},
+        { 'Retry-After': String(wait) },
+      );
+    }
     req.tenant = { tenantId: key.tenantId, apiKeyId: key.id, scopes: key.scopes };
     return true;
   }

@@ -235,6 +235,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer tdk_…`' },
       'bearer',
     )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: "The platform operator's ADMIN_API_KEY (tenant creation only; not a tenant key)",
+      },
+      'operator',
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
@@ -282,7 +290,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         add('415');
       }
       if (route?.isPublic) {
-        operation.security = [];
+        // No tenant key; a route with its own credential (the operator's admin key) declares it itself.
+        operation.security = (operation.security ?? []).filter((r) => !('bearer' in r));
+        if (operation.security.length > 0) add('401');
       } else {
         operation.security = [{ bearer: [] }];
         add('401');

@@ -89,9 +89,14 @@ function single(raw: Record<string, unknown>, field: string, problems: FieldProb
 }
 
 function badRequest(problems: FieldProblem[]): ProblemError {
-  return new ProblemError(400, 'Bad Request', problems.map((p) => `${p.field} ${p.message}`).join('; '), {
-    errors: problems,
-  });
+  return new ProblemError(
+    400,
+    'Validation Failed',
+    problems.map((p) => `${p.field} ${p.message}`).join('; '),
+    {
+      errors: problems,
+    },
+  );
 }
 
 /** Parses the query of `GET /events/:eventId`: only an optional `version` (a positive integer). */

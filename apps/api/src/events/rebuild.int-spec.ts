@@ -47,7 +47,7 @@ async function mixedWorkload(ctx: Ctx): Promise<void> {
   for (const [t, tenant] of ctx.tenants.entries()) {
     const key = tenant.apiKey;
     const order = (n: number) => ({
-      customer: { id: `cus_${t}_${n}` },
+      customerId: `cus_${t}_${n}`,
       currency: n % 2 ? 'EUR' : 'JPY',
       items: [{ sku: `SKU-${n}`, quantity: n + 1, unitPriceMinor: 100 * (n + 1) }],
       notes: n % 3 ? null : `note ${n}`,
@@ -56,14 +56,15 @@ async function mixedWorkload(ctx: Ctx): Promise<void> {
     const ids: string[] = [];
     for (let n = 0; n < 8; n++) ids.push((await call(ctx, key, 'POST', '/orders', order(n))).id);
     const [o0, o1, o2, o3, o4, o5, o6] = ids as [string, string, string, string, string, string, string];
-    await call(ctx, key, 'PATCH', `/orders/${o0}`, { notes: 'patched' });
+    await call(ctx, key, 'PATCH', `/orders/${o0}`, { notes: 'patched', customerId: `cus_${t}_new` });
     await call(ctx, key, 'PATCH', `/orders/${o0}`, {
       items: [{ sku: 'SKU-X', quantity: 3, unitPriceMinor: 250 }],
       metadata: { patched: 'yes' },
     });
     await call(ctx, key, 'POST', `/orders/${o1}/pay`, { paymentReference: `pay_${t}` });
-    await call(ctx, key, 'POST', `/orders/${o2}/pay`, { paymentReference: null });
+    await call(ctx, key, 'POST', `/orders/${o2}/pay`, {});
     await call(ctx, key, 'POST', `/orders/${o2}/ship`, { carrier: 'DHL', trackingNumber: `TRK${t}` });
+    await call(ctx, key, 'PATCH', `/orders/${o3}`, { notes: null });
     await call(ctx, key, 'POST', `/orders/${o3}/pay`, {});
     await call(ctx, key, 'POST', `/orders/${o3}/ship`, {});
     await call(ctx, key, 'POST', `/orders/${o3}/deliver`, {});

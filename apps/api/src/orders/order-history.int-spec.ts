@@ -58,7 +58,13 @@ async function setup() {
   await transaction(ds, (tx) => appendEvent(tx, events[4]));
   const get = (path: string, key = a.apiKey) =>
     fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
-  return { app, ds, db, a, b, orderId, events, get };
+  const send = (method: string, path: string, body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${a.apiKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  return { app, ds, db, a, b, orderId, events, get, send };
 }
 
 describe('order history and asOf', () => {
@@ -133,4 +139,26 @@ describe('order history and asOf', () => {
       expect(((await res.json()) as { errors: { field: string }[] }).errors[0].field).toBe('asOf');
     },
   );
+
+  it('reads a past state exactly like GET /orders/:id read it then, for an order written through the API', async () => {
+    const created = await ctx.send('POST', '/orders', {
+      customerId: 'cus_9',
+      currency: 'EUR',
+      items: [{ sku: 'SKU-9', quantity: 3, unitPriceMinor: 700 }],
+      notes: 'first',
+      metadata: { via: 'api' },
+    });
+    expect(created.status).toBe(201);
+    const v1 = (await created.json()) as { id: string; version: number };
+    const patched = await ctx.send('PATCH', `/orders/${v1.id}`, { notes: 'second', customerId: 'cus_10' });
+    expect(patched.status).toBe(200);
+    const paid = await ctx.send('POST', `/orders/${v1.id}/pay`, { paymentReference: 'pay_9' });
+    expect(paid.status).toBe(200);
+    const v3: unknown = await (await ctx.get(`/orders/${v1.id}`)).json();
+
+    expect(await (await ctx.get(`/orders/${v1.id}?asOf=1`)).json()).toEqual(v1);
+    expect(await (await ctx.get(`/orders/${v1.id}?asOf=2`)).json()).toEqual(await patched.json());
+    expect(await (await ctx.get(`/orders/${v1.id}?asOf=3`)).json()).toEqual(v3);
+    expect(await (await ctx.get(`/orders/${v1.id}?asOf=${new Date().toISOString()}`)).json()).toEqual(v3);
+  });
 });

@@ -5,6 +5,7 @@ import { NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { foldOrder, type OrderState } from './order.fold';
+import type { OrderView } from './orders.service';
 
 /** A point in an order's life: after its event with this sequence, or as of this instant. */
 export type AsOf = { sequence: number } | { time: Date };
@@ -20,7 +21,7 @@ const MAX_SEQUENCE = 2 ** 31 - 1; // event_log.sequence is an int
  */
 export function parseAsOf(raw: unknown): AsOf {
   const invalid = (message: string) =>
-    new ProblemError(400, 'Bad Request', `asOf ${message}`, { errors: [{ field: 'asOf', message }] });
+    new ProblemError(400, 'Validation Failed', `asOf ${message}`, { errors: [{ field: 'asOf', message }] });
   if (typeof raw !== 'string') throw invalid('must be given once, as a sequence number or an ISO 8601 time');
   if (SEQUENCE.test(raw)) {
     const sequence = Number(raw);
@@ -65,13 +66,13 @@ export class OrderHistoryService {
    * The order as it was at `asOf`. 404 when it did not exist then: not created yet, or already deleted
    * (like `GET /orders/:id` on a deleted order), or never (including another tenant's order).
    */
-  async asOf(t: TenantCtx, orderId: string, asOf: AsOf): Promise<OrderState> {
+  async asOf(t: TenantCtx, orderId: string, asOf: AsOf): Promise<OrderView> {
     const events = await this.events(t, orderId, asOf);
     const state = foldOrder(events);
     if (!state || state.deletedAt) {
       throw new ProblemError(404, 'Not Found', `Order ${orderId} did not exist at ${describe(asOf)}`);
     }
-    return state;
+    return toView(state);
   }
 
   private async events(t: TenantCtx, orderId: string, asOf?: AsOf): Promise<EventEnvelope[]> {
@@ -86,6 +87,27 @@ export class OrderHistoryService {
     const rows = await qb.orderBy('e.sequence', 'ASC').getMany();
     return rows.map(envelopeFromLogRow);
   }
+}
+
+/** The same shape as `GET /orders/:id`, so a past state reads exactly like a present one. */
+function toView(o: OrderState): OrderView {
+  return {
+    id: o.id,
+    customerId: o.customerId,
+    currency: o.currency,
+    items: o.items,
+    totalMinor: o.totalMinor,
+    status: o.status,
+    notes: o.notes,
+    metadata: o.metadata,
+    paymentReference: o.paymentReference,
+    carrier: o.carrier,
+    trackingNumber: o.trackingNumber,
+    cancelReason: o.cancelReason,
+    version: o.version,
+    createdAt: o.createdAt.toISOString(),
+    updatedAt: o.updatedAt.toISOString(),
+  };
 }
 
 function describe(asOf: AsOf): string {

@@ -157,6 +157,13 @@ describe('foldOrder', () => {
     });
   });
 
+  it('applies one event at a time to the same state as folding them all', () => {
+    const { event, created } = setup();
+    const first = created();
+    const second = event('order.updated', { changes: { notes: 'n' } });
+    expect(applyOrderEvent(applyOrderEvent(null, first), second)).toEqual(foldOrder([first, second]));
+  });
+
   it('refuses a sequence gap', () => {
     const { event, created } = setup();
     const first = created();

@@ -13,6 +13,10 @@ import { RelayMetrics } from './relay-metrics.service';
  *     standby reports the backlog too;
  *   - retention: the leader deletes outbox rows published more than RELAY_RETENTION_MINUTES ago, in chunks.
  *     Only published bookkeeping is deleted — never an unpublished row, never event_log. Idempotent.
+ *   - vacuum after a drain: once the backlog is empty after RELAY_VACUUM_AFTER_EVENTS were sequenced, the
+ *     leader runs VACUUM on outbox. A drain leaves one dead entry per event in the partial index of
+ *     unpositioned rows, and every idle probe walks them until autovacuum (up to a minute later) removes
+ *     them: measured ~275 index pages and ~0.5 ms per probe after 100,000 events, 200 probes a second.
  * Each run is skipped while the previous one is still going; shutdown clears the intervals (ScheduleModule)
  * and an in-flight run only reads or deletes already-published rows, so interrupting it loses nothing.
  */
@@ -21,6 +25,7 @@ export class HousekeepingWorker implements OnApplicationBootstrap {
   private readonly logger = new Logger('RelayHousekeeping');
   private refreshing = false;
   private sweeping = false;
+  private sequencedAtLastVacuum = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
@@ -50,10 +55,25 @@ export class HousekeepingWorker implements OnApplicationBootstrap {
       const { count, oldestAgeSeconds } = await this.outbox.backlog(this.ds);
       this.metrics.backlog.set(count);
       this.metrics.oldestUnpublishedAge.set(oldestAgeSeconds);
+      if (count === 0) await this.vacuumAfterDrain();
     } catch (error) {
       this.logger.warn(`backlog refresh failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.refreshing = false;
+    }
+  }
+
+  private async vacuumAfterDrain(): Promise<void> {
+    const threshold = this.config.RELAY_VACUUM_AFTER_EVENTS;
+    const sequenced = (await this.metrics.sequenced.get()).values[0]?.value ?? 0;
+    if (threshold === 0 || !this.leadership.isLeader) return;
+    if (sequenced - this.sequencedAtLastVacuum < threshold) return;
+    this.sequencedAtLastVacuum = sequenced;
+    try {
+      await this.ds.query('VACUUM outbox');
+    } catch (error) {
+      // Not the table owner, say: autovacuum still does it, only later.
+      this.logger.warn(`VACUUM outbox failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 

@@ -61,9 +61,9 @@ export class LeadershipService {
   }
 
   /** Drops the connection (and with it the lock, server-side). Used on errors and at shutdown. */
-  async release(reason: string): Promise<void> {
+  async release(reason: string, planned = false): Promise<void> {
     const client = this.client;
-    this.lose(reason);
+    this.lose(reason, planned);
     if (client) await client.end().catch(() => undefined);
   }
 
@@ -93,12 +93,16 @@ export class LeadershipService {
     return client;
   }
 
-  private lose(reason: string): void {
+  private lose(reason: string, planned = false): void {
     const wasLeader = this.leader;
     this.client = null;
     this.leader = false;
     this.metrics.leader.set(0);
-    if (wasLeader) {
+    if (wasLeader && planned) {
+      this.logger.log(
+        `relay.leader.released: this relay (pid ${process.pid}) handed leadership back: ${reason}`,
+      );
+    } else if (wasLeader) {
       this.logger.warn(
         `relay.leader.lost: this relay (pid ${process.pid}) is no longer the leader: ${reason}`,
       );

@@ -36,12 +36,18 @@ interface PendingRow {
  */
 @Injectable()
 export class OutboxService {
-  /** True when something is waiting: unpositioned rows, or positioned rows not yet published. */
-  async hasWork(db: Client): Promise<{ unpositioned: boolean; unpublished: boolean }> {
-    // Two probes of the two partial indexes: near-free when both are empty, which is the idle case.
+  /**
+   * True when something is waiting: unpositioned rows, or positioned rows not yet published. Two probes of
+   * the two partial indexes: near-free when both are empty, which is the idle case. `publishedUpTo` (every
+   * position up to it is known to be published) starts the second probe past the dead index entries a drain
+   * leaves behind until vacuum: without it an idle probe after a 100,000-event drain reads ~275 index pages.
+   */
+  async hasWork(db: Client, publishedUpTo: number): Promise<{ unpositioned: boolean; unpublished: boolean }> {
     const { rows } = await db.query<{ unpositioned: boolean; unpublished: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM outbox WHERE position IS NULL) AS unpositioned,
-              EXISTS (SELECT 1 FROM outbox WHERE position IS NOT NULL AND published_at IS NULL) AS unpublished`,
+              EXISTS (SELECT 1 FROM outbox WHERE position IS NOT NULL AND published_at IS NULL AND position > $1)
+                AS unpublished`,
+      [publishedUpTo],
     );
     return rows[0];
   }
@@ -87,16 +93,23 @@ export class OutboxService {
     }
   }
 
-  /** Positioned but unpublished events, oldest position first, rendered as Kafka records. */
-  async loadUnpublished(db: Queryable, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
+  /**
+   * Positioned but unpublished events above `publishedUpTo`, oldest position first, rendered as Kafka records.
+   */
+  async loadUnpublished(
+    db: Queryable,
+    limit: number,
+    topicPrefix: string,
+    publishedUpTo: number,
+  ): Promise<PendingEvent[]> {
     const rows = (await db.query(
       `SELECT o.id AS outbox_id, o.position, e.event_id, e.tenant_id, e.event_type, e.version, e.resource_type,
               e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
-        WHERE o.position IS NOT NULL AND o.published_at IS NULL
+        WHERE o.position IS NOT NULL AND o.published_at IS NULL AND o.position > $2
         ORDER BY o.position
         LIMIT $1`,
-      [limit],
+      [limit, publishedUpTo],
     )) as PendingRow[];
     return rows.map((row) => {
       const position = Number(row.position);

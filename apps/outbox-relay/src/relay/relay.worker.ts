@@ -63,6 +63,13 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private loop?: Promise<void>;
   private wake?: () => void;
   private producer?: Producer;
+  /**
+   * Every position up to this one is published. Publishing goes in position order and marks exactly the
+   * lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than any visible
+   * one), and a published row never becomes unpublished: so this stays true whoever leads. Only a hint for
+   * cheaper queries; 0 after a restart.
+   */
+  private publishedUpTo = 0;
   private readonly faultHits = new Map<FaultPoint, number>();
 
   constructor(
@@ -94,7 +101,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.logger.warn('shutdown grace elapsed with a cycle in flight; its events will be republished');
     }
     // 3. Release the lock connection (the lock goes with it) and the producer.
-    await this.leadership.release('shutting down');
+    await this.leadership.release('shutting down', true);
     await this.dropProducer();
   }
 
@@ -124,13 +131,16 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /**
-   * One round. The two lanes run concurrently and touch disjoint rows: SEQUENCE positions the next batch on
-   * the lock connection while PUBLISH produces and marks the batch positioned by an earlier round (the
-   * sequencing transaction is uncommitted, hence invisible, while publish loads). Database work thus
-   * overlaps the producer's CPU-bound encoding. Returns how many events moved (0 = idle).
+   * One round. The two lanes run concurrently: SEQUENCE positions the next batch on the lock connection while
+   * PUBLISH loads the lowest positioned-but-unpublished rows, produces and marks them. Rows the sequencer
+   * commits mid-round are picked by this round's load or by the next one; either way each is published once,
+   * after every lower position, because rounds publish one after the other. Database work thus overlaps the
+   * producer's CPU-bound encoding. Returns how many events moved (0 = idle).
    */
   private async cycle(): Promise<number> {
-    const work = await this.stage('probe', () => this.outbox.hasWork(this.leadership.connection));
+    const work = await this.stage('probe', () =>
+      this.outbox.hasWork(this.leadership.connection, this.publishedUpTo),
+    );
     if (!work.unpositioned && !work.unpublished) return 0;
     const endBatch = this.metrics.batchDuration.startTimer();
     const lanes = await Promise.allSettled([
@@ -138,8 +148,11 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       work.unpublished ? this.publishBatch() : Promise.resolve(0),
     ]);
     for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
+    const [sequenced, published] = lanes.map((lane) => (lane.status === 'fulfilled' ? lane.value : 0));
+    // An idle relay that just sequenced a lone event publishes it in the same round: lowest latency.
+    const followUp = sequenced > 0 && published === 0 ? await this.publishBatch() : 0;
     endBatch();
-    return lanes.reduce((n, lane) => n + (lane.status === 'fulfilled' ? lane.value : 0), 0);
+    return sequenced + published + followUp;
   }
 
   private async sequenceBatch(): Promise<number> {
@@ -157,7 +170,12 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async publishBatch(): Promise<number> {
     const pending = await this.stage('load', () =>
-      this.outbox.loadUnpublished(this.ds, this.config.RELAY_BATCH_SIZE, this.config.KAFKA_TOPIC_PREFIX),
+      this.outbox.loadUnpublished(
+        this.ds,
+        this.config.RELAY_BATCH_SIZE,
+        this.config.KAFKA_TOPIC_PREFIX,
+        this.publishedUpTo,
+      ),
     );
     if (pending.length === 0) return 0;
     await this.stage('produce', async () => {
@@ -174,6 +192,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       ),
     );
     this.metrics.published.inc(pending.length);
+    this.publishedUpTo = Math.max(this.publishedUpTo, pending[pending.length - 1].position);
     return pending.length;
   }
 

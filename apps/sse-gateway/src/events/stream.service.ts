@@ -20,6 +20,11 @@ import { effectiveTypes, type StreamQuery } from './stream.dto';
 // traffic is a reader that cannot keep up: it is cut and resumes with Last-Event-ID.
 const MAX_QUEUED_WHILE_REPLAYING = 10_000;
 
+// A burst (a whole Kafka batch is dispatched in one tick) can briefly exceed the cap even for a healthy reader:
+// a connection is cut when it is still over the cap this long after going over, or at once past 4× the cap.
+const OVER_CAP_GRACE_MS = 1_000;
+const HARD_CAP_FACTOR = 4;
+
 // During replay, wait for the socket to drain past this many unsent bytes instead of buffering the log.
 const REPLAY_DRAIN_BYTES = 64 * 1024;
 
@@ -81,6 +86,9 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly logger = new Logger(StreamService.name);
   private readonly byTenant = new Map<string, Set<SseConnection>>();
   private readonly perIp = new Map<string, number>();
+  /** Connections over the buffer cap, with when they first went over. */
+  private readonly overCap = new Map<SseConnection, number>();
+  private overCapTimer?: NodeJS.Timeout;
   private accepting = false;
   private heartbeat?: NodeJS.Timeout;
 
@@ -107,6 +115,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   async beforeApplicationShutdown(): Promise<void> {
     this.accepting = false;
     clearInterval(this.heartbeat);
+    clearTimeout(this.overCapTimer);
     for (const set of this.byTenant.values()) for (const c of set) this.close(c, 'shutdown');
     await this.fanout.stop();
   }
@@ -146,6 +155,9 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
       'Cache-Control': 'no-cache',
       'X-Accel-Buffering': 'no',
       Connection: 'keep-alive',
+      // Browser apps live on other origins. Any origin may read: the credential is in the request (header
+      // or access_token), never a cookie, so a foreign page cannot borrow a user's ambient authority.
+      'Access-Control-Allow-Origin': '*',
     });
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
@@ -288,7 +300,25 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private checkBuffer(conn: SseConnection): void {
-    if (conn.res.writableLength > this.config.SSE_MAX_BUFFER_BYTES) this.close(conn, 'slow_consumer');
+    const cap = this.config.SSE_MAX_BUFFER_BYTES;
+    const buffered = conn.res.writableLength;
+    if (buffered <= cap) return;
+    if (buffered > cap * HARD_CAP_FACTOR) return this.close(conn, 'slow_consumer');
+    if (!this.overCap.has(conn)) this.overCap.set(conn, Date.now());
+    this.overCapTimer ??= setTimeout(() => this.cutStillOverCap(), OVER_CAP_GRACE_MS);
+  }
+
+  private cutStillOverCap(): void {
+    this.overCapTimer = undefined;
+    const cap = this.config.SSE_MAX_BUFFER_BYTES;
+    const now = Date.now();
+    for (const [conn, since] of this.overCap) {
+      if (conn.res.writableLength <= cap) this.overCap.delete(conn);
+      else if (now - since >= OVER_CAP_GRACE_MS) this.close(conn, 'slow_consumer');
+    }
+    if (this.overCap.size > 0 && this.accepting) {
+      this.overCapTimer = setTimeout(() => this.cutStillOverCap(), OVER_CAP_GRACE_MS / 4);
+    }
   }
 
   private close(conn: SseConnection, reason: DisconnectReason): void {
@@ -338,6 +368,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     if (n === 0) this.perIp.delete(conn.ip);
     else this.perIp.set(conn.ip, n);
     conn.queue = [];
+    this.overCap.delete(conn);
     this.metrics.connections.dec();
     this.metrics.disconnects.inc({ reason: conn.closeReason ?? 'client_closed' });
   }

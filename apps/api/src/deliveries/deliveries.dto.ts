@@ -1,0 +1,136 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { DeliveryStatus } from '@tidings/db';
+import { isValidEventTypePattern } from '@tidings/events';
+import { ProblemError } from '@tidings/runtime';
+import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { PageQueryDto } from '../webhooks/webhooks.dto';
+
+export const DELIVERY_STATUSES: DeliveryStatus[] = ['pending', 'failed', 'succeeded', 'dead'];
+// Mirrors isValidEventTypePattern's syntax; the catalogue check runs in the service's parse step.
+const EVENT_TYPE_SYNTAX = /^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/;
+
+export class DeliveriesQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: DELIVERY_STATUSES })
+  @IsOptional()
+  @IsIn(DELIVERY_STATUSES)
+  status?: DeliveryStatus;
+
+  @ApiPropertyOptional({ description: 'Exact type, prefix wildcard (order.*) or *', example: 'order.*' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  @Matches(EVENT_TYPE_SYNTAX, {
+    message: 'eventType must be an event type, a prefix wildcard like order.* or *',
+  })
+  eventType?: string;
+}
+
+export class RecoverDto {
+  @ApiProperty({
+    format: 'date-time',
+    description: 'Re-deliver every delivery of this subscription that failed or died since this time',
+  })
+  @IsISO8601({ strict: true })
+  since!: string;
+}
+
+/** Rejects a well-formed pattern that matches no catalogue type (a typo must not silently match nothing). */
+export function assertKnownPattern(pattern: string | undefined, field = 'eventType'): void {
+  if (pattern === undefined || isValidEventTypePattern(pattern)) return;
+  const message = `${JSON.stringify(pattern)} matches no event type of the catalogue`;
+  throw new ProblemError(400, 'Bad Request', `${field}: ${message}`, { errors: [{ field, message }] });
+}
+
+/**
+ * Delivery lists page by (event_position, id), newest event first: unique and stable, unlike timestamps
+ * (microseconds in Postgres, milliseconds in JS). The cursor is opaque to clients.
+ */
+export function encodeDeliveryCursor(position: number, id: string): string {
+  return Buffer.from(`${position}:${id}`, 'utf8').toString('base64url');
+}
+
+export function decodeDeliveryCursor(
+  cursor: string | undefined,
+): { position: number; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  const match = /^(\d{1,15}):(dlv_[\x21-\x7e]{1,100})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('utf8'),
+  );
+  if (!match)
+    throw new ProblemError(400, 'Bad Request', 'cursor is not a cursor returned by this endpoint', {
+      errors: [{ field: 'cursor', message: 'is not a cursor returned by this endpoint' }],
+    });
+  return { position: Number(match[1]), id: match[2] };
+}
+
+export class DeliveryDto {
+  @ApiProperty({ example: 'dlv_0193a4e2-7b1c-7d4e-8f00-123456789abc' })
+  id!: string;
+  @ApiProperty()
+  subscriptionId!: string;
+  @ApiProperty({ format: 'uuid', description: 'The event (also the webhook-id header)' })
+  eventId!: string;
+  @ApiProperty({ example: 'order.created' })
+  eventType!: string;
+  @ApiProperty({ description: "The event's global position" })
+  eventPosition!: number;
+  @ApiProperty()
+  resourceId!: string;
+  @ApiProperty()
+  sequence!: number;
+  @ApiProperty({
+    enum: DELIVERY_STATUSES,
+    description: '`failed` = waiting for its next attempt; `dead` = exhausted its schedule (dead letter)',
+  })
+  status!: DeliveryStatus;
+  @ApiProperty()
+  attemptCount!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  nextAttemptAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastAttemptAt!: string | null;
+  @ApiProperty({ type: Number, nullable: true })
+  lastStatusCode!: number | null;
+  @ApiProperty({ type: String, nullable: true })
+  lastError!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  deadAt!: string | null;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+}
+
+export class AttemptDto {
+  @ApiProperty()
+  attemptNumber!: number;
+  @ApiProperty({ format: 'date-time' })
+  attemptedAt!: string;
+  @ApiProperty({ type: Number, nullable: true, description: 'null when no response (timeout, refused, …)' })
+  statusCode!: number | null;
+  @ApiProperty()
+  durationMs!: number;
+  @ApiProperty({ type: String, nullable: true, description: 'The start of the response body (truncated)' })
+  responseBody!: string | null;
+  @ApiProperty({ type: String, nullable: true })
+  error!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it was rescheduled' })
+  nextAttemptAt!: string | null;
+}
+
+export class DeliveryDetailDto extends DeliveryDto {
+  @ApiProperty({ type: [AttemptDto] })
+  attempts!: AttemptDto[];
+}
+
+export class DeliveryPageDto {
+  @ApiProperty({ type: [DeliveryDto] })
+  data!: DeliveryDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
+  nextCursor!: string | null;
+}
+
+export class CountDto {
+  @ApiProperty({ description: 'Deliveries scheduled again (or that would be, for a dry run)' })
+  count!: number;
+}

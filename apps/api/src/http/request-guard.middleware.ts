@@ -1,0 +1,59 @@
+import { Injectable, type NestMiddleware } from '@nestjs/common';
+import { ProblemError } from '@tidings/runtime';
+import type { NextFunction, Request, Response } from 'express';
+
+// U+0000 cannot be stored in Postgres text or jsonb; an unpaired surrogate is not valid Unicode.
+const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function findUnsafe(value: unknown, path: string, depth = 0): string | undefined {
+  if (depth > 32) return path;
+  if (typeof value === 'string') return UNSAFE.test(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnsafe(value[i], `${path}[${i}]`, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (UNSAFE.test(k)) return `${path}.${k}`;
+      const found = findUnsafe(v, path ? `${path}.${k}` : k, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Rejects what must never reach a service: a body that is not JSON (415) and strings with NUL bytes or
+ * lone surrogates (400 — otherwise Postgres would answer a 500 on jsonb/text). Runs after the JSON parser.
+ */
+@Injectable()
+export class RequestGuardMiddleware implements NestMiddleware {
+  use(req: Request, _res: Response, next: NextFunction): void {
+    const hasBody =
+      Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (
+      hasBody &&
+      ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method) &&
+      !req.is(['application/json', 'application/*+json'])
+    ) {
+      throw new ProblemError(415, 'Unsupported Media Type', 'Request bodies must be application/json');
+    }
+    const unsafe = findUnsafe(req.body, '');
+    if (unsafe !== undefined) {
+      throw new ProblemError(
+        400,
+        'Bad Request',
+        'Strings may not contain NUL characters or unpaired surrogates',
+        {
+          errors: [
+            { field: unsafe || '(body)', message: 'contains a NUL character or an unpaired surrogate' },
+          ],
+        },
+      );
+    }
+    next();
+  }
+}

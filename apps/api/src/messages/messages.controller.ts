@@ -1,0 +1,43 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
+import { Mutation, type MutationRequest } from '../http/request.decorator';
+import { CreateMessageDto, ListMessagesQuery } from './messages.dto';
+import { MessagesService } from './messages.service';
+
+@ApiTags('messages')
+@ApiBearerAuth()
+@Controller('messages')
+export class MessagesController {
+  constructor(private readonly messages: MessagesService) {}
+
+  @Post()
+  async create(
+    @Tenant() t: TenantCtx,
+    @Body() body: CreateMessageDto,
+    @Mutation() m: MutationRequest,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const outcome = await this.messages.create(t, body, m);
+    res.status(outcome.status).setHeader('Location', `/messages/${outcome.body.id}`);
+    if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    return outcome.body;
+  }
+
+  @Get()
+  list(@Tenant() t: TenantCtx, @Query() q: ListMessagesQuery) {
+    return this.messages.list(t, q);
+  }
+
+  @Get(':id')
+  get(@Tenant() t: TenantCtx, @Param('id') id: string) {
+    return this.messages.get(t, id);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  delete(@Tenant() t: TenantCtx, @Param('id') id: string, @Mutation() m: MutationRequest) {
+    return this.messages.delete(t, id, m);
+  }
+}

@@ -1,0 +1,73 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsStringMap } from '../http/string-map.validator';
+
+export class CreateMessageDto {
+  @ApiProperty({ example: 'alice@example.com' })
+  @IsString()
+  @Length(1, 256)
+  from!: string;
+
+  @ApiProperty({ example: 'support' })
+  @IsString()
+  @Length(1, 128)
+  channel!: string;
+
+  @ApiProperty({ example: 'Where is my order?', maxLength: 65536 })
+  @IsString()
+  @MaxLength(65_536)
+  body!: string;
+
+  @ApiPropertyOptional({ example: {} })
+  @IsOptional()
+  @IsStringMap()
+  metadata?: Record<string, string>;
+}
+
+export class ListMessagesQuery {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  channel?: string;
+}
+
+/** Response shape of the message endpoints (documentation; the service returns `MessageView`). */
+export class MessageDto {
+  @ApiProperty({ example: 'msg_01a222afaee376379975dbf690303b4d' })
+  id!: string;
+  @ApiProperty({ example: 'alice@example.com' })
+  from!: string;
+  @ApiProperty({ example: 'support' })
+  channel!: string;
+  @ApiProperty({ example: 'Where is my order?' })
+  body!: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  metadata!: Record<string, string>;
+  @ApiProperty()
+  version!: number;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class MessagePageDto {
+  @ApiProperty({ type: [MessageDto] })
+  data!: MessageDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
+  nextCursor!: string | null;
+}

@@ -1,0 +1,211 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { IsStringMap } from '../http/string-map.validator';
+
+export class OrderItemDto {
+  @ApiProperty({ example: 'TSHIRT-M' })
+  @IsString()
+  @Length(1, 64)
+  sku!: string;
+
+  @ApiProperty({ example: 2 })
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  quantity!: number;
+
+  @ApiProperty({ example: 1950, description: 'Unit price in minor units (cents)' })
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000_000)
+  unitPriceMinor!: number;
+}
+
+export class CreateOrderDto {
+  @ApiProperty({ example: 'cus_42' })
+  @IsString()
+  @Length(1, 128)
+  customerId!: string;
+
+  @ApiProperty({ example: 'EUR' })
+  @Matches(/^[A-Z]{3}$/, { message: 'currency must be an ISO 4217 code such as EUR' })
+  currency!: string;
+
+  @ApiProperty({ type: [OrderItemDto] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => OrderItemDto)
+  items!: OrderItemDto[];
+
+  @ApiPropertyOptional({ nullable: true, example: 'Leave at the door' })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  notes?: string | null;
+
+  @ApiPropertyOptional({ example: { channel: 'web' } })
+  @IsOptional()
+  @IsStringMap()
+  metadata?: Record<string, string>;
+}
+
+export class UpdateOrderDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  customerId?: string;
+
+  @ApiPropertyOptional({ type: [OrderItemDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @ValidateNested({ each: true })
+  @Type(() => OrderItemDto)
+  items?: OrderItemDto[];
+
+  @ApiPropertyOptional({ nullable: true })
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  notes?: string | null;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsStringMap()
+  metadata?: Record<string, string>;
+}
+
+export class PayOrderDto {
+  @ApiPropertyOptional({ example: 'pi_123' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  paymentReference?: string;
+}
+
+export class ShipOrderDto {
+  @ApiPropertyOptional({ example: 'DHL' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  carrier?: string;
+
+  @ApiPropertyOptional({ example: 'JD0146000' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  trackingNumber?: string;
+}
+
+export class CancelOrderDto {
+  @ApiPropertyOptional({ example: 'Customer changed their mind' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  reason?: string;
+}
+
+export class ListOrdersQuery {
+  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional({ enum: ['pending', 'paid', 'shipped', 'delivered', 'cancelled'] })
+  @IsOptional()
+  @IsIn(['pending', 'paid', 'shipped', 'delivered', 'cancelled'])
+  status?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  customerId?: string;
+
+  @ApiPropertyOptional({ description: 'ISO 8601' })
+  @IsOptional()
+  @IsISO8601()
+  createdAfter?: string;
+
+  @ApiPropertyOptional({ description: 'ISO 8601' })
+  @IsOptional()
+  @IsISO8601()
+  createdBefore?: string;
+}
+
+export class GetOrderQuery {
+  @ApiPropertyOptional({ description: 'An ISO 8601 time or a sequence number: the order as it was then' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  asOf?: string;
+}
+
+/** Response shape of every order endpoint (documentation; the service returns `OrderView`). */
+export class OrderDto {
+  @ApiProperty({ example: 'ord_01a222afaee376379975dbf690303b4d' })
+  id!: string;
+  @ApiProperty({ example: 'cus_42' })
+  customerId!: string;
+  @ApiProperty({ example: 'EUR' })
+  currency!: string;
+  @ApiProperty({ type: [OrderItemDto] })
+  items!: OrderItemDto[];
+  @ApiProperty({ example: 3900, description: 'Sum of quantity × unitPriceMinor' })
+  totalMinor!: number;
+  @ApiProperty({ enum: ['pending', 'paid', 'shipped', 'delivered', 'cancelled'] })
+  status!: string;
+  @ApiProperty({ type: String, nullable: true })
+  notes!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  metadata!: Record<string, string>;
+  @ApiProperty({ type: String, nullable: true })
+  paymentReference!: string | null;
+  @ApiProperty({ type: String, nullable: true })
+  carrier!: string | null;
+  @ApiProperty({ type: String, nullable: true })
+  trackingNumber!: string | null;
+  @ApiProperty({ type: String, nullable: true })
+  cancelReason!: string | null;
+  @ApiProperty({ description: 'Bumped by every change; also the ETag and the sequence of its latest event' })
+  version!: number;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+}
+
+export class OrderPageDto {
+  @ApiProperty({ type: [OrderDto] })
+  data!: OrderDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
+  nextCursor!: string | null;
+}

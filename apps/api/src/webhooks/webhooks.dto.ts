@@ -1,0 +1,280 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { isKnownEventType, isValidEventTypePattern, supportedVersions } from '@tidings/events';
+import { ProblemError } from '@tidings/runtime';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  MaxLength,
+  Min,
+  ValidateBy,
+  ValidateIf,
+  type ValidationOptions,
+} from 'class-validator';
+import { IsStringMap } from '../http/string-map.validator';
+
+// Limits mirror the `webhook.subscription.*` event schemas, so whatever the API accepts can be recorded.
+export const MAX_EVENT_TYPES = 50;
+const MAX_DESCRIPTION = 500;
+
+// 50 by default keeps a page small for humans; 200 at most bounds one query and one response body.
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 200;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function versionPinsProblem(value: unknown): string | null {
+  if (!isPlainObject(value)) return 'must be an object mapping an event type to a version';
+  for (const [type, version] of Object.entries(value)) {
+    if (!isKnownEventType(type)) return `${JSON.stringify(type)} is not an event type of the catalogue`;
+    const supported = supportedVersions(type);
+    if (!Number.isInteger(version) || !supported.includes(version as number))
+      return `${type} has no version ${JSON.stringify(version)} (supported: ${supported.join(', ')})`;
+  }
+  return null;
+}
+
+/**
+ * Like IsOptional, but only for an absent field: an explicit `null` is validated (and rejected) instead of
+ * slipping through to a NOT NULL column. Fields that may be cleared with null (description) use IsOptional.
+ */
+export const IfPresent = () => ValidateIf((_object, value) => value !== undefined);
+
+/** Validates with a function that returns the precise problem (or null), so the 400 says what is wrong. */
+function Check(name: string, problem: (value: unknown) => string | null, options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name,
+      validator: {
+        validate: (value) => problem(value) === null,
+        defaultMessage: (args) => `${args?.property ?? name} ${problem(args?.value) ?? 'is invalid'}`,
+      },
+    },
+    options,
+  );
+}
+
+const eventTypePattern = (value: unknown) =>
+  typeof value === 'string' && isValidEventTypePattern(value)
+    ? null
+    : `${JSON.stringify(value)} is not an event type, a prefix wildcard like order.* or *`;
+
+export class CreateWebhookDto {
+  @ApiProperty({ example: 'https://example.com/webhooks/tidings', maxLength: 2048 })
+  @IsString()
+  @MaxLength(2048)
+  url!: string;
+
+  @ApiProperty({
+    type: [String],
+    example: ['order.*', 'message.received'],
+    description: 'Exact event types, prefix wildcards (`order.*`) or `*`',
+  })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_EVENT_TYPES)
+  @Check('eventTypePattern', eventTypePattern, { each: true })
+  eventTypes!: string[];
+
+  @ApiPropertyOptional({ maxLength: MAX_DESCRIPTION, example: 'Fulfilment service' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION)
+  description?: string;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: 512 },
+    example: { team: 'fulfilment' },
+  })
+  @IfPresent()
+  @IsStringMap()
+  metadata?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { 'order.created': 1 },
+    description: 'Event type → schema version delivered to this subscription (default: latest)',
+  })
+  @IfPresent()
+  @Check('versionPins', versionPinsProblem)
+  versionPins?: Record<string, number>;
+
+  @ApiPropertyOptional({
+    default: false,
+    description: 'Strict per-resource FIFO: a delivery waits until earlier ones of its resource are done',
+  })
+  @IfPresent()
+  @IsBoolean()
+  strictOrdering?: boolean;
+}
+
+export class UpdateWebhookDto {
+  @ApiPropertyOptional({ maxLength: 2048 })
+  @IfPresent()
+  @IsString()
+  @MaxLength(2048)
+  url?: string;
+
+  @ApiPropertyOptional({ type: [String] })
+  @IfPresent()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_EVENT_TYPES)
+  @Check('eventTypePattern', eventTypePattern, { each: true })
+  eventTypes?: string[];
+
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_DESCRIPTION })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION)
+  description?: string | null;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string', maxLength: 512 } })
+  @IfPresent()
+  @IsStringMap()
+  metadata?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'integer' } })
+  @IfPresent()
+  @Check('versionPins', versionPinsProblem)
+  versionPins?: Record<string, number>;
+
+  @ApiPropertyOptional()
+  @IfPresent()
+  @IsBoolean()
+  strictOrdering?: boolean;
+
+  @ApiPropertyOptional({
+    enum: ['active', 'disabled'],
+    description: 'Disable, or re-enable (which resets the consecutive failure count)',
+  })
+  @IfPresent()
+  @IsIn(['active', 'disabled'])
+  status?: 'active' | 'disabled';
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'Only when re-enabling: re-deliver every matching event committed since this time that the ' +
+      'subscription did not receive successfully',
+  })
+  @IfPresent()
+  @IsISO8601({ strict: true })
+  replayFrom?: string;
+}
+
+export class SendTestDto {
+  @ApiPropertyOptional({ maxLength: 500, example: 'Hello from Tidings' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  message?: string;
+}
+
+export class PageQueryDto {
+  @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_LIMIT)
+  limit?: number;
+}
+
+/** Cursors are opaque to clients: the base64url of the last id of the previous page. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined, prefix: string): string | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!id.startsWith(prefix) || !/^[\x21-\x7e]{1,100}$/.test(id))
+    throw new ProblemError(400, 'Bad Request', 'cursor is not a cursor returned by this endpoint', {
+      errors: [{ field: 'cursor', message: 'is not a cursor returned by this endpoint' }],
+    });
+  return id;
+}
+
+export class WebhookDto {
+  @ApiProperty({ example: 'whk_0193a4e27b1c7d4e8f00123456789abc' })
+  id!: string;
+  @ApiProperty()
+  url!: string;
+  @ApiProperty({ type: [String] })
+  eventTypes!: string[];
+  @ApiProperty({ type: String, nullable: true })
+  description!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  metadata!: Record<string, string>;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' } })
+  versionPins!: Record<string, number>;
+  @ApiProperty()
+  strictOrdering!: boolean;
+  @ApiProperty({ enum: ['active', 'disabled'] })
+  status!: 'active' | 'disabled';
+  @ApiProperty({ type: String, nullable: true, example: 'consecutive_failures' })
+  disabledReason!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  disabledAt!: string | null;
+  @ApiProperty()
+  consecutiveFailures!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  previousSecretExpiresAt!: string | null;
+  @ApiProperty({ description: 'Bumped by every change (the `sequence` of its audit events)' })
+  version!: number;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+}
+
+export class CreatedWebhookDto extends WebhookDto {
+  @ApiProperty({ description: 'The signing secret: shown only in this response', example: 'whsec_…' })
+  secret!: string;
+}
+
+export class UpdatedWebhookDto extends WebhookDto {
+  @ApiPropertyOptional({ description: 'Deliveries (re)scheduled by `replayFrom`' })
+  replayedDeliveries?: number;
+}
+
+export class WebhookPageDto {
+  @ApiProperty({ type: [WebhookDto] })
+  data!: WebhookDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
+  nextCursor!: string | null;
+}
+
+export class RotatedSecretDto {
+  @ApiProperty()
+  id!: string;
+  @ApiProperty({ description: 'The new signing secret: shown only in this response' })
+  secret!: string;
+  @ApiProperty({ format: 'date-time', description: 'Until then the previous secret signs too' })
+  previousSecretExpiresAt!: string;
+}
+
+export class TestSentDto {
+  @ApiProperty({ format: 'uuid', description: 'The `webhook.test` event (its webhook-id)' })
+  eventId!: string;
+}

@@ -1,0 +1,390 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  appendEvent,
+  transaction,
+  type SigningSecret,
+  type Tx,
+  WebhookSubscriptionEntity,
+} from '@tidings/db';
+import {
+  normaliseHost,
+  normaliseHosts,
+  parseWebhookUrl,
+  WebhookUrlError,
+  type WebhookUrlOptions,
+} from '@tidings/egress';
+import { buildEvent } from '@tidings/events';
+import { APP_CONFIG, NotFoundProblem, ProblemError } from '@tidings/runtime';
+import { generateSecret } from '@tidings/signing';
+import { DataSource, IsNull, MoreThan } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import type { ApiConfig } from '../api.config';
+import type { TenantCtx } from '../auth/tenant.decorator';
+import { likePattern } from '../events/events.service';
+import {
+  type CreateWebhookDto,
+  DEFAULT_PAGE_LIMIT,
+  decodeCursor,
+  encodeCursor,
+  type UpdateWebhookDto,
+} from './webhooks.dto';
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  description: string | null;
+  metadata: Record<string, string>;
+  versionPins: Record<string, number>;
+  strictOrdering: boolean;
+  status: 'active' | 'disabled';
+  disabledReason: string | null;
+  disabledAt: string | null;
+  consecutiveFailures: number;
+  previousSecretExpiresAt: string | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const SOURCE = 'tidings/api';
+const HOUR_MS = 3_600_000;
+
+function view(s: WebhookSubscriptionEntity, now = Date.now()): WebhookView {
+  const previous = s.secrets
+    .map((x) => x.expiresAt)
+    .filter((e): e is string => e !== null && Date.parse(e) > now)
+    .sort();
+  return {
+    id: s.id,
+    url: s.url,
+    eventTypes: s.eventTypes,
+    description: s.description,
+    metadata: s.metadata,
+    versionPins: s.versionPins,
+    strictOrdering: s.strictOrdering,
+    status: s.status,
+    disabledReason: s.disabledReason,
+    disabledAt: s.disabledAt?.toISOString() ?? null,
+    consecutiveFailures: s.consecutiveFailures,
+    previousSecretExpiresAt: previous.at(-1) ?? null,
+    version: s.version,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
+  };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Webhook subscriptions of a tenant. Every change is an event of the subscription (resource `webhook`) in the
+ * audit log, committed in the change's transaction: the row is locked, `version` bumped, and the event appended
+ * with sequence = the new version, so a subscription's events are numbered 1, 2, 3… without gaps, interleaved
+ * correctly with the dispatcher's own (failing/disabled/exhausted), which follow the same rule. Secrets never
+ * appear in any event.
+ */
+@Injectable()
+export class WebhooksService {
+  private readonly urlOptions: WebhookUrlOptions;
+  private readonly graceMs: number;
+
+  constructor(
+    private readonly ds: DataSource,
+    @Inject(APP_CONFIG) config: ApiConfig,
+  ) {
+    this.urlOptions = {
+      allowHttp: config.WEBHOOK_ALLOW_HTTP,
+      allowedHosts: normaliseHosts(config.WEBHOOK_ALLOWED_HOSTS),
+    };
+    this.graceMs = config.WEBHOOK_SECRET_GRACE_HOURS * HOUR_MS;
+  }
+
+  async create(t: TenantCtx, body: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
+    const url = this.validUrl(body.url);
+    const secret = generateSecret();
+    const id = `whk_${uuidv7().replace(/-/g, '')}`;
+    const row = await transaction(this.ds, async (tx) => {
+      const saved = await tx.getRepository(WebhookSubscriptionEntity).save({
+        id,
+        tenantId: t.tenantId,
+        url,
+        eventTypes: [...new Set(body.eventTypes)],
+        description: body.description ?? null,
+        metadata: body.metadata ?? {},
+        versionPins: body.versionPins ?? {},
+        strictOrdering: body.strictOrdering ?? false,
+        status: 'active',
+        disabledReason: null,
+        disabledAt: null,
+        secrets: [{ secret, expiresAt: null }],
+        consecutiveFailures: 0,
+        version: 1,
+        deletedAt: null,
+      });
+      await this.emit(tx, saved, 'webhook.subscription.created', {
+        subscriptionId: id,
+        url: saved.url,
+        eventTypes: saved.eventTypes,
+        description: saved.description,
+        metadata: saved.metadata,
+        versionPins: saved.versionPins,
+        status: saved.status,
+        strictOrdering: saved.strictOrdering,
+      });
+      return saved;
+    });
+    return { ...view(row), secret };
+  }
+
+  async list(t: TenantCtx, cursor?: string, limit = DEFAULT_PAGE_LIMIT) {
+    const after = decodeCursor(cursor, 'whk_');
+    const rows = await this.ds.getRepository(WebhookSubscriptionEntity).find({
+      where: { tenantId: t.tenantId, deletedAt: IsNull(), ...(after ? { id: MoreThan(after) } : {}) },
+      // Ids are `whk_` + UUIDv7: id order is creation order, and a stable cursor.
+      order: { id: 'ASC' },
+      take: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    return {
+      data: page.map((r) => view(r)),
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+    };
+  }
+
+  async get(t: TenantCtx, id: string): Promise<WebhookView> {
+    const row = await this.ds
+      .getRepository(WebhookSubscriptionEntity)
+      .findOne({ where: { id, tenantId: t.tenantId, deletedAt: IsNull() } });
+    if (!row) throw new NotFoundProblem('Webhook', id);
+    return view(row);
+  }
+
+  /**
+   * Applies a PATCH. Field changes are one `webhook.subscription.updated` (with the new values of the fields
+   * that actually changed); disabling adds `webhook.subscription.disabled` (reason `manual`); enabling adds
+   * `webhook.subscription.enabled`, resets the failure count and, with `replayFrom`, schedules every matching
+   * positioned event since then that this subscription has not received successfully.
+   */
+  async update(t: TenantCtx, id: string, body: UpdateWebhookDto) {
+    const url = body.url === undefined ? undefined : this.validUrl(body.url);
+    return transaction(this.ds, async (tx) => {
+      const sub = await this.lock(tx, t, id);
+      const enabling = body.status === 'active' && sub.status === 'disabled';
+      const disabling = body.status === 'disabled' && sub.status === 'active';
+      if (body.replayFrom !== undefined && !enabling)
+        throw new ProblemError(
+          400,
+          'Bad Request',
+          'replayFrom is only accepted when re-enabling a disabled subscription (status: active)',
+          {
+            errors: [{ field: 'replayFrom', message: 'requires status: active on a disabled subscription' }],
+          },
+        );
+      const changes: Record<string, unknown> = {};
+      const set = <K extends keyof WebhookSubscriptionEntity>(
+        key: K,
+        value: WebhookSubscriptionEntity[K],
+      ) => {
+        if (sameJson(sub[key], value)) return;
+        sub[key] = value;
+        changes[key] = value;
+      };
+      if (url !== undefined) set('url', url);
+      if (body.eventTypes !== undefined) set('eventTypes', [...new Set(body.eventTypes)]);
+      if (body.description !== undefined) set('description', body.description);
+      if (body.metadata !== undefined) set('metadata', body.metadata);
+      if (body.versionPins !== undefined) set('versionPins', body.versionPins);
+      if (body.strictOrdering !== undefined) set('strictOrdering', body.strictOrdering);
+      if (Object.keys(changes).length === 0 && !enabling && !disabling) return view(sub);
+
+      if (enabling) {
+        sub.status = 'active';
+        sub.disabledReason = null;
+        sub.disabledAt = null;
+        sub.consecutiveFailures = 0;
+      } else if (disabling) {
+        sub.status = 'disabled';
+        sub.disabledReason = 'manual';
+        sub.disabledAt = new Date();
+      }
+      const events: [string, unknown][] = [];
+      if (Object.keys(changes).length > 0)
+        events.push(['webhook.subscription.updated', { subscriptionId: id, changes }]);
+      if (enabling)
+        events.push([
+          'webhook.subscription.enabled',
+          { subscriptionId: id, url: sub.url, replayFrom: body.replayFrom ? iso(body.replayFrom) : null },
+        ]);
+      if (disabling)
+        events.push([
+          'webhook.subscription.disabled',
+          {
+            subscriptionId: id,
+            url: sub.url,
+            reason: 'manual',
+            consecutiveFailures: sub.consecutiveFailures,
+          },
+        ]);
+      const { saved } = await this.bumpAndSave(tx, sub, events);
+      const replayed = body.replayFrom ? await this.replay(tx, sub, new Date(body.replayFrom)) : undefined;
+      return replayed === undefined ? view(saved) : { ...view(saved), replayedDeliveries: replayed };
+    });
+  }
+
+  async remove(t: TenantCtx, id: string): Promise<void> {
+    await transaction(this.ds, async (tx) => {
+      const sub = await this.lock(tx, t, id);
+      sub.deletedAt = new Date();
+      await this.bumpAndSave(tx, sub, [
+        ['webhook.subscription.deleted', { subscriptionId: id, deletedAt: sub.deletedAt.toISOString() }],
+      ]);
+    });
+  }
+
+  /**
+   * A new current secret; the previous current one keeps signing until now + WEBHOOK_SECRET_GRACE_HOURS (the
+   * dispatcher signs with every unexpired secret). Secrets that already expired are dropped.
+   */
+  async rotateSecret(t: TenantCtx, id: string) {
+    const secret = generateSecret();
+    return transaction(this.ds, async (tx) => {
+      const sub = await this.lock(tx, t, id);
+      const now = new Date();
+      const expiresAt = new Date(now.getTime() + this.graceMs).toISOString();
+      const kept: SigningSecret[] = sub.secrets
+        .filter((s) => s.expiresAt === null || Date.parse(s.expiresAt) > now.getTime())
+        .map((s) => (s.expiresAt === null ? { secret: s.secret, expiresAt } : s));
+      sub.secrets = [{ secret, expiresAt: null }, ...kept];
+      await this.bumpAndSave(tx, sub, [
+        [
+          'webhook.subscription.secret_rotated',
+          { subscriptionId: id, rotatedAt: now.toISOString(), previousSecretExpiresAt: expiresAt },
+        ],
+      ]);
+      return { id, secret, previousSecretExpiresAt: expiresAt };
+    });
+  }
+
+  /**
+   * Emits `webhook.test` for this subscription through the outbox; the dispatcher delivers it to the
+   * subscription it names (resourceId) and to no other, whatever the filters.
+   */
+  async sendTest(t: TenantCtx, id: string, message?: string): Promise<{ eventId: string }> {
+    return transaction(this.ds, async (tx) => {
+      const sub = await this.lock(tx, t, id);
+      if (sub.status !== 'active')
+        throw new ProblemError(409, 'Conflict', `Webhook ${id} is disabled; enable it to send a test event`);
+      const { eventIds } = await this.bumpAndSave(tx, sub, [
+        ['webhook.test', { subscriptionId: id, message: message ?? 'Test event from Tidings' }],
+      ]);
+      return { eventId: eventIds[0] };
+    });
+  }
+
+  private validUrl(input: string): string {
+    try {
+      const url = parseWebhookUrl(input, this.urlOptions);
+      const host = normaliseHost(url.hostname);
+      // `localhost` and `*.localhost` always resolve to loopback (RFC 6761): refuse them now, not only at
+      // connect time, unless allowlisted like any other host.
+      if ((host === 'localhost' || host.endsWith('.localhost')) && !this.urlOptions.allowedHosts?.has(host))
+        throw new WebhookUrlError(
+          'forbidden_address',
+          `${url.hostname} is a loopback name; webhooks go to public addresses only`,
+          'loopback',
+        );
+      return url.href;
+    } catch (error) {
+      if (!(error instanceof WebhookUrlError)) throw error;
+      const malformed = error.reason === 'invalid_url' || error.reason === 'too_long';
+      throw new ProblemError(
+        malformed ? 400 : 422,
+        malformed ? 'Bad Request' : 'Unprocessable Content',
+        `url: ${error.message}`,
+        {
+          reason: error.reason,
+          ...(error.range ? { range: error.range } : {}),
+          errors: [{ field: 'url', message: error.message }],
+        },
+      );
+    }
+  }
+
+  /** The subscription row, locked for this transaction; another tenant's or a deleted one is not found. */
+  private async lock(tx: Tx, t: TenantCtx, id: string): Promise<WebhookSubscriptionEntity> {
+    const sub = await tx.getRepository(WebhookSubscriptionEntity).findOne({
+      where: { id, tenantId: t.tenantId, deletedAt: IsNull() },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!sub) throw new NotFoundProblem('Webhook', id);
+    return sub;
+  }
+
+  private async bumpAndSave(
+    tx: Tx,
+    sub: WebhookSubscriptionEntity,
+    events: [string, unknown][],
+  ): Promise<{ saved: WebhookSubscriptionEntity; eventIds: string[] }> {
+    const eventIds: string[] = [];
+    for (const [type, data] of events) {
+      sub.version += 1;
+      eventIds.push(await this.emit(tx, sub, type, data));
+    }
+    return { saved: await tx.getRepository(WebhookSubscriptionEntity).save(sub), eventIds };
+  }
+
+  private async emit(
+    tx: Tx,
+    sub: WebhookSubscriptionEntity,
+    eventType: string,
+    data: unknown,
+  ): Promise<string> {
+    const event = buildEvent({
+      eventType,
+      tenantId: sub.tenantId,
+      resourceId: sub.id,
+      sequence: sub.version,
+      source: SOURCE,
+      data,
+    });
+    await appendEvent(tx, event);
+    return event.eventId;
+  }
+
+  /**
+   * Re-delivery on re-enable: one delivery per event of the tenant that matches the subscription's filters,
+   * is positioned, occurred at or after `from` and after the subscription was created. Existing deliveries
+   * that did not succeed start over (pending, attempts reset, due now); succeeded ones are left alone, so a
+   * subscriber gets exactly what it missed. Test pings are not replayed.
+   */
+  private async replay(tx: Tx, sub: WebhookSubscriptionEntity, from: Date): Promise<number> {
+    const patterns = sub.eventTypes.map(likePattern);
+    const rows = await tx.query<{ id: string }[]>(
+      `INSERT INTO webhook_deliveries AS d (id, tenant_id, subscription_id, event_id, event_type, event_position,
+                                            resource_id, sequence, status, next_attempt_at)
+       SELECT 'dlv_' || gen_random_uuid()::text, e.tenant_id, $2, e.event_id, e.event_type, e.position,
+              e.resource_id, e.sequence, 'pending', now()
+       FROM event_log e
+       -- Same rule as the dispatcher: only events committed after the subscription was created.
+       LEFT JOIN event_log c
+         ON c.resource_type = 'webhook' AND c.resource_id = $2 AND c.sequence = 1
+        AND c.event_type = 'webhook.subscription.created'
+       WHERE e.tenant_id = $1 AND e.position IS NOT NULL AND e.occurred_at >= $3
+         AND e.event_type <> 'webhook.test'
+         AND e.event_type LIKE ANY($4::text[])
+         AND CASE WHEN c.position IS NULL THEN e.occurred_at >= $5 ELSE e.position > c.position END
+       ON CONFLICT (subscription_id, event_id) DO UPDATE
+         SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
+         WHERE d.status <> 'succeeded'
+       RETURNING d.id`,
+      [sub.tenantId, sub.id, from, patterns, sub.createdAt],
+    );
+    return rows.length;
+  }
+}
+
+function iso(text: string): string {
+  return new Date(text).toISOString();
+}

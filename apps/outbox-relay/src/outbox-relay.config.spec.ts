@@ -1,0 +1,33 @@
+import { ConfigError, parseConfig } from '@tidings/runtime';
+import { relayConfigSchema } from './outbox-relay.config';
+
+function setup(extra: Record<string, string> = {}) {
+  const env = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', KAFKA_BROKERS: '127.0.0.1:9092', ...extra };
+  return { parse: () => parseConfig(relayConfigSchema, env) };
+}
+
+describe('outbox relay config', () => {
+  it('has defaults that keep idle latency in milliseconds and batches large', () => {
+    const config = setup().parse();
+    expect(config.RELAY_BATCH_SIZE).toBe(2_000);
+    expect(config.RELAY_IDLE_POLL_MS).toBe(5);
+    expect(config.RELAY_LEADER_RETRY_MS).toBe(1_000);
+    expect(config.RELAY_FAULT_INJECTION).toBeUndefined();
+  });
+
+  it('parses a fault injection point when NODE_ENV is test', () => {
+    const config = setup({ NODE_ENV: 'test', RELAY_FAULT_INJECTION: 'after-produce:3' }).parse();
+    expect(config.RELAY_FAULT_INJECTION).toEqual({ point: 'after-produce', nth: 3 });
+  });
+
+  it('refuses to boot with fault injection outside tests', () => {
+    const { parse } = setup({ NODE_ENV: 'production', RELAY_FAULT_INJECTION: 'after-produce:1' });
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(/RELAY_FAULT_INJECTION: .*NODE_ENV=test/);
+  });
+
+  it('rejects an unknown fault point with a message naming the variable', () => {
+    const { parse } = setup({ NODE_ENV: 'test', RELAY_FAULT_INJECTION: 'somewhere:1' });
+    expect(parse).toThrow(/RELAY_FAULT_INJECTION must be <point>:<n>/);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * SSE gateway benchmark: memory per open connection. Starts the gateway as a real process (so its memory is
+ * measured apart from the load generator's), opens N idle authenticated streams to it from this process, and
+ * reports the gateway's RSS and V8 heap growth per connection, then one event fanned out to all of them.
+ * Bounded in time (each phase has a deadline). Runs against DATABASE_URL / KAFKA_BROKERS (e.g.
+ * `source .dev-infra.env`) in a database and topic prefix of its own that it drops afterwards.
+ *
+ *   npx ts-node --transpile-only -r tsconfig-paths/register scripts/bench-sse.ts [connections]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import {
+  appendEvent,
+  createDataSource,
+  hashCredential,
+  newCredential,
+  runMigrations,
+  transaction,
+} from '@tidings/db';
+import { allEventTopics, buildEvent } from '@tidings/events';
+import { allPlatformTopics } from '@tidings/kafka';
+import { Client } from 'pg';
+import { freePort } from './infra/ports';
+import { ensureTopics } from './infra/topics';
+
+const CONNECTIONS = Number(process.argv[2] ?? 10_000);
+const PHASE_TIMEOUT_MS = 120_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is required (source .dev-infra.env)`);
+  return v;
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + PHASE_TIMEOUT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function startApp(
+  app: string,
+  main: string,
+  vars: Record<string, string>,
+  portVar: string,
+  port: number,
+): ChildProcess {
+  const root = join(__dirname, '..');
+  return spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', main],
+    {
+      cwd: root,
+      env: { ...process.env, ...vars, [portVar]: String(port), TS_NODE_PROJECT: join(root, 'tsconfig.json') },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  ).on('exit', (code) => {
+    if (code !== null && code !== 0) process.stderr.write(`${app} exited with ${code}\n`);
+  });
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').at(-1)) : NaN;
+}
+
+function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
+}
+
+/** Opens one raw SSE connection that reads and counts what it receives (a well-behaved client). */
+function openStream(port: number, apiKey: string, received: { frames: number }): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let headers = false;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      if (!headers && chunk.startsWith('HTTP/1.1 200')) {
+        headers = true;
+        resolve(socket);
+      } else if (!headers) reject(new Error(chunk.split('\r\n')[0]));
+      received.frames += chunk.split('\nevent: ').length - 1;
+    });
+    socket.on('error', reject);
+    socket.write(
+      `GET /events/stream?types=order.* HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ${apiKey}\r\n\r\n`,
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const adminUrl = env('DATABASE_URL');
+  const brokers = env('KAFKA_BROKERS');
+  const name = `bench_sse_${randomBytes(4).toString('hex')}`;
+  const prefix = `${name}.`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const children: ChildProcess[] = [];
+  const sockets: Socket[] = [];
+  try {
+    await runMigrations(url.toString());
+    await ensureTopics(brokers.split(','), [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 6);
+    const ds = createDataSource(url.toString(), 2);
+    await ds.initialize();
+    const key = newCredential('api_key');
+    await ds.query(`INSERT INTO tenants (id, name) VALUES ('ten_bench', 'bench')`);
+    await ds.query(
+      `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes) VALUES ($1, 'ten_bench', 'bench', $2, $3, '{read}')`,
+      [key.id, key.prefix, hashCredential(key.credential)],
+    );
+    const common = {
+      DATABASE_URL: url.toString(),
+      KAFKA_BROKERS: brokers,
+      KAFKA_TOPIC_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+    };
+    const port = await freePort();
+    const gateway = startApp(
+      'sse-gateway',
+      'apps/sse-gateway/src/main.ts',
+      { ...common, SSE_MAX_CONNECTIONS_PER_IP: '1000000', SSE_MAX_CONNECTIONS_PER_TENANT: '1000000' },
+      'SSE_PORT',
+      port,
+    );
+    children.push(gateway);
+    children.push(
+      startApp('outbox-relay', 'apps/outbox-relay/src/main.ts', common, 'RELAY_PORT', await freePort()),
+    );
+    const gw = `http://127.0.0.1:${port}`;
+    await until('gateway ready', () =>
+      fetch(`${gw}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    );
+    await sleep(2_000);
+    gateway.kill('SIGUSR2');
+    await sleep(1_000);
+    const rss0 = rssBytes(gateway.pid!);
+    const heap0 = await metric(gw, 'nodejs_heap_size_used_bytes');
+
+    const received = { frames: 0 };
+    const started = Date.now();
+    for (let opened = 0; opened < CONNECTIONS; opened += 200) {
+      const batch = Math.min(200, CONNECTIONS - opened);
+      sockets.push(
+        ...(await Promise.all(
+          Array.from({ length: batch }, () => openStream(port, key.credential, received)),
+        )),
+      );
+    }
+    const openMs = Date.now() - started;
+    await until(
+      'all connections counted',
+      async () => (await metric(gw, 'tidings_sse_connections')) === CONNECTIONS,
+    );
+    await sleep(2_000);
+    gateway.kill('SIGUSR2');
+    await sleep(1_000);
+    const rss1 = rssBytes(gateway.pid!);
+    const heap1 = await metric(gw, 'nodejs_heap_size_used_bytes');
+
+    const t0 = Date.now();
+    await transaction(ds, (tx) =>
+      appendEvent(
+        tx,
+        buildEvent({
+          eventType: 'order.updated',
+          tenantId: 'ten_bench',
+          resourceId: 'ord_bench',
+          sequence: 1,
+          source: 'tidings/bench',
+          data: { orderId: 'ord_bench', changes: { notes: 'bench' } },
+        }),
+      ),
+    );
+    await until('the event at every connection', () => received.frames >= CONNECTIONS);
+    const fanoutMs = Date.now() - t0;
+    await ds.destroy();
+
+    const kib = (n: number) => (n / 1024).toFixed(1);
+    console.log(`connections:            ${CONNECTIONS} (opened in ${(openMs / 1000).toFixed(1)} s)`);
+    console.log(`gateway RSS:            ${kib(rss0)} KiB idle → ${kib(rss1)} KiB`);
+    console.log(`RSS per connection:     ${kib((rss1 - rss0) / CONNECTIONS)} KiB`);
+    console.log(
+      `V8 heap per connection: ${kib((heap1 - heap0) / CONNECTIONS)} KiB (live objects, after a full GC)`,
+    );
+    console.log(`commit → all ${CONNECTIONS} clients: ${fanoutMs} ms (relay + Kafka + fan-out)`);
+  } finally {
+    for (const s of sockets) s.destroy();
+    for (const c of children) c.kill('SIGTERM');
+    await sleep(1_000);
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench-sse failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
