@@ -13,7 +13,7 @@ const noRelativeLibs = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -50,7 +50,10 @@ export default tseslint.config(
             noAppImports,
             noRelativeLibs,
             { group: ['@tidings/*'], message: 'events and signing are pure: they import nothing of ours.' },
-            { group: ['@nestjs/*', 'typeorm', 'kafkajs', 'pg'], message: 'events and signing are pure: no Nest, no I/O.' },
+            {
+              group: ['@nestjs/*', 'typeorm', 'kafkajs', 'pg'],
+              message: 'events and signing are pure: no Nest, no I/O.',
+            },
           ],
         },
       ],
