@@ -1,5 +1,5 @@
-# One image for the four apps; docker-compose.yml picks the app with APP (api | outbox-relay |
-# webhook-dispatcher | sse-gateway).
+# One image for the four apps (and the one-shot migrate service); docker-compose.yml picks the app with
+# APP (api | outbox-relay | webhook-dispatcher | sse-gateway).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,14 +8,24 @@ COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY libs libs
 COPY apps apps
 COPY scripts scripts
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
+
+# Production dependencies only. tsconfig-paths is a devDependency but the start command needs it to
+# resolve @tidings/<lib> at runtime, so it (and its own dependencies) is copied over from the build stage.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY --from=build /app/node_modules/tsconfig-paths node_modules/tsconfig-paths
+COPY --from=build /app/node_modules/json5 node_modules/json5
+COPY --from=build /app/node_modules/minimist node_modules/minimist
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production TS_NODE_BASEURL=./dist
 WORKDIR /app
-COPY --from=build /app/node_modules node_modules
+COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
-COPY --from=build /app/package.json /app/tsconfig.json ./
+COPY package.json tsconfig.json ./
 USER node
-# tsconfig-paths resolves @tidings/<lib> against dist/ (TS_NODE_BASEURL).
+# tsconfig-paths maps @tidings/<lib> (tsconfig.json paths) onto dist/ (TS_NODE_BASEURL).
 CMD ["sh", "-c", "exec node -r tsconfig-paths/register dist/apps/${APP}/src/main.js"]

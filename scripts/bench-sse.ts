@@ -45,6 +45,11 @@ async function until(what: string, check: () => Promise<boolean> | boolean): Pro
   }
 }
 
+// The gateway runs a full GC on SIGWINCH (a preload written to a temp file; Nest's shutdown hooks own SIGUSR2), so heap figures count live
+// objects, not garbage awaiting collection.
+const GC_PRELOAD = join(tmpdir(), `tidings-bench-gc-${process.pid}.js`);
+writeFileSync(GC_PRELOAD, "process.on('SIGWINCH', () => globalThis.gc());\n");
+
 function startApp(
   app: string,
   main: string,
@@ -53,9 +58,10 @@ function startApp(
   port: number,
 ): ChildProcess {
   const root = join(__dirname, '..');
+  const gc = app === 'sse-gateway' ? ['--expose-gc', '-r', GC_PRELOAD] : [];
   return spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', main],
+    [...gc, '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', main],
     {
       cwd: root,
       env: { ...process.env, ...vars, [portVar]: String(port), TS_NODE_PROJECT: join(root, 'tsconfig.json') },
@@ -146,7 +152,7 @@ async function main(): Promise<void> {
       ),
     );
     await sleep(2_000);
-    gateway.kill('SIGUSR2');
+    gateway.kill('SIGWINCH');
     await sleep(1_000);
     const rss0 = rssBytes(gateway.pid!);
     const heap0 = await metric(gw, 'nodejs_heap_size_used_bytes');
@@ -167,7 +173,7 @@ async function main(): Promise<void> {
       async () => (await metric(gw, 'tidings_sse_connections')) === CONNECTIONS,
     );
     await sleep(2_000);
-    gateway.kill('SIGUSR2');
+    gateway.kill('SIGWINCH');
     await sleep(1_000);
     const rss1 = rssBytes(gateway.pid!);
     const heap1 = await metric(gw, 'nodejs_heap_size_used_bytes');

@@ -4,6 +4,7 @@
 import { NestFactory } from '@nestjs/core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { format, resolveConfig } from 'prettier';
 // eslint-disable-next-line no-restricted-imports -- a script is an entry point that boots the api app
 import { ApiModule } from '../apps/api/src/api.module';
 // eslint-disable-next-line no-restricted-imports -- same entry point
@@ -20,7 +21,9 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(ApiModule.forRoot(env), { preview: true, logger: false });
   const document = buildOpenApiDocument(app);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(document, null, 2)}\n`);
+  // Formatted like the rest of the repository, so `prettier --check .` stays clean after a regeneration.
+  const options = (await resolveConfig(out)) ?? {};
+  writeFileSync(out, await format(JSON.stringify(document), { ...options, filepath: out }));
   await app.close();
   process.stdout.write(`wrote ${out}\n`);
 }

@@ -1,3 +1,4 @@
+import { createTopicsAndWait } from '@tidings/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 
 /** Creates the topics that do not exist yet (existing ones are left alone) and waits for their leaders. */
@@ -5,14 +6,7 @@ export async function ensureTopics(brokers: string[], topics: string[], partitio
   const admin = new Kafka({ brokers, clientId: 'tidings-provision', logLevel: logLevel.ERROR }).admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
-      });
-    }
+    await createTopicsAndWait(admin, topics, partitions);
   } finally {
     await admin.disconnect();
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKafka, type KafkaBroker } from '../../scripts/infra/kafka';
 import { randomBytes } from 'node:crypto';
+import { createTopicsAndWait } from '@tidings/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 
@@ -56,16 +57,11 @@ export async function ensureTestTopics(prefix: string, topics: string[], partiti
   const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics
-      .map((t) => (t.startsWith(prefix) ? t : `${prefix}${t}`))
-      .filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
-      });
-    }
+    await createTopicsAndWait(
+      admin,
+      topics.map((t) => (t.startsWith(prefix) ? t : `${prefix}${t}`)),
+      partitions,
+    );
   } finally {
     await admin.disconnect();
   }

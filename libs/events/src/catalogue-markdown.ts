@@ -19,7 +19,7 @@ function fieldRows(schema: Schema): string[] {
   const required = new Set((schema.required ?? []) as string[]);
   return Object.entries(props).map(
     ([name, node]) =>
-      `| \`${name}\` | ${typeName(node)} | ${required.has(name) ? 'yes' : 'no'} | ${String(node.description ?? '')} |`,
+      `| \`${name}\` | ${typeName(node)} | ${required.has(name) ? 'yes' : 'no'} | ${typeof node.description === 'string' ? node.description : ''} |`,
   );
 }
 

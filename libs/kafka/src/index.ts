@@ -1,5 +1,5 @@
 export * from './kafka.port';
 export { PoisonMessageError, DEFAULT_CONSUMER_RETRY, type Decision } from './consumer-rule';
-export { KafkaJsClient, type KafkaJsClientOptions } from './kafkajs.client';
+export { KafkaJsClient, createTopicsAndWait, type KafkaJsClientOptions } from './kafkajs.client';
 export { InMemoryKafka } from './in-memory.kafka';
 export * from './kafka.config';

@@ -33,6 +33,52 @@ const LEVELS: Record<number, 'info' | 'warn' | 'error'> = {
   [logLevel.NOTHING]: 'info',
 };
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Creates the missing topics and waits until every partition has a leader. kafkajs' own
+ * `waitForLeaders` fails on KRaft when the broker briefly answers "does not host this topic-partition"
+ * for a just-created topic, so creation is fire-and-check: metadata is polled until it is complete.
+ * Safe when several processes create the same topics at once.
+ */
+export async function createTopicsAndWait(
+  admin: Admin,
+  topics: string[],
+  partitions: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    try {
+      await admin.createTopics({
+        waitForLeaders: false,
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
+      });
+    } catch (error) {
+      // Another process created some of them first: fine, the metadata check below decides.
+      if (!/already exists/i.test(JSON.stringify((error as { errors?: unknown }).errors ?? String(error))))
+        throw error;
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      if (
+        meta.length === topics.length &&
+        meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+      )
+        return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topics without a leader after ${timeoutMs} ms: ${topics.join(', ')}`);
+    await sleep(100);
+  }
+}
+
 export class KafkaJsClient implements KafkaClient {
   private readonly kafka: Kafka;
   private admin?: Promise<Admin>;
@@ -70,14 +116,7 @@ export class KafkaJsClient implements KafkaClient {
   }
 
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
-    const admin = await this.getAdmin();
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
-    });
+    await createTopicsAndWait(await this.getAdmin(), topics, partitions);
   }
 
   async createProducer(): Promise<Producer> {
@@ -143,8 +182,6 @@ function headersOf(message: KafkaMessage): Record<string, string> {
   }
   return headers;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Consumer loop over kafkajs with the explicit commit rule of consumer-rule.ts. Offsets are committed

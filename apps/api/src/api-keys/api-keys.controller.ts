@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequireScope, Tenant, type TenantCtx } from '../auth/tenant.decorator';
-import { CreateApiKeyDto } from './api-keys.dto';
+import { ApiKeyDto, ApiKeyListDto, CreateApiKeyDto, IssuedApiKeyDto } from './api-keys.dto';
 import { ApiKeysService } from './api-keys.service';
 
 @ApiTags('api-keys')
@@ -13,16 +13,22 @@ export class ApiKeysController {
 
   /** Issues a key; the response is the only time the key is shown. */
   @Post()
+  @ApiOperation({ summary: 'Issue an API key (emits api_key.created); the key is shown only here' })
+  @ApiCreatedResponse({ type: IssuedApiKeyDto })
   create(@Tenant() t: TenantCtx, @Body() body: CreateApiKeyDto) {
     return this.keys.create(t, body.name, body.scopes);
   }
 
   @Get()
+  @ApiOperation({ summary: "The tenant's API keys (never the keys themselves)" })
+  @ApiOkResponse({ type: ApiKeyListDto })
   async list(@Tenant() t: TenantCtx) {
     return { data: await this.keys.list(t) };
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Revoke an API key (emits api_key.revoked)' })
+  @ApiOkResponse({ type: ApiKeyDto })
   revoke(@Tenant() t: TenantCtx, @Param('id') id: string) {
     return this.keys.revoke(t, id);
   }

@@ -15,3 +15,40 @@ export class CreateApiKeyDto {
   @IsIn(['read', 'write', 'admin'], { each: true })
   scopes!: ApiKeyScope[];
 }
+
+/** Response shape of a listed or revoked key (documentation; the service returns `ApiKeyView`). */
+export class ApiKeyDto {
+  @ApiProperty({ example: 'key_jAEmsoD2OEU3' })
+  id!: string;
+  @ApiProperty({ example: 'ci pipeline' })
+  name!: string;
+  @ApiProperty({ enum: ['read', 'write', 'admin'], isArray: true })
+  scopes!: ApiKeyScope[];
+  @ApiProperty({ example: 'tdk_jAEmsoD2OEU3', description: 'Public part of the key, safe to log' })
+  prefix!: string;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  revokedAt!: string | null;
+}
+
+/** A newly issued key: the only response that carries the key itself. */
+export class IssuedApiKeyDto {
+  @ApiProperty({ example: 'key_jAEmsoD2OEU3' })
+  id!: string;
+  @ApiProperty()
+  name!: string;
+  @ApiProperty({ enum: ['read', 'write', 'admin'], isArray: true })
+  scopes!: ApiKeyScope[];
+  @ApiProperty({ example: 'tdk_jAEmsoD2OEU3' })
+  prefix!: string;
+  @ApiProperty({ description: 'The key: `Authorization: Bearer <key>`. Shown once, never stored.' })
+  key!: string;
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class ApiKeyListDto {
+  @ApiProperty({ type: [ApiKeyDto] })
+  data!: ApiKeyDto[];
+}

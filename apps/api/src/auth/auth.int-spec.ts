@@ -6,6 +6,7 @@ import { createTestDatabase } from '../../../../test/support/infra';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 import type { ApiConfig } from '../api.config';
 import { ApiModule } from '../api.module';
+import { bootstrapDevTenant } from '../cli';
 
 const ADMIN = 'platform-admin-key-for-tests';
 
@@ -147,5 +148,31 @@ describe('authentication, tenants, API keys and stream tokens', () => {
       400,
     );
     expect(await t.count('stream_tokens')).toBe(before);
+    expect((await t.call('POST', '/stream-tokens', a.apiKey, { ttlSeconds: 30 * 86_400 + 1 })).status).toBe(
+      400,
+    );
+    expect(await t.count('stream_tokens')).toBe(before);
+    const stored = (await t.ds.query('SELECT token_hash FROM stream_tokens WHERE id = $1', [
+      ok.body!.id,
+    ])) as {
+      token_hash: string;
+    }[];
+    expect(stored).toHaveLength(1);
+    expect(stored[0].token_hash).not.toContain(String(ok.body!.token).slice(17));
+  });
+
+  it('bootstraps one dev tenant idempotently, minting a working admin key each time', async () => {
+    const first = await bootstrapDevTenant(t.ds);
+    const second = await bootstrapDevTenant(t.ds);
+    expect(second.tenantId).toBe(first.tenantId);
+    expect(second.apiKey).not.toBe(first.apiKey);
+    const devs = (await t.ds.query(`SELECT count(*)::int AS n FROM tenants WHERE name = 'dev'`)) as {
+      n: number;
+    }[];
+    expect(devs[0].n).toBe(1);
+    for (const key of [first.apiKey, second.apiKey]) {
+      const res = await t.call('POST', '/api-keys', key, { name: 'from dev key', scopes: ['read'] });
+      expect(res.status).toBe(201);
+    }
   });
 });

@@ -90,6 +90,12 @@ describe('OpenAPI document', () => {
       }
     }
     expect(doc.paths['/events/{eventId}'].get.security).toEqual([{ bearer: [] }]);
+    // Every scheme an operation names is declared (the operator's key for tenant creation included).
+    const used = Object.values(doc.paths).flatMap((item) =>
+      Object.values(item).flatMap((op) => (op.security ?? []).flatMap((r) => Object.keys(r as object))),
+    );
+    expect(used).toContain('bearer');
+    expect([...new Set(used)].filter((name) => !(name in doc.components.securitySchemes))).toEqual([]);
   });
 
   it('has a webhooks entry for every catalogue type with its JSON Schema and signature headers', () => {

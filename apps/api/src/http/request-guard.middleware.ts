@@ -3,6 +3,7 @@ import { ProblemError } from '@tidings/runtime';
 import type { NextFunction, Request, Response } from 'express';
 
 // U+0000 cannot be stored in Postgres text or jsonb; an unpaired surrogate is not valid Unicode.
+// eslint-disable-next-line no-control-regex -- finding U+0000 is the point of this pattern
 const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function findUnsafe(value: unknown, path: string, depth = 0): string | undefined {
@@ -25,9 +26,17 @@ function findUnsafe(value: unknown, path: string, depth = 0): string | undefined
   return undefined;
 }
 
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 /**
  * Rejects what must never reach a service: a body that is not JSON (415) and strings with NUL bytes or
- * lone surrogates (400 — otherwise Postgres would answer a 500 on jsonb/text). Runs after the JSON parser.
+ * lone surrogates (400 — otherwise Postgres would answer a 500 on jsonb/text). Runs after the JSON parser, on the body, the query string and the path.
  */
 @Injectable()
 export class RequestGuardMiddleware implements NestMiddleware {
@@ -41,7 +50,13 @@ export class RequestGuardMiddleware implements NestMiddleware {
     ) {
       throw new ProblemError(415, 'Unsupported Media Type', 'Request bodies must be application/json');
     }
-    const unsafe = findUnsafe(req.body, '');
+    // The query string and the path reach SQL parameters too (filters, ids): same rule. originalUrl, because
+    // req.path is relative to where Nest mounts this middleware.
+    const inQuery = findUnsafe(req.query, '');
+    const unsafe =
+      findUnsafe(req.body, '') ??
+      (inQuery !== undefined ? inQuery || '(query)' : undefined) ??
+      (findUnsafe(safeDecode(req.originalUrl.split('?')[0]), '') !== undefined ? '(path)' : undefined);
     if (unsafe !== undefined) {
       throw new ProblemError(
         400,

@@ -28,6 +28,8 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  * mutation always has its recorded response and a rolled-back one never does. A transaction-scoped advisory
  * lock on (tenant, key) makes a concurrent duplicate fail fast with 409 instead of running twice; after
  * commit, the same request replays the stored status and body, a different request with the key is a 422.
+ * Used by every POST on orders and messages. Not by the POSTs whose response carries a secret shown once
+ * (/tenants, /api-keys, /stream-tokens): replaying them would mean storing that secret in plain text here.
  */
 @Injectable()
 export class IdempotencyService {

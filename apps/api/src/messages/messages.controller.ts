@@ -1,9 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import { Mutation, type MutationRequest } from '../http/request.decorator';
-import { CreateMessageDto, ListMessagesQuery } from './messages.dto';
+import { CreateMessageDto, ListMessagesQuery, MessageDto, MessagePageDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
 @ApiTags('messages')
@@ -13,6 +20,8 @@ export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Record a received message (emits message.received)' })
+  @ApiCreatedResponse({ type: MessageDto })
   async create(
     @Tenant() t: TenantCtx,
     @Body() body: CreateMessageDto,
@@ -26,17 +35,23 @@ export class MessagesController {
   }
 
   @Get()
+  @ApiOperation({ summary: "The tenant's messages, newest first" })
+  @ApiOkResponse({ type: MessagePageDto })
   list(@Tenant() t: TenantCtx, @Query() q: ListMessagesQuery) {
     return this.messages.list(t, q);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One message' })
+  @ApiOkResponse({ type: MessageDto })
   get(@Tenant() t: TenantCtx, @Param('id') id: string) {
     return this.messages.get(t, id);
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete the message (emits message.deleted)' })
+  @ApiNoContentResponse()
   delete(@Tenant() t: TenantCtx, @Param('id') id: string, @Mutation() m: MutationRequest) {
     return this.messages.delete(t, id, m);
   }

@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import { Mutation, type MutationRequest } from '../http/request.decorator';
@@ -9,6 +17,8 @@ import {
   CreateOrderDto,
   GetOrderQuery,
   ListOrdersQuery,
+  OrderDto,
+  OrderPageDto,
   PayOrderDto,
   ShipOrderDto,
   UpdateOrderDto,
@@ -39,6 +49,8 @@ export class OrdersController {
   ) {}
 
   @Post()
+  @ApiOperation({ summary: 'Place an order (emits order.created)' })
+  @ApiCreatedResponse({ type: OrderDto })
   async create(
     @Tenant() t: TenantCtx,
     @Body() body: CreateOrderDto,
@@ -51,12 +63,19 @@ export class OrdersController {
   }
 
   @Get()
+  @ApiOperation({ summary: "The tenant's orders, newest first" })
+  @ApiOkResponse({ type: OrderPageDto })
   list(@Tenant() t: TenantCtx, @Query() q: ListOrdersQuery) {
     return this.orders.list(t, q);
   }
 
   /** The order now, or with `asOf` (a time or a sequence) the order as it was then, folded from its events. */
   @Get(':id')
+  @ApiOperation({
+    summary: 'One order, now or as it was at `asOf`',
+    description: "With `asOf` (a sequence or an ISO 8601 time) the state is folded from the order's events.",
+  })
+  @ApiOkResponse({ type: OrderDto })
   async get(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
@@ -70,6 +89,8 @@ export class OrdersController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change editable fields (emits order.updated)' })
+  @ApiOkResponse({ type: OrderDto })
   @ApiHeader({ name: 'If-Match', required: false })
   async update(
     @Tenant() t: TenantCtx,
@@ -82,6 +103,11 @@ export class OrdersController {
   }
 
   @Post(':id/pay')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Pay the order (emits order.payment_received); 409 from a state that does not allow it',
+  })
+  @ApiOkResponse({ type: OrderDto })
   async pay(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
@@ -93,6 +119,9 @@ export class OrdersController {
   }
 
   @Post(':id/ship')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Ship the order (emits order.shipped); 409 from a state that does not allow it' })
+  @ApiOkResponse({ type: OrderDto })
   async ship(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
@@ -104,6 +133,11 @@ export class OrdersController {
   }
 
   @Post(':id/deliver')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Deliver the order (emits order.delivered); 409 from a state that does not allow it',
+  })
+  @ApiOkResponse({ type: OrderDto })
   async deliver(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
@@ -114,6 +148,11 @@ export class OrdersController {
   }
 
   @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Cancel the order (emits order.cancelled); 409 from a state that does not allow it',
+  })
+  @ApiOkResponse({ type: OrderDto })
   async cancel(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
@@ -126,6 +165,8 @@ export class OrdersController {
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete the order (emits order.deleted)' })
+  @ApiNoContentResponse()
   delete(@Tenant() t: TenantCtx, @Param('id') id: string, @Mutation() m: MutationRequest) {
     return this.orders.delete(t, id, m);
   }

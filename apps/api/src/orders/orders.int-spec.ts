@@ -146,6 +146,45 @@ describe('orders API', () => {
     ]);
   });
 
+  it('patches an order: recomputes the total, records only what changed, and refuses item changes after payment', async () => {
+    const { body: order } = await t.call('POST', '/orders', a.apiKey, ORDER);
+    const id = String(order.id);
+    const patched = await t.call('PATCH', `/orders/${id}`, a.apiKey, {
+      items: [{ sku: 'B', quantity: 3, unitPriceMinor: 100 }],
+      customerId: 'cus_1',
+      metadata: { gift: 'yes' },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.headers.get('etag')).toBe('"2"');
+    expect(patched.body).toMatchObject({ totalMinor: 300, version: 2, metadata: { gift: 'yes' } });
+    const [updated] = (await t.ds.query(
+      `SELECT data FROM event_log WHERE resource_id = $1 AND event_type = 'order.updated'`,
+      [id],
+    )) as { data: { orderId: string; changes: Record<string, unknown> } }[];
+    expect(updated.data).toEqual({
+      orderId: id,
+      changes: {
+        items: [{ sku: 'B', quantity: 3, unitPriceMinor: 100 }],
+        totalMinor: 300,
+        metadata: { gift: 'yes' },
+      },
+    });
+    expect((await t.call('PATCH', `/orders/${id}`, a.apiKey, {})).status).toBe(400);
+    await t.call('POST', `/orders/${id}/pay`, a.apiKey, {});
+    const before = await t.writes();
+    const late = await t.call('PATCH', `/orders/${id}`, a.apiKey, {
+      items: [{ sku: 'C', quantity: 1, unitPriceMinor: 1 }],
+    });
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({ currentStatus: 'paid', currentVersion: 3 });
+    expect((await t.call('PATCH', `/orders/${id}`, a.apiKey, { notes: 'leave at door' })).status).toBe(200);
+    await t.call('POST', `/orders/${id}/cancel`, a.apiKey, { reason: 'changed mind' });
+    const final = await t.call('PATCH', `/orders/${id}`, a.apiKey, { notes: 'too late' });
+    expect(final.status).toBe(409);
+    expect(final.body).toMatchObject({ currentStatus: 'cancelled', currentVersion: 5 });
+    expect((await t.writes()).events).toBe(before.events + 2);
+  });
+
   it('serialises 100 concurrent PATCHes on one order into versions 1..101 with no gap or duplicate', async () => {
     const { body: order } = await t.call('POST', '/orders', a.apiKey, ORDER);
     const id = String(order.id);
@@ -402,6 +441,13 @@ describe('orders API', () => {
         'customerId',
       ],
       [
+        'a NUL byte in a query filter',
+        () => t.call('GET', '/orders?customerId=a%00b', a.apiKey),
+        400,
+        'customerId',
+      ],
+      ['a NUL byte in the path', () => t.call('POST', '/orders/ord_%00/pay', a.apiKey, {}), 400, '(path)'],
+      [
         'an unknown field',
         () => t.call('POST', '/orders', a.apiKey, { ...ORDER, discount: 5 }),
         400,
@@ -417,6 +463,16 @@ describe('orders API', () => {
           }),
         400,
         'currency',
+      ],
+      [
+        'a total beyond 2^53',
+        () =>
+          t.call('POST', '/orders', a.apiKey, {
+            ...ORDER,
+            items: [{ sku: 'A', quantity: 1_000_000, unitPriceMinor: 1_000_000_000_000 }],
+          }),
+        400,
+        'items',
       ],
       [
         'a malformed Idempotency-Key',

@@ -74,7 +74,15 @@ async function updateReturning(tx: Tx, sql: string, params: unknown[]): Promise<
   return rows[0];
 }
 
-const total = (items: OrderItem[]) => items.reduce((sum, i) => sum + i.quantity * i.unitPriceMinor, 0);
+/** The order total in minor units; beyond 2^53 it would lose precision in JSON, so it is refused. */
+function total(items: OrderItem[]): number {
+  const sum = items.reduce((acc, i) => acc + i.quantity * i.unitPriceMinor, 0);
+  if (!Number.isSafeInteger(sum))
+    throw new ProblemError(400, 'Bad Request', 'The order total is too large', {
+      errors: [{ field: 'items', message: 'quantity × unitPriceMinor summed must stay below 2^53' }],
+    });
+  return sum;
+}
 
 export interface Request {
   idempotencyKey?: string;
@@ -114,8 +122,6 @@ export class OrdersService {
           unitPriceMinor: i.unitPriceMinor,
         }));
         const totalMinor = total(items);
-        if (!Number.isSafeInteger(totalMinor))
-          throw new ProblemError(400, 'Bad Request', 'The order total is too large');
         const event = buildEvent({
           eventType: 'order.created',
           tenantId: t.tenantId,

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 
 // Up to 30 days: long-lived dashboards; default one hour for a browser session.
@@ -22,4 +22,16 @@ export class CreateStreamTokenDto {
   @Min(60)
   @Max(MAX_STREAM_TOKEN_TTL_SECONDS)
   ttlSeconds?: number;
+}
+
+/** Response of stream-token creation (documentation). */
+export class StreamTokenDto {
+  @ApiProperty({ example: 'stk_AbCdEfGhIjKl' })
+  id!: string;
+  @ApiProperty({ description: 'Pass as `access_token` to GET /events/stream. Shown once, never stored.' })
+  token!: string;
+  @ApiProperty({ type: [String], example: ['order.*'] })
+  eventTypes!: string[];
+  @ApiProperty({ format: 'date-time' })
+  expiresAt!: string;
 }

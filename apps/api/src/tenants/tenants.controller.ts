@@ -1,16 +1,16 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, ProblemError } from '@tidings/runtime';
 import { timingSafeEqual } from 'node:crypto';
 import type { ApiConfig } from '../api.config';
 import { unauthorized } from '../auth/auth.guard';
 import { Public } from '../auth/tenant.decorator';
-import { CreateTenantDto } from './tenants.dto';
+import { CreatedTenantDto, CreateTenantDto } from './tenants.dto';
 import { TenantsService } from './tenants.service';
 
 /** Platform-operator route, guarded by ADMIN_API_KEY instead of a tenant key. */
 @ApiTags('tenants')
-@ApiBearerAuth()
+@ApiBearerAuth('operator')
 @Controller('tenants')
 export class TenantsController {
   constructor(
@@ -21,6 +21,8 @@ export class TenantsController {
   @Public()
   @Post()
   @HttpCode(201)
+  @ApiOperation({ summary: 'Create a tenant and its first admin key (platform operator only)' })
+  @ApiCreatedResponse({ type: CreatedTenantDto })
   create(@Headers('authorization') authorization: string | undefined, @Body() body: CreateTenantDto) {
     const admin = this.config.ADMIN_API_KEY;
     if (!admin)

@@ -44,9 +44,11 @@ export class OutboxService {
    */
   async hasWork(db: Client, publishedUpTo: number): Promise<{ unpositioned: boolean; unpublished: boolean }> {
     const { rows } = await db.query<{ unpositioned: boolean; unpublished: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM outbox WHERE position IS NULL) AS unpositioned,
-              EXISTS (SELECT 1 FROM outbox WHERE position IS NOT NULL AND published_at IS NULL AND position > $1)
-                AS unpublished`,
+      // ORDER BY … LIMIT 1 in each probe keeps the planner on the partial index: with statistics from a busy
+      // moment it otherwise picks a sequential scan "that stops at the first match" and reads the whole table.
+      `SELECT (SELECT id FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1) IS NOT NULL AS unpositioned,
+              (SELECT position FROM outbox WHERE position IS NOT NULL AND published_at IS NULL AND position > $1
+                ORDER BY position LIMIT 1) IS NOT NULL AS unpublished`,
       [publishedUpTo],
     );
     return rows[0];
