@@ -2,12 +2,16 @@
  * Operator commands for the api app:
  *   ts-node -r tsconfig-paths/register apps/api/src/cli.ts bootstrap-dev   → a dev tenant + admin key (JSON)
  *   ts-node -r tsconfig-paths/register apps/api/src/cli.ts create-tenant <name>
+ *   ts-node -r tsconfig-paths/register apps/api/src/cli.ts rebuild [--apply]
+ *       → replays the event log into fresh orders/messages projections and compares them with the live
+ *         tables (exit 1 on any difference); --apply replaces the live tables (docs/event-log.md)
  * Both need DATABASE_URL.
  */
 import { createDataSource, TenantEntity } from '@tidings/db';
 import { transaction } from '@tidings/db';
 import type { DataSource } from 'typeorm';
 import { issueApiKey } from './api-keys/api-keys.service';
+import { rebuildCommand } from './events/rebuild.service';
 import { createTenantWithKey } from './tenants/tenants.service';
 
 export { createTenantWithKey };
@@ -35,8 +39,10 @@ async function run(argv: string[]): Promise<void> {
     } else if (command === 'create-tenant' && args[0]) {
       const created = await createTenantWithKey(ds, args[0]);
       process.stdout.write(`${JSON.stringify({ tenantId: created.tenantId, apiKey: created.apiKey.key })}\n`);
+    } else if (command === 'rebuild') {
+      process.exitCode = await rebuildCommand(ds, args);
     } else {
-      throw new Error('usage: cli.ts bootstrap-dev | create-tenant <name>');
+      throw new Error('usage: cli.ts bootstrap-dev | create-tenant <name> | rebuild [--apply]');
     }
   } finally {
     await ds.destroy();

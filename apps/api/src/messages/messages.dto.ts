@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsByteLength, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { IsStringMap } from '../http/string-map.validator';
 
 export class CreateMessageDto {
@@ -16,7 +16,8 @@ export class CreateMessageDto {
 
   @ApiProperty({ example: 'Where is my order?', maxLength: 65536 })
   @IsString()
-  @MaxLength(65_536)
+  // 64 KiB of UTF-8, the size the event carries (a character limit would let 4-byte characters through at 256 KiB).
+  @IsByteLength(1, 65_536, { message: 'body must be between 1 byte and 64 KiB of UTF-8' })
   body!: string;
 
   @ApiPropertyOptional({ example: {} })

@@ -157,6 +157,12 @@ describe('messages API', () => {
   describe('bad input gets a precise 4xx problem and writes nothing', () => {
     const cases: { name: string; body: () => unknown; field: string }[] = [
       { name: 'a body over 64 KiB', body: () => ({ ...MESSAGE, body: 'x'.repeat(65_537) }), field: 'body' },
+      {
+        name: 'a body over 64 KiB of UTF-8 in fewer characters',
+        body: () => ({ ...MESSAGE, body: '€'.repeat(30_000) }),
+        field: 'body',
+      },
+      { name: 'an empty body', body: () => ({ ...MESSAGE, body: '' }), field: 'body' },
       { name: 'a missing sender', body: () => ({ channel: 'support', body: 'hi' }), field: 'from' },
       { name: 'a NUL byte in the body', body: () => ({ ...MESSAGE, body: 'a\u0000b' }), field: 'body' },
       { name: 'an unknown field', body: () => ({ ...MESSAGE, priority: 'high' }), field: 'priority' },
