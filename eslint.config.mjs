@@ -60,8 +60,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests may boot any app (cross-app journeys); they still import libraries through @tidings/<lib>.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', 'test/**/*.ts'],
+    // Tests and tooling (dev runner, benchmarks) may boot any app; they still import libraries through @tidings/<lib>.
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', 'test/**/*.ts', 'scripts/**/*.ts'],
     rules: {
       '@typescript-eslint/require-await': 'off',
       'no-restricted-imports': ['error', { patterns: [noRelativeLibs] }],
