@@ -5,9 +5,9 @@ import { NestFactory } from '@nestjs/core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
-// eslint-disable-next-line no-restricted-imports -- a script is an entry point that boots the api app
+ 
 import { ApiModule } from '../apps/api/src/api.module';
-// eslint-disable-next-line no-restricted-imports -- same entry point
+ 
 import { buildOpenApiDocument } from '../apps/api/src/docs/openapi';
 
 async function main(): Promise<void> {
