@@ -5,9 +5,9 @@ import { NestFactory } from '@nestjs/core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
- 
+
 import { ApiModule } from '../apps/api/src/api.module';
- 
+
 import { buildOpenApiDocument } from '../apps/api/src/docs/openapi';
 
 async function main(): Promise<void> {
