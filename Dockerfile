@@ -10,15 +10,11 @@ COPY apps apps
 COPY scripts scripts
 RUN npm run build
 
-# Production dependencies only. tsconfig-paths is a devDependency but the start command needs it to
-# resolve @tidings/<lib> at runtime, so it (and its own dependencies) is copied over from the build stage.
+# Production dependencies only (tsconfig-paths among them: the start command resolves @tidings/<lib> with it).
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY --from=build /app/node_modules/tsconfig-paths node_modules/tsconfig-paths
-COPY --from=build /app/node_modules/json5 node_modules/json5
-COPY --from=build /app/node_modules/minimist node_modules/minimist
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production TS_NODE_BASEURL=./dist

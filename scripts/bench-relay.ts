@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { runMigrations } from '@tidings/db';
 import { allEventTopics, buildEvent } from '@tidings/events';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -64,6 +64,9 @@ async function stageTimes(url: string): Promise<string> {
 const EVENTS = Number(process.argv[2] ?? 100_000);
 const RESOURCES = 1_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Progress and detail go to stderr; the one JSON result line (as every bench prints) goes to stdout. */
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const result: Record<string, unknown> = { bench: 'relay' };
 
 function env(name: string): string {
   const v = process.env[name];
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
     const sequences = new Map<string, number>();
     let t = Date.now();
     await seedBacklog(db, EVENTS, sequences);
-    console.log(`seeded ${EVENTS} events over ${RESOURCES} resources in ${Date.now() - t} ms`);
+    say(`seeded ${EVENTS} events over ${RESOURCES} resources in ${Date.now() - t} ms`);
 
     t = Date.now();
     relay = await startRelay({ DATABASE_URL: url.toString(), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
@@ -157,15 +160,19 @@ async function main(): Promise<void> {
          FROM outbox`,
     );
     const steady = (EVENTS - rows[0].first) / rows[0].span;
-    console.log(
+    Object.assign(result, {
+      events: EVENTS,
+      batchSize: Number(process.env.RELAY_BATCH_SIZE ?? 2_000),
+      drainEventsPerSecond: Math.round(steady),
+      wallEventsPerSecondInclBoot: Math.round((EVENTS * 1000) / wall),
+    });
+    say(
       `drain: ${EVENTS} events, steady ${Math.round(steady)} events/s ` +
         `(first mark → last mark ${rows[0].span.toFixed(2)} s); wall incl. boot ${wall} ms ` +
         `= ${Math.round((EVENTS * 1000) / wall)} events/s`,
     );
 
-    console.log(
-      `time per stage while draining (stages of one round overlap): ${await stageTimes(relay.url)}`,
-    );
+    say(`time per stage while draining (stages of one round overlap): ${await stageTimes(relay.url)}`);
 
     // Idle latency: one event at a time, commit → published_at (set right after Kafka acknowledged it).
     const latencies: number[] = [];
@@ -217,7 +224,8 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const pct = (p: number) =>
       latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-    console.log(`idle commit→Kafka-ack latency over 200 events: p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
+    Object.assign(result, { idleLatencyP50Ms: pct(50), idleLatencyP99Ms: pct(99) });
+    say(`idle commit→Kafka-ack latency over 200 events: p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
 
     // Idle polling cost: CPU of the relay's Postgres backend and of this process over 10 s with no work.
     const backend = await db.query<{ pid: number }>(
@@ -230,7 +238,13 @@ async function main(): Promise<void> {
     await sleep(10_000);
     const relayCpu = cpuSeconds(relay.child.pid!) - relayCpu0;
     const pgCpu = pgPid ? cpuSeconds(pgPid) - pg0 : NaN;
-    console.log(
+    Object.assign(result, {
+      idleRelayCpuPercent: Number(((relayCpu / 10) * 100).toFixed(1)),
+      idleBackendCpuPercent: Number(((pgCpu / 10) * 100).toFixed(1)),
+      cpus: cpus().length,
+      loadAverage: loadavg()[0],
+    });
+    say(
       `idle polling for 10 s: relay process ${((relayCpu / 10) * 100).toFixed(1)}% ` +
         `of a core, its Postgres backend ${((pgCpu / 10) * 100).toFixed(1)}% of a core`,
     );
@@ -241,7 +255,7 @@ async function main(): Promise<void> {
       `SELECT n_dead_tup AS dead, last_vacuum AS vacuumed, last_autovacuum AS autovacuumed
          FROM pg_stat_user_tables WHERE relname = 'outbox'`,
     );
-    console.log(
+    say(
       `idle probe of unpositioned rows: ${plan.rows
         .map((r) => r['QUERY PLAN'].trim())
         .filter((l) => /Buffers|Execution/.test(l))
@@ -249,7 +263,8 @@ async function main(): Promise<void> {
         `outbox dead tuples ${stats.rows[0]?.dead}, last vacuum ${stats.rows[0]?.vacuumed?.toISOString() ?? 'never'}, ` +
         `last autovacuum ${stats.rows[0]?.autovacuumed?.toISOString() ?? 'never'}`,
     );
-    console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+    say(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     if (relay) {
       relay.child.kill('SIGTERM');

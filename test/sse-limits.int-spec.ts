@@ -63,6 +63,8 @@ describe('SSE gateway: limits', () => {
         body,
         metadata: {},
       });
+      // The normal client keeps up (it lives in this busy test process too): only the stalled one falls behind.
+      await eventually(() => expect(normal.events).toHaveLength(i + 1));
     }
     await eventually(async () =>
       expect(await metric(gw.url, 'tidings_sse_disconnects_total', 'reason="slow_consumer"')).toBe(1),

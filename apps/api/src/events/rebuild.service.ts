@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { envelopeFromLogRow, EventLogEntity, transaction, type Tx } from '@tidings/db';
 import { DataSource } from 'typeorm';
 import { applyMessageEvent, type MessageState } from '../messages/message.fold';
@@ -108,8 +108,6 @@ const messageRow = (m: MessageState): unknown[] => [
  */
 @Injectable()
 export class RebuildService {
-  private readonly logger = new Logger('Rebuild');
-
   constructor(private readonly ds: DataSource) {}
 
   /** `readBatch` exists for tests, which use tiny batches so resources straddle page boundaries. */
@@ -135,12 +133,7 @@ export class RebuildService {
           await tx.query('DELETE FROM messages');
           await tx.query('INSERT INTO messages SELECT * FROM messages_rebuild');
         }
-        const report = { ...counts, differenceCount: count, differences, applied: apply };
-        this.logger.log(
-          `rebuilt ${report.orders} orders and ${report.messages} messages from ${report.events} events; ` +
-            `${count} differences from the live projection${apply ? '; live projection replaced' : ''}`,
-        );
-        return report;
+        return { ...counts, differenceCount: count, differences, applied: apply };
       },
       // Apply holds locks that make READ COMMITTED consistent; check relies on one snapshot instead.
       apply ? 'READ COMMITTED' : 'REPEATABLE READ',
@@ -269,6 +262,12 @@ export async function rebuildCommand(
     return 2;
   }
   const report = await new RebuildService(ds).run({ apply: args.includes('--apply') });
+  // The summary goes to stderr so stdout stays one JSON document, for scripts.
+  process.stderr.write(
+    `rebuilt ${report.orders} orders and ${report.messages} messages from ${report.events} events; ` +
+      `${report.differenceCount} differences from the live projection` +
+      `${report.applied ? '; live projection replaced' : ''}\n`,
+  );
   write(JSON.stringify(report, null, 2));
   return report.applied || report.differenceCount === 0 ? 0 : 1;
 }

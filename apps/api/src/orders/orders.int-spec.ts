@@ -114,6 +114,21 @@ describe('orders API', () => {
     });
   });
 
+  it('stores a valid traceparent with the event and ignores a malformed one', async () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = await t.call('POST', '/orders', a.apiKey, ORDER, { traceparent: tp });
+    const garbled = await t.call('POST', '/orders', a.apiKey, ORDER, { traceparent: 'not-a-trace' });
+    expect([traced.status, garbled.status]).toEqual([201, 201]);
+    const rows = (await t.ds.query(
+      'SELECT resource_id, traceparent FROM event_log WHERE resource_id = ANY($1)',
+      [[traced.body.id, garbled.body.id]],
+    )) as { resource_id: string; traceparent: string | null }[];
+    expect(Object.fromEntries(rows.map((r) => [r.resource_id, r.traceparent]))).toEqual({
+      [String(traced.body.id)]: tp,
+      [String(garbled.body.id)]: null,
+    });
+  });
+
   it('walks the lifecycle and answers 409 with the current state on an invalid transition', async () => {
     const { body: order } = await t.call('POST', '/orders', a.apiKey, ORDER);
     const id = String(order.id);
@@ -367,6 +382,17 @@ describe('orders API', () => {
     const odd = await t.call('GET', '/orders?customerId=odd', c.apiKey);
     expect((odd.body.data as unknown[]).length).toBe(2);
     expect((await t.call('GET', '/orders?cursor=garbage', c.apiKey)).status).toBe(400);
+    await t.call('POST', `/orders/${seen[0]}/pay`, c.apiKey, {});
+    const paid = await t.call('GET', '/orders?status=paid', c.readKey);
+    expect((paid.body.data as { id: string }[]).map((o) => o.id)).toEqual([seen[0]]);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await t.call('GET', `/orders?createdAfter=${future}`, c.readKey)).body.data).toEqual([]);
+    expect(
+      ((await t.call('GET', `/orders?createdBefore=${future}`, c.readKey)).body.data as unknown[]).length,
+    ).toBe(5);
+    const bad = await t.call('GET', '/orders?createdAfter=yesterday&status=lost', c.readKey);
+    expect(bad.status).toBe(400);
+    expect((bad.body.errors ?? []).map((e) => e.field).sort()).toEqual(['createdAfter', 'status']);
   });
 
   it("answers 404 on every order endpoint for another tenant's order, exactly as for a missing one, and changes nothing", async () => {
