@@ -19,11 +19,12 @@ export interface TestTenant {
 }
 
 /**
- * What the SSE journeys share: an isolated database and topic prefix, the real outbox relay in-process
- * (it positions and publishes what the tests commit), gateways started on demand (several may run at once,
- * on port 0 or a given port), tenants with credentials, and an event writer that appends like the API does.
+ * What the SSE journeys share: an isolated database and topic prefix, the real outbox relay in-process (it
+ * positions and publishes what the tests commit; `relay: false` leaves Kafka silent), gateways started on
+ * demand (several may run at once, on port 0 or a given port), tenants with credentials, and an event writer
+ * that appends like the API does.
  */
-export async function sseHarness() {
+export async function sseHarness(options: { relay?: boolean } = {}) {
   const db = await createTestDatabase();
   const prefix = testTopicPrefix();
   await ensureTestTopics(prefix, [...allEventTopics(''), ...allPlatformTopics('')], 6);
@@ -39,11 +40,14 @@ export async function sseHarness() {
   };
   const apps = new Set<INestApplication>();
 
-  const { app: relay } = await createApp<OutboxRelayConfig>(
-    () => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0', RELAY_LEADER_RETRY_MS: '200' }),
-    { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
-  );
-  apps.add(relay);
+  // Without the relay nothing reaches Kafka: tests then position events themselves (test/support/sequencer).
+  if (options.relay !== false) {
+    const { app: relay } = await createApp<OutboxRelayConfig>(
+      () => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0', RELAY_LEADER_RETRY_MS: '200' }),
+      { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
+    );
+    apps.add(relay);
+  }
 
   return {
     ds,
@@ -147,7 +151,7 @@ export async function sseHarness() {
 
 export type SseHarness = Awaited<ReturnType<typeof sseHarness>>;
 
-/** Valid `data` for the catalogue's example of a type, with the ids swapped in. */
+/** Valid `order.updated` data for `orderId`; `n` makes each change distinct. */
 export function orderUpdated(orderId: string, n: number) {
   return { orderId, changes: { notes: `change ${n}` } };
 }

@@ -42,8 +42,13 @@ const PROBLEMS: Record<string, string> = {
   '401': 'Missing, malformed, unknown or revoked API key',
   '403': "The key's scopes do not allow this operation",
   '404': "Not found (another tenant's resources are never visible: they are not found either)",
+  '409':
+    "Conflict: the resource's current state does not allow this (current state in the body), or a request " +
+    'with the same Idempotency-Key is still in flight',
+  '412': 'If-Match does not match the current version (current version in the body and ETag)',
   '413': 'The request body exceeds the size limit',
   '415': 'The request body is not `application/json`',
+  '422': 'The Idempotency-Key was already used with a different request',
   '429': 'Rate limited: retry after the `Retry-After` seconds',
   '500': 'Unexpected server error (logged; no internals are exposed)',
 };
@@ -288,6 +293,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (method === 'post' || method === 'put' || method === 'patch') {
         add('413');
         add('415');
+      }
+      if (method !== 'get' && method !== 'head') {
+        // Declared by the controllers that honour them (If-Match, Idempotency-Key).
+        const headers = (operation.parameters ?? [])
+          .filter((p) => 'in' in p && p.in === 'header')
+          .map((p) => ('name' in p ? p.name.toLowerCase() : ''));
+        if (headers.includes('if-match')) add('412');
+        if (headers.includes('idempotency-key')) {
+          add('409');
+          add('422');
+        }
       }
       if (route?.isPublic) {
         // No tenant key; a route with its own credential (the operator's admin key) declares it itself.

@@ -186,7 +186,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
       this.logger.error(
         `stream failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
       );
-      this.close(conn, 'client_closed');
+      this.close(conn, 'error');
     }
   }
 
@@ -274,8 +274,14 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     const cache: FrameCache = new Map();
     for (const conn of set) {
       if (!conn.matches(e)) continue;
-      if (conn.live) this.send(conn, e, cache);
-      else if (conn.queue.push(e) > MAX_QUEUED_WHILE_REPLAYING) this.close(conn, 'slow_consumer');
+      try {
+        if (conn.live) this.send(conn, e, cache);
+        else if (conn.queue.push(e) > MAX_QUEUED_WHILE_REPLAYING) this.close(conn, 'slow_consumer');
+      } catch (error) {
+        // One connection's failure (e.g. a version it asked for cannot be rendered) never stalls the fan-out.
+        this.logger.error(`dropping a stream at position ${e.position}: ${String(error)}`);
+        this.close(conn, 'error');
+      }
     }
   }
 
@@ -367,9 +373,10 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     const n = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (n === 0) this.perIp.delete(conn.ip);
     else this.perIp.set(conn.ip, n);
+    conn.closeReason ??= 'client_closed';
     conn.queue = [];
     this.overCap.delete(conn);
     this.metrics.connections.dec();
-    this.metrics.disconnects.inc({ reason: conn.closeReason ?? 'client_closed' });
+    this.metrics.disconnects.inc({ reason: conn.closeReason });
   }
 }
