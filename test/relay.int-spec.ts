@@ -233,7 +233,7 @@ describe('outbox relay', () => {
       expectPerResourceOrder(records);
     } finally {
       await t.teardown();
-      await broker.stop();
+      await broker.dispose();
     }
   }, 180_000);
 });
