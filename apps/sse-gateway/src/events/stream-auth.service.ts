@@ -32,7 +32,7 @@ export class StreamAuthService {
     }
     const hash = hashCredential(credential);
     if (credential.startsWith('tds_')) return this.streamToken(hash);
-    if (credential.startsWith('tdk_')) return this.apiKey(hash);
+    if (credential.startsWith('tdk_')) return this.apiKey(credential.slice(0, 16), hash);
     throw new UnauthorizedProblem('The credential is not a Tidings stream token or API key');
   }
 
@@ -48,10 +48,11 @@ export class StreamAuthService {
     return { tenantId: row.tenant_id, allowedTypes: row.event_types.length > 0 ? row.event_types : ['*'] };
   }
 
-  private async apiKey(hash: string): Promise<StreamPrincipal> {
+  /** Found by its public prefix (`tdk_` + 12 characters, uniquely indexed), then matched by hash. */
+  private async apiKey(prefix: string, hash: string): Promise<StreamPrincipal> {
     const [row] = await this.ds.query<{ tenant_id: string; scopes: string[] }[]>(
-      'SELECT tenant_id, scopes FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL',
-      [hash],
+      'SELECT tenant_id, scopes FROM api_keys WHERE prefix = $1 AND secret_hash = $2 AND revoked_at IS NULL',
+      [prefix, hash],
     );
     if (!row) throw new UnauthorizedProblem('The API key is unknown or revoked');
     // Scopes nest (admin ⊇ write ⊇ read), as in the API.
