@@ -22,7 +22,15 @@ export async function startBenchApp(
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', `apps/${app}/src/main.ts`],
+    [
+      // BENCH_PROFILE=<dir>: each app writes a V8 CPU profile there when it exits (open in Chrome DevTools).
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      `apps/${app}/src/main.ts`,
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'warn', ...env, [portVar]: String(port) },

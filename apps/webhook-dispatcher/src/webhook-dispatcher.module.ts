@@ -17,7 +17,6 @@ import { dispatcherConfigSchema } from './webhook-dispatcher.config';
 export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     private readonly consumer: DeliveryConsumer,
-    private readonly recorder: DeliveryRecorder,
     private readonly worker: DeliveryWorker,
     private readonly outcomes: DeliveryOutcomes,
   ) {}
@@ -37,9 +36,8 @@ export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeAp
     };
   }
 
-  /** Wired explicitly: recorded deliveries wake the worker; the worker starts before the consumer feeds it. */
+  /** The worker starts before the consumer feeds it. */
   async onApplicationBootstrap(): Promise<void> {
-    this.recorder.onRecorded(() => this.worker.poke());
     await this.outcomes.start();
     this.worker.start();
     await this.consumer.start();
@@ -50,7 +48,9 @@ export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeAp
    * finish what is held (in-flight attempts are bounded by WEBHOOK_TIMEOUT_MS and get recorded), release.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.consumer.stop(), this.worker.stop()]);
+    // The consumer first: its last handler may still hand the worker a delivery to send.
+    await this.consumer.stop();
+    await this.worker.stop();
     await this.outcomes.stop();
   }
 }

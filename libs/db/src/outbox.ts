@@ -73,3 +73,35 @@ export function envelopeFromLogRow(row: EventLogEntity): EventEnvelope {
     data: row.data,
   };
 }
+
+/** The event_log columns as a raw query returns them (bigint as text), for statements that select them. */
+export interface RawEventColumns {
+  event_id: string;
+  tenant_id: string;
+  event_type: string;
+  version: number;
+  resource_type: string;
+  resource_id: string;
+  sequence: number;
+  source: string;
+  occurred_at: Date;
+  data: unknown;
+  position: string | null;
+}
+
+/** `envelopeFromLogRow` for a raw row: the same envelope, field for field. */
+export function envelopeFromRawRow(row: RawEventColumns): EventEnvelope {
+  return envelopeFromLogRow({
+    eventId: row.event_id,
+    tenantId: row.tenant_id,
+    eventType: row.event_type,
+    version: row.version,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    sequence: row.sequence,
+    source: row.source,
+    occurredAt: row.occurred_at,
+    data: row.data,
+    position: row.position === null ? null : Number(row.position),
+  } as EventLogEntity);
+}

@@ -28,6 +28,29 @@ export async function decide(
   }
 }
 
+/** Most messages handed to `handleBatch` at once: big enough to amortise a round trip, small enough to retry. */
+export const BATCH_LIMIT = 500;
+
+/**
+ * The batch fast path of the rule: true when `handleBatch` took every message (commit them all); false when
+ * there is no batch handler or it threw (then each message goes through `decide`). Whatever the batch handler
+ * threw is reported through `onError` and otherwise left to the per-message path to surface again.
+ */
+export async function handledAsBatch(
+  handleBatch: ((messages: IncomingMessage[]) => Promise<void>) | undefined,
+  messages: IncomingMessage[],
+  onError: (error: unknown) => void,
+): Promise<boolean> {
+  if (!handleBatch || messages.length === 0) return false;
+  try {
+    await handleBatch(messages);
+    return true;
+  } catch (error) {
+    onError(error);
+    return false;
+  }
+}
+
 /** The dead-letter copy of a poison message: same key, value and headers, plus where it came from and why. */
 export function deadLetterOf(message: IncomingMessage, topic: string, reason: string): OutgoingMessage {
   return {

@@ -115,4 +115,53 @@ describe('InMemoryKafka consumer rule', () => {
     await expect(producer.send([{ topic: 't', key: 'k', value: 'v' }])).rejects.toThrow('down');
     expect(await kafka.ping()).toBe(false);
   });
+
+  it('hands consecutive messages to handleBatch and commits them together', async () => {
+    const { kafka } = setup();
+    await kafka.ensureTopics(['t'], 1);
+    const producer = await kafka.createProducer();
+    await producer.send(['1', '2', '3'].map((value) => ({ topic: 't', key: 'a', value })));
+    const batches: string[][] = [];
+    const consumer = kafka.createConsumer({
+      groupId: 'g',
+      topics: ['t'],
+      fromBeginning: true,
+      deadLetterTopic: 'dlq',
+      handle: () => Promise.reject(new Error('the batch path must be used')),
+      handleBatch: async (ms) => {
+        batches.push(ms.map((m) => m.value?.toString() ?? ''));
+      },
+    });
+    await consumer.start();
+    await waitFor(() => kafka.committedOffset('g', 't', 0) === 3);
+    await consumer.stop();
+    expect(batches).toEqual([['1', '2', '3']]);
+  });
+
+  it('falls back to one message at a time when the batch handler throws', async () => {
+    const { kafka } = setup();
+    await kafka.ensureTopics(['t', 'dlq'], 1);
+    const producer = await kafka.createProducer();
+    await producer.send(['a', 'poison', 'b'].map((value) => ({ topic: 't', key: 'k', value })));
+    const handled: string[] = [];
+    const consumer = kafka.createConsumer({
+      groupId: 'g',
+      topics: ['t'],
+      fromBeginning: true,
+      deadLetterTopic: 'dlq',
+      handle: async (m) => {
+        if (m.value?.toString() === 'poison') throw new PoisonMessageError('cannot decode');
+        handled.push(m.value?.toString() ?? '');
+      },
+      handleBatch: async (ms) => {
+        if (ms.some((m) => m.value?.toString() === 'poison')) throw new PoisonMessageError('cannot decode');
+        handled.push(...ms.map((m) => m.value?.toString() ?? ''));
+      },
+    });
+    await consumer.start();
+    await waitFor(() => kafka.committedOffset('g', 't', 0) === 3);
+    await consumer.stop();
+    expect(handled).toEqual(['a', 'b']);
+    expect(kafka.messages('dlq').map((m) => m.value?.toString())).toEqual(['poison']);
+  });
 });

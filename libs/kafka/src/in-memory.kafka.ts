@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import { DEFAULT_CONSUMER_RETRY, deadLetterOf, decide, nextBackoff } from './consumer-rule';
+import {
+  BATCH_LIMIT,
+  DEFAULT_CONSUMER_RETRY,
+  deadLetterOf,
+  decide,
+  handledAsBatch,
+  nextBackoff,
+} from './consumer-rule';
 import type {
   Consumer,
   ConsumerOptions,
@@ -173,6 +180,12 @@ class InMemoryConsumer implements Consumer {
           const next = this.broker.committedOffset(groupId, topic, p) ?? start.get(key) ?? 0;
           const message = partitions[p][next];
           if (!message) continue;
+          const pending = partitions[p].slice(next, next + BATCH_LIMIT);
+          if (!backoff.has(key) && (await handledAsBatch(this.options.handleBatch, pending, () => {}))) {
+            this.broker.commit(groupId, topic, p, next + pending.length);
+            progressed = true;
+            continue;
+          }
           const decision = await decide(handle, message);
           if (decision.kind === 'retry') {
             const delay = nextBackoff(backoff.get(key), retry);

@@ -38,6 +38,13 @@ export interface ConsumerOptions {
    * handled again after a backoff, so order within the partition holds.
    */
   handle(message: IncomingMessage): Promise<void>;
+  /**
+   * Optional fast path: consecutive messages of one partition (in order, at most `BATCH_LIMIT`) at once, so a
+   * handler can write them in one statement. Resolve → all of them are committed. Throw anything → nothing is
+   * committed by this call and the same messages go through `handle` one by one under the rule above (a poison
+   * message is isolated, the others still processed). It must therefore be idempotent with `handle`.
+   */
+  handleBatch?(messages: IncomingMessage[]): Promise<void>;
   /** Backoff after a failed handler, doubling from `initialMs` up to `maxMs`. */
   retry?: { initialMs: number; maxMs: number };
   /** Partitions handled in parallel; messages within one partition are always sequential. */

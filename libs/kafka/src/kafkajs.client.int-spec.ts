@@ -152,4 +152,77 @@ describe('KafkaJsClient against a real broker', () => {
     expect(dead[0].value?.toString()).toBe('poison');
     expect(dead[0].headers).toMatchObject({ 'dlq-reason': 'cannot decode', 'dlq-source-topic': topic });
   });
+
+  it("hands a partition's messages to handleBatch in order and commits them together", async () => {
+    const { sut, topic, dlq, prefix } = setup();
+    clients.push(sut);
+    await ensureTestTopics(prefix, [topic, dlq], 1);
+    const producer = await sut.createProducer();
+    await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic, key: 'k', value: `m${i}` })));
+    await producer.disconnect();
+    const batches: string[][] = [];
+    const groupId = `g-${randomUUID()}`;
+    const consumer = sut.createConsumer({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      deadLetterTopic: dlq,
+      handle: () => Promise.reject(new Error('the batch path must be used')),
+      handleBatch: async (ms) => {
+        batches.push(ms.map((m) => m.value?.toString() ?? ''));
+      },
+    });
+    consumers.push(consumer);
+    await consumer.start();
+    await eventually(() => expect(batches.flat()).toHaveLength(20), { timeoutMs: 30_000 });
+    expect(batches.flat()).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    await consumer.stop();
+    // Committed: a new member of the same group gets nothing again.
+    const again: string[] = [];
+    await started(sut, groupId, topic, dlq, async (m) => {
+      again.push(m.value?.toString() ?? '');
+    });
+    const producer2 = await sut.createProducer();
+    await producer2.send([{ topic, key: 'k', value: 'after' }]);
+    await producer2.disconnect();
+    await eventually(() => expect(again).toEqual(['after']), { timeoutMs: 30_000 });
+  });
+
+  it('falls back to one message at a time when the batch handler throws: poison isolated, the rest handled', async () => {
+    const { sut, topic, dlq, prefix } = setup();
+    clients.push(sut);
+    await ensureTestTopics(prefix, [topic, dlq], 1);
+    const producer = await sut.createProducer();
+    await producer.send(['a', 'poison', 'b'].map((value) => ({ topic, key: 'k', value })));
+    await producer.disconnect();
+    const handled: string[] = [];
+    const consumer = sut.createConsumer({
+      groupId: `g-${randomUUID()}`,
+      topics: [topic],
+      fromBeginning: true,
+      deadLetterTopic: dlq,
+      handle: async (m) => {
+        const value = m.value?.toString() ?? '';
+        if (value === 'poison') throw new PoisonMessageError('cannot decode');
+        handled.push(value);
+      },
+      handleBatch: async (ms) => {
+        if (ms.some((m) => m.value?.toString() === 'poison')) throw new PoisonMessageError('cannot decode');
+        handled.push(...ms.map((m) => m.value?.toString() ?? ''));
+      },
+    });
+    consumers.push(consumer);
+    await consumer.start();
+    const dead: IncomingMessage[] = [];
+    await started(sut, `dlq-${randomUUID()}`, dlq, `${dlq}.unused`, async (m) => {
+      dead.push(m);
+    });
+    await eventually(
+      () => {
+        expect(handled).toEqual(['a', 'b']);
+        expect(dead.map((m) => m.value?.toString())).toEqual(['poison']);
+      },
+      { timeoutMs: 30_000 },
+    );
+  });
 });

@@ -8,7 +8,14 @@ import {
   type LogEntry,
   type Producer as KjsProducer,
 } from 'kafkajs';
-import { DEFAULT_CONSUMER_RETRY, deadLetterOf, decide, nextBackoff } from './consumer-rule';
+import {
+  BATCH_LIMIT,
+  DEFAULT_CONSUMER_RETRY,
+  deadLetterOf,
+  decide,
+  handledAsBatch,
+  nextBackoff,
+} from './consumer-rule';
 import type {
   Consumer,
   ConsumerOptions,
@@ -229,17 +236,38 @@ class KafkaJsConsumer implements Consumer {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const { topic, partition } = batch;
         let lastDone: string | undefined;
-        for (const raw of batch.messages) {
+        const messages = batch.messages.map((raw): IncomingMessage => ({
+          topic,
+          partition,
+          offset: raw.offset,
+          key: raw.key?.toString() ?? null,
+          value: raw.value,
+          headers: headersOf(raw),
+          timestamp: raw.timestamp,
+        }));
+        // After a failed batch, its messages go one by one (up to `singlesUntil`) before batching resumes.
+        let singlesUntil = 0;
+        for (let i = 0; i < messages.length;) {
           if (!isRunning() || isStale()) break;
-          const message: IncomingMessage = {
-            topic,
-            partition,
-            offset: raw.offset,
-            key: raw.key?.toString() ?? null,
-            value: raw.value,
-            headers: headersOf(raw),
-            timestamp: raw.timestamp,
-          };
+          const slice = i >= singlesUntil ? messages.slice(i, i + BATCH_LIMIT) : [];
+          const whole = await handledAsBatch(this.options.handleBatch, slice, (error) => {
+            singlesUntil = i + slice.length;
+            this.log('warn', 'batch handler failed; handling its messages one by one', {
+              groupId,
+              topic,
+              partition,
+              offset: slice[0].offset,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          });
+          if (whole) {
+            lastDone = slice[slice.length - 1].offset;
+            resolveOffset(lastDone);
+            i += slice.length;
+            await heartbeat();
+            continue;
+          }
+          const message = messages[i];
           let decision = await decide(this.options.handle, message);
           let delay: number | undefined;
           while (decision.kind === 'retry') {
@@ -248,7 +276,7 @@ class KafkaJsConsumer implements Consumer {
               groupId,
               topic,
               partition,
-              offset: raw.offset,
+              offset: message.offset,
               retryInMs: delay,
               error: decision.error instanceof Error ? decision.error.message : String(decision.error),
             });
@@ -269,12 +297,13 @@ class KafkaJsConsumer implements Consumer {
               groupId,
               topic,
               partition,
-              offset: raw.offset,
+              offset: message.offset,
               reason: decision.reason,
             });
           }
-          resolveOffset(raw.offset);
-          lastDone = raw.offset;
+          resolveOffset(message.offset);
+          lastDone = message.offset;
+          i += 1;
           await heartbeat();
         }
         if (lastDone !== undefined) {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { envelopeFromLogRow, type EventLogEntity } from '@tidings/db';
+import { envelopeFromRawRow, type RawEventColumns } from '@tidings/db';
 import { toKafkaMessage, type KafkaRecord } from '@tidings/events';
 import type { Client } from 'pg';
 
@@ -14,19 +14,9 @@ export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<unknown>;
 }
 
-interface PendingRow {
+interface PendingRow extends RawEventColumns {
   outbox_id: string;
   position: string;
-  event_id: string;
-  tenant_id: string;
-  event_type: string;
-  version: number;
-  resource_type: string;
-  resource_id: string;
-  sequence: number;
-  source: string;
-  occurred_at: Date;
-  data: unknown;
   traceparent: string | null;
 }
 
@@ -113,31 +103,11 @@ export class OutboxService {
         LIMIT $1`,
       [limit, publishedUpTo],
     )) as PendingRow[];
-    return rows.map((row) => {
-      const position = Number(row.position);
-      const logRow: Omit<EventLogEntity, 'id'> = {
-        eventId: row.event_id,
-        tenantId: row.tenant_id,
-        eventType: row.event_type,
-        version: row.version,
-        resourceType: row.resource_type,
-        resourceId: row.resource_id,
-        sequence: row.sequence,
-        source: row.source,
-        occurredAt: row.occurred_at,
-        data: row.data,
-        traceparent: row.traceparent,
-        position,
-      };
-      return {
-        outboxId: row.outbox_id,
-        position,
-        message: toKafkaMessage(envelopeFromLogRow(logRow as EventLogEntity), {
-          topicPrefix,
-          traceparent: row.traceparent,
-        }),
-      };
-    });
+    return rows.map((row) => ({
+      outboxId: row.outbox_id,
+      position: Number(row.position),
+      message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: row.traceparent }),
+    }));
   }
 
   async markPublished(db: Queryable, outboxIds: string[]): Promise<void> {

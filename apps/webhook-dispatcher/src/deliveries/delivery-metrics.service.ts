@@ -12,7 +12,7 @@ export class DeliveryMetrics {
   readonly attemptDuration: Histogram<'outcome'>;
   readonly deadLetters: Counter;
   readonly subscriptionsDisabled: Counter<'reason'>;
-  readonly recorded: Counter;
+  readonly recorded: Counter<'path'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, ds: DataSource) {
     this.deliveries = new Counter({
@@ -41,7 +41,10 @@ export class DeliveryMetrics {
     });
     this.recorded = new Counter({
       name: 'tidings_webhook_deliveries_recorded_total',
-      help: 'Delivery rows created from consumed events (one per matching subscription and event)',
+      help:
+        'Delivery rows created from consumed events (one per matching subscription and event), by path: ' +
+        'direct = sent at once by the recording process, claimed = left due for the claim loop',
+      labelNames: ['path'],
       registers: [registry],
     });
     new Gauge({

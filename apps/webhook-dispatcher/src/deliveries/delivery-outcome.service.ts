@@ -5,7 +5,7 @@ import { type KafkaClient, platformTopics, type Producer } from '@tidings/kafka'
 import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { DeliveryMetrics } from './delivery-metrics.service';
+import { type AttemptOutcome, DeliveryMetrics } from './delivery-metrics.service';
 import type { SendResult } from './delivery-sender.service';
 
 /** A delivery as claimed by the worker: what the outcome needs to know about it. */
@@ -63,17 +63,36 @@ interface LockedSubscription {
 
 const SOURCE = 'tidings/webhook-dispatcher';
 
+interface PendingSuccess {
+  delivery: ClaimedDelivery;
+  result: SendResult;
+  attemptedAt: Date;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+// 500 outcomes per statement: one round trip carries a busy second's worth without an unwieldy statement.
+const SUCCESS_BATCH = 500;
+
 /**
- * Records what one attempt did, in one transaction: the attempt row, the delivery's new state (succeeded,
- * failed with its next attempt, or dead), the subscription's health, and the operational events
- * (`webhook.subscription.failing`/`.disabled`, `webhook.delivery.exhausted`) through the outbox — each one
- * bumping the locked subscription's version and using it as the event's sequence.
+ * Records what one attempt did. A failure is one transaction: the attempt row, the delivery's new state
+ * (failed with its next attempt, or dead), the subscription's health under its row lock, and the operational
+ * events (`webhook.subscription.failing`/`.disabled`, `webhook.delivery.exhausted`) through the outbox — each
+ * one bumping the locked subscription's version and using it as the event's sequence.
+ *
+ * Successes — nearly every outcome — are group-committed: those that complete while a write is running are
+ * written together by the next one, in one statement (attempt rows, deliveries succeeded, failure streaks of
+ * their subscriptions reset), so a busy subscription's outcomes do not queue on its row lock. `record()`
+ * resolves once its outcome is written either way; if a batch fails, each of its outcomes is written on its
+ * own.
  */
 @Injectable()
 export class DeliveryOutcomes {
   private readonly logger = new Logger(DeliveryOutcomes.name);
   private producer?: Producer;
   private readonly policy: RetryPolicy;
+  private successes: PendingSuccess[] = [];
+  private flushing?: Promise<void>;
 
   constructor(
     private readonly ds: DataSource,
@@ -93,11 +112,83 @@ export class DeliveryOutcomes {
   }
 
   async stop(): Promise<void> {
+    await this.flushing;
     await this.producer?.disconnect();
     this.producer = undefined;
   }
 
-  async record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
+  record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
+    if (!isSuccess(result)) return this.recordOne(delivery, result, attemptedAt);
+    return new Promise((resolve, reject) => {
+      this.successes.push({ delivery, result, attemptedAt, resolve, reject });
+      this.flushing ??= this.flushSuccesses();
+    });
+  }
+
+  private async flushSuccesses(): Promise<void> {
+    // Let the outcomes that complete in this turn of the event loop join the first write.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.successes.length > 0) {
+      const batch = this.successes.splice(0, SUCCESS_BATCH);
+      try {
+        await this.writeSuccesses(batch);
+        for (const s of batch) {
+          this.countOutcome('succeeded', s.result);
+          s.resolve();
+        }
+      } catch (error) {
+        this.logger.warn(
+          `batch of ${batch.length} successes not written (${error instanceof Error ? error.message : String(error)}); writing each on its own`,
+        );
+        await Promise.all(
+          batch.map((s) => this.recordOne(s.delivery, s.result, s.attemptedAt).then(s.resolve, s.reject)),
+        );
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  /** One statement for many successful attempts: the same rows `recordOne` writes for each. */
+  private async writeSuccesses(batch: PendingSuccess[]): Promise<void> {
+    // Same lock order in every batch (delivery ids sorted), so concurrent writers cannot deadlock.
+    const sorted = [...batch].sort((a, b) => (a.delivery.id < b.delivery.id ? -1 : 1));
+    await this.ds.query(
+      `WITH r AS (
+         SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
+                  AS r(id, attempt_count, attempted_at, status_code, duration_ms, response_body)
+       ), attempts AS (
+         INSERT INTO webhook_attempts (delivery_id, attempt_number, attempted_at, status_code, duration_ms,
+                                       response_body)
+         SELECT id, attempt_count + 1, attempted_at, status_code, duration_ms, response_body FROM r
+       ), succeeded AS (
+         UPDATE webhook_deliveries d
+         SET status = 'succeeded', attempt_count = d.attempt_count + 1, next_attempt_at = NULL,
+             last_attempt_at = r.attempted_at, last_status_code = r.status_code, last_error = NULL,
+             updated_at = now()
+         FROM r
+         WHERE d.id = r.id AND d.attempt_count = r.attempt_count AND d.status IN ('pending', 'failed')
+         RETURNING d.subscription_id
+       )
+       UPDATE webhook_subscriptions
+       SET consecutive_failures = 0
+       WHERE id IN (SELECT subscription_id FROM succeeded) AND consecutive_failures <> 0`,
+      [
+        sorted.map((s) => s.delivery.id),
+        sorted.map((s) => s.delivery.attemptCount),
+        sorted.map((s) => s.attemptedAt),
+        sorted.map((s) => s.result.statusCode),
+        sorted.map((s) => s.result.durationMs),
+        sorted.map((s) => s.result.responseBody),
+      ],
+    );
+  }
+
+  private countOutcome(outcome: AttemptOutcome, result: SendResult): void {
+    this.metrics.deliveries.inc({ outcome });
+    this.metrics.attemptDuration.observe({ outcome }, result.durationMs / 1000);
+  }
+
+  private async recordOne(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
     const success = isSuccess(result);
     const attempt = delivery.attemptCount + 1;
     const next = success
@@ -151,8 +242,7 @@ export class DeliveryOutcomes {
       if (outcome === 'dead') await this.deadLetter(tx, sub, delivery, attempt, result);
       return this.updateHealth(tx, sub, success, result);
     });
-    this.metrics.deliveries.inc({ outcome });
-    this.metrics.attemptDuration.observe({ outcome }, result.durationMs / 1000);
+    this.countOutcome(outcome, result);
     if (outcome === 'dead') {
       this.metrics.deadLetters.inc();
       this.logger.warn(`delivery ${delivery.id} dead after ${attempt} attempts: ${errorOf(result)}`);

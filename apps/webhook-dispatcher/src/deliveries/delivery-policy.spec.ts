@@ -2,7 +2,9 @@ import { parseConfig } from '@tidings/runtime';
 import { dispatcherConfigSchema, parseDuration } from '../webhook-dispatcher.config';
 import { isSuccess, nextAttemptAt, type RetryPolicy } from './delivery-outcome.service';
 import { parseRetryAfter, type SendResult } from './delivery-sender.service';
-import { activeSecrets } from './delivery.worker';
+import { envelopeFromRawRow } from '@tidings/db';
+import { buildEvent, CATALOGUE, fromKafkaMessage, supportedVersions, toKafkaMessage } from '@tidings/events';
+import { activeSecrets, webhookBody } from './delivery.worker';
 
 const baseEnv = { DATABASE_URL: 'postgres://u:p@h:5432/d', KAFKA_BROKERS: '127.0.0.1:9092' };
 
@@ -129,4 +131,45 @@ describe('activeSecrets', () => {
       ),
     ).toEqual(['whsec_new', 'whsec_old']);
   });
+});
+
+describe('webhookBody', () => {
+  // The fast path renders the envelope it consumed from Kafka, the claim path the event-log row: for every
+  // catalogue example and every version, both must give the same bytes (subscribers dedupe and may hash them).
+  const cases = CATALOGUE.flatMap((d) =>
+    d.versions.map((v) => ({ type: d.type, version: v.version, example: v.example })),
+  );
+
+  it.each(cases)(
+    '$type v$version renders the same bytes from Kafka and from the log',
+    ({ type, version, example }) => {
+      const built = buildEvent({
+        eventType: type,
+        version,
+        tenantId: 'ten_1',
+        resourceId: 'res_1',
+        sequence: 3,
+        source: 'tidings/test',
+        data: example,
+      });
+      const logRow = { ...built, position: 42 };
+      const fromLog = envelopeFromRawRow({
+        event_id: logRow.eventId,
+        tenant_id: logRow.tenantId,
+        event_type: logRow.eventType,
+        version: logRow.version,
+        resource_type: logRow.resourceType,
+        resource_id: logRow.resourceId,
+        sequence: logRow.sequence,
+        source: logRow.source,
+        occurred_at: new Date(logRow.timestamp),
+        data: logRow.data,
+        position: '42',
+      });
+      const fromKafka = fromKafkaMessage(toKafkaMessage(fromLog));
+      for (const target of supportedVersions(type)) {
+        expect(webhookBody(fromKafka, target)).toBe(webhookBody(fromLog, target));
+      }
+    },
+  );
 });

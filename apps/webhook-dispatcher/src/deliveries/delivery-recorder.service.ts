@@ -1,112 +1,197 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type EventEnvelope, matchesEventType } from '@tidings/events';
 import { APP_CONFIG } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
-import { v7 as uuidv7 } from 'uuid';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
 import { DeliveryMetrics } from './delivery-metrics.service';
+import { type ClaimedRow, DeliveryWorker, leaseMs } from './delivery.worker';
 
-interface CandidateSubscription {
-  id: string;
-  eventTypes: string[];
-  /** Position of the subscription's `webhook.subscription.created` event; null while not yet positioned. */
-  createdPosition: number | null;
-  /** True when the subscription has a creation event in the log (always, for subscriptions made by the API). */
-  hasCreationEvent: boolean;
-  createdAt: string;
+interface RecordedRow extends Pick<
+  ClaimedRow,
+  'id' | 'subscription_id' | 'event_id' | 'url' | 'secrets' | 'version_pins'
+> {
+  leased: boolean;
 }
 
-interface TenantSubscriptions {
+/** What admission needs to know of a tenant's active subscriptions: a hint, never the source of truth. */
+interface SubscriptionHint {
   loadedAt: number;
-  /** The sequencer's last assigned position in the same snapshot as `subscriptions`. */
-  watermark: number;
-  subscriptions: CandidateSubscription[];
+  subscriptions: { id: string; eventTypes: string[] }[];
 }
 
 /**
- * Turns a consumed event into delivery rows: one per matching ACTIVE subscription of the event's tenant,
- * inserted idempotently (unique (subscription_id, event_id) + ON CONFLICT DO NOTHING) before the consumer's
- * handler resolves, so the offset is committed only once the rows exist.
+ * Turns consumed events into delivery rows: one per (event, matching ACTIVE subscription of the event's
+ * tenant), inserted idempotently (unique (subscription_id, event_id) + ON CONFLICT DO NOTHING) before the
+ * consumer's handler resolves, so the offset is committed only once the rows exist. A run of a partition is
+ * recorded in ONE statement (one round trip, one commit).
  *
- * Which subscriptions get an event: those whose `webhook.subscription.created` event has a LOWER position than
- * the event. Positions are assigned after commit in commit-compatible order, so this means exactly "events
- * committed after the subscription was created"; an event committed before (or concurrently with) the
- * creation is never delivered to it. Subscriptions without a creation event in the log (rows written by hand)
- * fall back to comparing `created_at` with the event's timestamp.
+ * Matching happens in that statement, against the subscriptions as committed at that moment, so it is exact
+ * and never stale:
+ * - event type: exact, `prefix.*` or `*` (the SQL mirrors `matchesEventType`); `webhook.test` goes only to the
+ *   subscription it names;
+ * - time: the subscription's `webhook.subscription.created` event has a LOWER position than the event.
+ *   Positions are assigned after commit in commit-compatible order, so this means exactly "events committed
+ *   after the subscription was created"; an event committed before (or concurrently with) the creation is never
+ *   delivered to it. Subscriptions without a creation event in the log (rows written by hand) fall back to
+ *   comparing `created_at` with the event's timestamp.
  *
- * The per-tenant list is cached for WEBHOOK_SUBSCRIPTION_CACHE_MS, but only used for events at or below the
- * watermark read in the same snapshot: every subscription created before such an event was already committed
- * and positioned when the list was read, so caching never drops a new subscription. Status and filter edits
- * can lag by the cache age; `webhook.subscription.*` events of a tenant drop its cache, and the worker checks
- * that a subscription is still active before every attempt.
+ * The fast path: before the statement, a sending slot is reserved in the worker for each (event, subscription)
+ * the cached hint says will match; a row that got a slot, and has no earlier delivery of the same subscription
+ * and resource still waiting under the worker's ordering rule (in the table or earlier in the run), is inserted
+ * already leased and handed straight to the worker with the envelope just consumed. The others are inserted due
+ * now and the worker's claim loop takes them. A stale hint only moves deliveries between the two paths.
  */
 @Injectable()
 export class DeliveryRecorder {
-  private readonly cache = new Map<string, TenantSubscriptions>();
-  private readonly listeners: (() => void)[] = [];
+  private readonly logger = new Logger(DeliveryRecorder.name);
+  private readonly hints = new Map<string, SubscriptionHint>();
+  private readonly loading = new Map<string, Promise<SubscriptionHint>>();
 
   constructor(
     private readonly ds: DataSource,
     @Inject(APP_CONFIG) private readonly config: WebhookDispatcherConfig,
     private readonly metrics: DeliveryMetrics,
+    private readonly worker: DeliveryWorker,
   ) {}
 
-  /** Called after new rows are inserted (the delivery worker wakes up instead of waiting for its poll). */
-  onRecorded(listener: () => void): void {
-    this.listeners.push(listener);
+  record(event: EventEnvelope): Promise<number> {
+    return this.recordBatch([event]);
   }
 
-  async record(event: EventEnvelope): Promise<number> {
-    if (event.eventType.startsWith('webhook.subscription.')) this.cache.delete(event.tenantId);
-    const position = event.position ?? (await this.positionOf(event.eventId));
-    const targets = await this.matching(event, position);
-    if (targets.length === 0) return 0;
-    const rows = await this.ds.query<{ id: string }[]>(
-      `INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_id, event_type, event_position,
-                                       resource_id, sequence, status, next_attempt_at)
-       SELECT d.id, $1, d.subscription_id, $2, $3, $4, $5, $6, 'pending', now()
-       FROM unnest($7::text[], $8::text[]) AS d(id, subscription_id)
-       ON CONFLICT (subscription_id, event_id) DO NOTHING
-       RETURNING id`,
-      [
-        event.tenantId,
-        event.eventId,
-        event.eventType,
-        position,
-        event.resourceId,
-        event.sequence,
-        targets.map(() => `dlv_${uuidv7()}`),
-        targets,
-      ],
-    );
-    if (rows.length > 0) {
-      this.metrics.recorded.inc(rows.length);
-      for (const listener of this.listeners) listener();
+  /**
+   * Records the deliveries of consecutive events of one partition in one statement, then hands the leased ones
+   * to the worker. Returns how many rows were new.
+   */
+  async recordBatch(batch: EventEnvelope[]): Promise<number> {
+    const events = [...new Map(batch.map((e) => [e.eventId, e])).values()];
+    for (const e of events)
+      if (e.eventType.startsWith('webhook.subscription.')) this.hints.delete(e.tenantId);
+    const candidates: { eventId: string; subscriptionId: string }[] = [];
+    for (const event of events)
+      for (const subscriptionId of await this.likelyTargets(event))
+        candidates.push({ eventId: event.eventId, subscriptionId });
+    const admitted = this.worker.admit(candidates.map((c) => c.subscriptionId));
+    const slots = candidates.filter((_, i) => admitted[i]);
+    let rows: RecordedRow[];
+    try {
+      rows = await this.insert(events, slots);
+    } catch (error) {
+      for (const slot of slots) this.worker.release(slot.subscriptionId);
+      throw error;
     }
+    const byId = new Map(events.map((e) => [e.eventId, e]));
+    const sent = new Set<string>();
+    for (const row of rows.filter((r) => r.leased)) {
+      sent.add(`${row.event_id}|${row.subscription_id}`);
+      const event = byId.get(row.event_id)!;
+      this.worker.dispatch(
+        {
+          id: row.id,
+          tenant_id: event.tenantId,
+          subscription_id: row.subscription_id,
+          event_id: event.eventId,
+          event_type: event.eventType,
+          attempt_count: 0,
+          url: row.url,
+          secrets: row.secrets,
+          version_pins: row.version_pins,
+        },
+        event,
+      );
+    }
+    for (const slot of slots)
+      if (!sent.has(`${slot.eventId}|${slot.subscriptionId}`)) this.worker.release(slot.subscriptionId);
+    if (sent.size > 0) this.metrics.recorded.inc({ path: 'direct' }, sent.size);
+    if (rows.length > sent.size) this.metrics.recorded.inc({ path: 'claimed' }, rows.length - sent.size);
+    if (rows.length > sent.size) this.worker.queued();
     return rows.length;
   }
 
-  private async positionOf(eventId: string): Promise<number> {
-    const [row] = await this.ds.query<
-      {
-        position: string | null;
-      }[]
-    >(`SELECT position FROM event_log WHERE event_id = $1`, [eventId]);
-    // A published event always has a position; if the log disagrees, retry rather than guess.
-    if (!row || row.position === null) throw new Error(`event ${eventId} has no position yet`);
-    return Number(row.position);
+  /**
+   * One statement: match, insert — leased (next_attempt_at = now + lease) where the worker may send at once,
+   * due now otherwise — and return the inserted rows with their subscription's current URL, secrets and pins.
+   */
+  private async insert(
+    events: EventEnvelope[],
+    slots: { eventId: string; subscriptionId: string }[],
+  ): Promise<RecordedRow[]> {
+    if (events.some((e) => e.position === null))
+      // A published event always has a position (fromKafkaMessage rejects one without); never guess.
+      throw new Error('cannot record deliveries of an unpositioned event');
+    return this.ds.query<RecordedRow[]>(
+      `WITH ev AS (
+         SELECT *
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::timestamptz[])
+              AS ev(event_id, tenant_id, event_type, event_position, resource_id, sequence, occurred_at)
+       ), slot AS (
+         SELECT * FROM unnest($8::uuid[], $9::text[]) AS slot(event_id, subscription_id)
+       ), target AS (
+         SELECT ev.*, s.id AS subscription_id,
+                slot.event_id IS NOT NULL
+                AND row_number() OVER (PARTITION BY s.id, ev.resource_id ORDER BY ev.sequence) = 1
+                AND NOT EXISTS (
+                  SELECT 1 FROM webhook_deliveries e
+                  WHERE e.subscription_id = s.id AND e.resource_id = ev.resource_id
+                    AND e.sequence < ev.sequence AND e.status IN ('pending', 'failed')
+                    AND (s.strict_ordering OR e.last_attempt_at IS NULL)) AS direct
+         FROM ev
+         JOIN webhook_subscriptions s
+           ON s.tenant_id = ev.tenant_id AND s.status = 'active' AND s.deleted_at IS NULL
+         LEFT JOIN LATERAL (
+           SELECT true AS found, c.position FROM event_log c
+           WHERE c.resource_type = 'webhook' AND c.resource_id = s.id AND c.sequence = 1
+             AND c.event_type = 'webhook.subscription.created'
+         ) created ON true
+         LEFT JOIN slot ON slot.event_id = ev.event_id AND slot.subscription_id = s.id
+         WHERE CASE WHEN ev.event_type = 'webhook.test' THEN s.id = ev.resource_id
+                    ELSE EXISTS (SELECT 1 FROM unnest(s.event_types) AS p(pattern)
+                                 WHERE p.pattern = '*' OR p.pattern = ev.event_type
+                                    OR (right(p.pattern, 2) = '.*'
+                                        AND starts_with(ev.event_type, left(p.pattern, -1)))) END
+           AND CASE WHEN created.found IS NULL THEN s.created_at <= ev.occurred_at
+                    ELSE created.position IS NOT NULL AND created.position < ev.event_position END
+       ), inserted AS (
+         INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_id, event_type, event_position,
+                                         resource_id, sequence, status, next_attempt_at)
+         SELECT 'dlv_' || gen_random_uuid()::text, tenant_id, subscription_id, event_id, event_type,
+                event_position, resource_id, sequence, 'pending',
+                CASE WHEN direct THEN now() + make_interval(secs => $10::double precision / 1000) ELSE now() END
+         FROM target
+         ON CONFLICT (subscription_id, event_id) DO NOTHING
+         RETURNING id, subscription_id, event_id, next_attempt_at > now() AS leased
+       )
+       SELECT i.id, i.subscription_id, i.event_id, i.leased, s.url, s.secrets, s.version_pins
+       FROM inserted i JOIN webhook_subscriptions s ON s.id = i.subscription_id`,
+      [
+        events.map((e) => e.eventId),
+        events.map((e) => e.tenantId),
+        events.map((e) => e.eventType),
+        events.map((e) => e.position),
+        events.map((e) => e.resourceId),
+        events.map((e) => e.sequence),
+        events.map((e) => e.timestamp),
+        slots.map((s) => s.eventId),
+        slots.map((s) => s.subscriptionId),
+        leaseMs(this.config),
+      ],
+    );
   }
 
-  private async matching(event: EventEnvelope, position: number): Promise<string[]> {
-    const tenant = await this.subscriptionsOf(event.tenantId, position);
-    return tenant.subscriptions
+  /**
+   * The subscriptions the event will probably match, from a per-tenant hint refreshed in the background every
+   * WEBHOOK_SUBSCRIPTION_CACHE_MS (loaded in line only the first time a tenant is seen).
+   */
+  private async likelyTargets(event: EventEnvelope): Promise<string[]> {
+    let hint = this.hints.get(event.tenantId);
+    if (!hint) hint = await this.loadHint(event.tenantId);
+    else if (Date.now() - hint.loadedAt > this.config.WEBHOOK_SUBSCRIPTION_CACHE_MS)
+      this.loadHint(event.tenantId).catch((error: unknown) =>
+        this.logger.warn(
+          `subscription hint not refreshed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
+    return hint.subscriptions
       .filter((s) =>
-        s.hasCreationEvent
-          ? s.createdPosition !== null && s.createdPosition < position
-          : Date.parse(s.createdAt) <= Date.parse(event.timestamp),
-      )
-      .filter((s) =>
-        // A test ping goes to the one subscription it names, whatever its filters.
         event.eventType === 'webhook.test'
           ? s.id === event.resourceId
           : s.eventTypes.some((pattern) => matchesEventType(pattern, event.eventType)),
@@ -114,35 +199,26 @@ export class DeliveryRecorder {
       .map((s) => s.id);
   }
 
-  private async subscriptionsOf(tenantId: string, position: number): Promise<TenantSubscriptions> {
-    const cached = this.cache.get(tenantId);
-    if (
-      cached &&
-      position <= cached.watermark &&
-      Date.now() - cached.loadedAt < this.config.WEBHOOK_SUBSCRIPTION_CACHE_MS
-    )
-      return cached;
-    // One statement = one snapshot: the watermark and the list agree.
-    const [row] = await this.ds.query<{ watermark: string | null; subscriptions: CandidateSubscription[] }[]>(
-      `SELECT (SELECT last_position FROM sequencer_state WHERE id = 1) AS watermark,
-              COALESCE((
-                SELECT json_agg(json_build_object(
-                         'id', s.id, 'eventTypes', s.event_types, 'createdAt', s.created_at,
-                         'createdPosition', c.position, 'hasCreationEvent', c.event_id IS NOT NULL))
-                FROM webhook_subscriptions s
-                LEFT JOIN event_log c
-                  ON c.resource_type = 'webhook' AND c.resource_id = s.id AND c.sequence = 1
-                 AND c.event_type = 'webhook.subscription.created'
-                WHERE s.tenant_id = $1 AND s.status = 'active' AND s.deleted_at IS NULL
-              ), '[]'::json) AS subscriptions`,
-      [tenantId],
-    );
-    const loaded: TenantSubscriptions = {
-      loadedAt: Date.now(),
-      watermark: Number(row?.watermark ?? 0),
-      subscriptions: row?.subscriptions ?? [],
-    };
-    this.cache.set(tenantId, loaded);
-    return loaded;
+  private loadHint(tenantId: string): Promise<SubscriptionHint> {
+    let loading = this.loading.get(tenantId);
+    if (!loading) {
+      loading = this.ds
+        .query<{ id: string; event_types: string[] }[]>(
+          `SELECT id, event_types FROM webhook_subscriptions
+           WHERE tenant_id = $1 AND status = 'active' AND deleted_at IS NULL`,
+          [tenantId],
+        )
+        .then((rows) => {
+          const hint = {
+            loadedAt: Date.now(),
+            subscriptions: rows.map((r) => ({ id: r.id, eventTypes: r.event_types })),
+          };
+          this.hints.set(tenantId, hint);
+          return hint;
+        })
+        .finally(() => this.loading.delete(tenantId));
+      this.loading.set(tenantId, loading);
+    }
+    return loading;
   }
 }

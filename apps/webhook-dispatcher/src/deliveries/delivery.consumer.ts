@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { allEventTopics, EnvelopeDecodeError, fromKafkaMessage } from '@tidings/events';
+import { allEventTopics, EnvelopeDecodeError, type EventEnvelope, fromKafkaMessage } from '@tidings/events';
 import {
   allPlatformTopics,
   type Consumer,
@@ -46,8 +46,16 @@ export class DeliveryConsumer {
       // and starting at the end would drop events published before the first dispatcher ever ran.
       fromBeginning: true,
       deadLetterTopic: platformTopics(prefix).consumerDeadLetter,
-      partitionsConsumedConcurrently: 3,
+      // Every partition at once, up to half the connection pool (the rest serves the worker and outcomes).
+      partitionsConsumedConcurrently: Math.max(
+        1,
+        Math.min(this.config.KAFKA_PARTITIONS, Math.floor(this.config.DB_POOL_SIZE / 2)),
+      ),
       handle: (message) => this.handle(message),
+      // The usual path: a fetched run of a partition recorded in one statement. Anything undecodable in it
+      // makes the port fall back to `handle`, message by message, which dead-letters just that one.
+      handleBatch: (messages) =>
+        this.recorder.recordBatch(messages.map((m) => this.decode(m, { quiet: true }))).then(() => {}),
     });
     await this.consumer.start();
   }
@@ -58,14 +66,18 @@ export class DeliveryConsumer {
   }
 
   private async handle(message: IncomingMessage): Promise<void> {
-    let event;
+    await this.recorder.record(this.decode(message));
+  }
+
+  /** `quiet`: in a batch, the fallback handles (and logs) the message again on its own. */
+  private decode(message: IncomingMessage, { quiet = false } = {}): EventEnvelope {
     try {
-      event = fromKafkaMessage({ value: message.value, headers: message.headers });
+      return fromKafkaMessage({ value: message.value, headers: message.headers });
     } catch (error) {
       if (!(error instanceof EnvelopeDecodeError)) throw error;
-      this.logger.warn(`undecodable event at ${message.topic}/${message.partition}@${message.offset}`);
+      if (!quiet)
+        this.logger.warn(`undecodable event at ${message.topic}/${message.partition}@${message.offset}`);
       throw new PoisonMessageError(error.message, error);
     }
-    await this.recorder.record(event);
   }
 }

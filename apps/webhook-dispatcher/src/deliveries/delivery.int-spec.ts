@@ -96,6 +96,7 @@ beforeAll(async () => {
         WEBHOOK_DISABLE_AFTER_FAILURES: '4',
         WEBHOOK_POLL_MAX_MS: '50',
         WEBHOOK_LEASE_MARGIN_MS: '1000',
+        WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '4',
         WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
       }),
     { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
@@ -349,6 +350,11 @@ describe('webhook dispatcher', () => {
     ]);
     expect(ctx.receiver.all('/flaky')).toHaveLength(3);
     expect(new Set(ctx.receiver.all('/flaky').map((r) => r.headers['webhook-id'])).size).toBe(1);
+    // The first attempt went out on the fast path (the consumed envelope), the retries by claim (the event log
+    // row): the same bytes every time.
+    expect(new Set(ctx.receiver.all('/flaky').map((r) => r.body)).size).toBe(1);
+    const metrics = await fetch(`${ctx.dispatcherUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/tidings_webhook_deliveries_recorded_total\{[^}]*path="direct"[^}]*\} [1-9]/);
     expect((await subscriptionRow(sub.id)).consecutive_failures).toBe(0);
   });
 

@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { envelopeFromLogRow, EventLogEntity, type SigningSecret } from '@tidings/db';
-import { latestVersion, renderAtVersion, versionInfo } from '@tidings/events';
+import { envelopeFromRawRow, type RawEventColumns, type SigningSecret } from '@tidings/db';
+import {
+  encodeEnvelope,
+  type EventEnvelope,
+  latestVersion,
+  renderAtVersion,
+  versionInfo,
+} from '@tidings/events';
 import { APP_CONFIG } from '@tidings/runtime';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
@@ -8,7 +14,8 @@ import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
 import { type ClaimedDelivery, DeliveryOutcomes } from './delivery-outcome.service';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 
-interface ClaimedRow {
+/** A delivery this process holds the lease of, with what sending it needs. */
+export interface ClaimedRow {
   id: string;
   tenant_id: string;
   subscription_id: string;
@@ -28,6 +35,15 @@ export function activeSecrets(secrets: SigningSecret[], now = Date.now()): strin
 }
 
 /**
+ * The request body: the envelope rendered at `version`, serialised once (the signature covers exactly these
+ * bytes and these bytes are sent). Fields are laid out in envelope order whatever object they come from, so
+ * an event consumed from Kafka and the same event read from the log give the same bytes.
+ */
+export function webhookBody(envelope: EventEnvelope, version: number): string {
+  return encodeEnvelope(renderAtVersion(envelope, version));
+}
+
+/**
  * Deprecation notice for a rendering at a deprecated catalogue version: `Deprecation: true` (the catalogue
  * records no deprecation date, so the boolean form of the IETF draft that GitHub and others send) and, when the
  * catalogue names one, `Sunset` (RFC 8594) as an HTTP-date.
@@ -41,81 +57,220 @@ export function deprecationHeaders(eventType: string, version: number): Record<s
 }
 
 /**
- * The delivery loop: claims due deliveries and POSTs them, up to WEBHOOK_WORKER_CONCURRENCY at once and
- * WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION per subscription, so a slow or hanging endpoint holds at most its own
- * slots while every other endpoint keeps flowing.
+ * Sends deliveries, up to WEBHOOK_WORKER_CONCURRENCY at once and WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION per
+ * subscription, so a slow or hanging endpoint holds at most its own slots while every other endpoint keeps
+ * flowing. Deliveries reach it two ways:
  *
- * Claiming: `FOR UPDATE SKIP LOCKED` over due rows (pending/failed, next_attempt_at ≤ now, subscription
- * active), then a lease: next_attempt_at moves to now + timeout + margin in the claiming transaction. Replicas
- * never take the same row; a process that dies mid-attempt leaves the lease to expire and the delivery is sent
- * again (at-least-once; receivers dedupe by `webhook-id` = event id). The outcome update only applies while
- * attempt_count is what was claimed, so a late worker never overwrites a newer result.
+ * - **Direct** (the fast path): the recorder reserves a slot with `admit()` before inserting a new delivery,
+ *   inserts it already leased when nothing earlier of its (subscription, resource) is still waiting, and hands
+ *   it over with the consumed envelope (`dispatch()`): no claim query, no event-log read.
+ * - **Claimed** (everything else: retries, deliveries that found no free slot or an earlier one still open,
+ *   leases that expired after a crash, replays): the loop claims due rows with `FOR UPDATE SKIP LOCKED` and
+ *   leases them, moving next_attempt_at to now + timeout + margin in the claiming transaction.
  *
- * Ordering (per subscription and resource): a delivery is not claimed while an earlier-sequence delivery of
- * the same subscription and resource has not had its FIRST attempt completed, so first attempts go out — and
- * complete — in sequence order. Retries do not hold back later events (a failed sequence 1 retried in 5 min
- * can arrive after sequence 2). With `strict_ordering`, a delivery waits until every earlier one of its
- * resource succeeded or died: strict FIFO, at the price of head-of-line blocking.
+ * Replicas never take the same row; a process that dies mid-attempt leaves the lease to expire and the delivery
+ * is sent again (at-least-once; receivers dedupe by `webhook-id` = event id). The outcome update only applies
+ * while attempt_count is what was claimed, so a late worker never overwrites a newer result.
+ *
+ * Ordering (per subscription and resource): a delivery is neither sent directly nor claimed while an
+ * earlier-sequence delivery of the same subscription and resource has not had its FIRST attempt recorded, so
+ * first attempts go out — and complete — in sequence order. Retries do not hold back later events (a failed
+ * sequence 1 retried in 5 min can arrive after sequence 2). With `strict_ordering`, a delivery waits until
+ * every earlier one of its resource succeeded or died: strict FIFO, at the price of head-of-line blocking.
  *
  * Each request's body is serialised once, signed, and those exact bytes are sent; the same event always has
- * the same webhook-id and, for one subscription, the same body bytes (its rendering is deterministic).
+ * the same webhook-id and, for one subscription, the same body bytes whichever path sends it (the consumed
+ * envelope and the event-log row render identically).
  *
  * Shutdown in three steps: stop claiming, wait for in-flight attempts (each bounded by the timeout) to be
  * recorded, then release (the Agent and producer close in their own shutdown hooks).
  */
+/** A subscription's deliveries in this process: waiting in `queue` or sending, all leased. */
+interface Lane {
+  /** Slots held: admitted but not yet handed over, queued, or sending. */
+  held: number;
+  sending: number;
+  queue: Queued[];
+}
+
+/** A leased delivery and the event it carries. */
+interface Queued {
+  row: ClaimedRow;
+  envelope: EventEnvelope;
+}
+
+/**
+ * How long a claimed or directly sent delivery is leased: it may wait in its subscription's queue for up to
+ * one attempt of the deliveries ahead of it (the queue is as long as the concurrency cap) and then take one
+ * attempt itself, both bounded by the timeout, plus the margin for recording the outcome.
+ */
+export const leaseMs = (c: WebhookDispatcherConfig) => 2 * c.WEBHOOK_TIMEOUT_MS + c.WEBHOOK_LEASE_MARGIN_MS;
+
 @Injectable()
 export class DeliveryWorker {
   private readonly logger = new Logger(DeliveryWorker.name);
   private running = false;
   private loop?: Promise<void>;
+  /** Attempts not yet recorded (shutdown waits for them). */
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly perSubscription = new Map<string, number>();
+  private readonly lanes = new Map<string, Lane>();
+  private held = 0;
+  private sending = 0;
+  /** Deliveries may be due in the table (recorded unleased, or claims were cut short by the caps). */
+  private backlog = true;
+  private queuedEpoch = 0;
   private wake?: () => void;
   private woken = false;
+  /** Per subscription and in total, a process holds up to twice what it sends at once: one queued per slot. */
+  private readonly laneLimit: number;
+  private readonly totalLimit: number;
 
   constructor(
     private readonly ds: DataSource,
     @Inject(APP_CONFIG) private readonly config: WebhookDispatcherConfig,
     private readonly sender: DeliverySender,
     private readonly outcomes: DeliveryOutcomes,
-  ) {}
+  ) {
+    this.laneLimit = 2 * config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION;
+    this.totalLimit = 2 * config.WEBHOOK_WORKER_CONCURRENCY;
+  }
 
   start(): void {
     this.running = true;
     this.loop = this.run();
   }
 
-  /** Wakes the loop now (new deliveries recorded, a slot freed) instead of at the next poll. */
-  poke(): void {
+  /** Wakes the loop now instead of at the next poll. */
+  private poke(): void {
     if (this.wake) this.wake();
     else this.woken = true;
+  }
+
+  /** Deliveries were recorded unleased: claim them now instead of at the next poll. */
+  queued(): void {
+    this.queuedEpoch += 1;
+    this.backlog = true;
+    this.poke();
+  }
+
+  /**
+   * Reserves a slot for each entry (a subscription id, once per delivery) while the limits allow, in order;
+   * returns which entries got one. The caller inserts those deliveries leased and passes each to `dispatch()`,
+   * or gives the slot back with `release()`.
+   */
+  admit(subscriptionIds: string[]): boolean[] {
+    return subscriptionIds.map((id) => {
+      if (!this.running || this.held >= this.totalLimit) return false;
+      if ((this.lanes.get(id)?.held ?? 0) >= this.laneLimit) return false;
+      this.hold(id);
+      return true;
+    });
+  }
+
+  /** Sends a delivery admitted and leased by the recorder, rendering the envelope it consumed. */
+  dispatch(row: ClaimedRow, envelope: EventEnvelope): void {
+    this.lane(row.subscription_id).queue.push({ row, envelope });
+    this.pump();
+  }
+
+  /** Gives back a slot from `admit()` that was not used. */
+  release(subscriptionId: string): void {
+    this.unhold(subscriptionId);
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.poke();
     await this.loop;
+    await this.returnQueued();
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  private lane(subscriptionId: string): Lane {
+    let lane = this.lanes.get(subscriptionId);
+    if (!lane) {
+      lane = { held: 0, sending: 0, queue: [] };
+      this.lanes.set(subscriptionId, lane);
+    }
+    return lane;
+  }
+
+  private hold(subscriptionId: string): void {
+    this.lane(subscriptionId).held += 1;
+    this.held += 1;
+  }
+
+  private unhold(subscriptionId: string): void {
+    const lane = this.lane(subscriptionId);
+    lane.held -= 1;
+    this.held -= 1;
+    if (lane.held === 0) this.lanes.delete(subscriptionId);
+    // Room to hold more: worth a claim only when something may be waiting in the table.
+    if (this.backlog) this.poke();
+  }
+
+  /** Starts queued deliveries while the caps allow, one per subscription per round (round-robin). */
+  private pump(): void {
+    let started = true;
+    while (this.running && started && this.sending < this.config.WEBHOOK_WORKER_CONCURRENCY) {
+      started = false;
+      for (const lane of this.lanes.values()) {
+        if (this.sending >= this.config.WEBHOOK_WORKER_CONCURRENCY) break;
+        if (lane.sending >= this.config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION) continue;
+        const next = lane.queue.shift();
+        if (!next) continue;
+        lane.sending += 1;
+        this.sending += 1;
+        started = true;
+        this.track(next.row, next.envelope);
+      }
+    }
+  }
+
+  /** Queued deliveries not started at shutdown: their leases end now, so another replica sends them at once. */
+  private async returnQueued(): Promise<void> {
+    const ids = [...this.lanes.values()].flatMap((lane) => lane.queue.splice(0).map((q) => q.row.id));
+    if (ids.length === 0) return;
+    try {
+      await this.ds.query(
+        `UPDATE webhook_deliveries SET next_attempt_at = now()
+         WHERE id = ANY($1::text[]) AND status IN ('pending', 'failed') AND next_attempt_at > now()`,
+        [ids],
+      );
+    } catch (error) {
+      // Their leases expire on their own; they are sent late, not lost.
+      this.logger.warn(
+        `queued leases not returned: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   private async run(): Promise<void> {
     let idle = 5;
     while (this.running) {
-      const slots = this.config.WEBHOOK_WORKER_CONCURRENCY - this.inFlight.size;
-      let claimed: ClaimedRow[] = [];
-      if (slots > 0) {
+      const room = this.totalLimit - this.held;
+      let claimed: Queued[] = [];
+      if (room > 0) {
+        const epoch = this.queuedEpoch;
         try {
-          claimed = await this.claim(slots);
+          const result = await this.claim(room);
+          claimed = result.rows;
+          // Nothing due, nobody left out, nothing recorded meanwhile: no more claims until told or polled.
+          if (claimed.length === 0 && !result.saturated && epoch === this.queuedEpoch) this.backlog = false;
         } catch (error) {
           this.logger.error(`claim failed: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
-      for (const row of claimed) this.track(row);
-      if (claimed.length > 0 && claimed.length === slots) {
+      for (const item of claimed) {
+        this.hold(item.row.subscription_id);
+        this.lane(item.row.subscription_id).queue.push(item);
+      }
+      this.pump();
+      if (claimed.length > 0 && claimed.length === room) {
         idle = 5;
         continue;
       }
-      // Idle backoff: 5 ms doubling to WEBHOOK_POLL_MAX_MS; recorded deliveries and freed slots wake it early.
+      // Idle backoff: 5 ms doubling to WEBHOOK_POLL_MAX_MS; recorded deliveries and freed room wake it early.
       await this.sleep(idle);
       idle = claimed.length > 0 ? 5 : Math.min(idle * 2, this.config.WEBHOOK_POLL_MAX_MS);
     }
@@ -139,73 +294,82 @@ export class DeliveryWorker {
     });
   }
 
-  private track(row: ClaimedRow): void {
-    this.perSubscription.set(row.subscription_id, (this.perSubscription.get(row.subscription_id) ?? 0) + 1);
-    const task = this.attempt(row)
+  /** Runs one attempt of a delivery already counted as sending; its slot frees once the response is in. */
+  private track(row: ClaimedRow, envelope: EventEnvelope): void {
+    const task = this.attempt(row, envelope)
       .catch((error: unknown) =>
         // The lease expires and the delivery is attempted again: nothing is lost.
         this.logger.error(
           `attempt of ${row.id} not recorded: ${error instanceof Error ? error.message : String(error)}`,
         ),
       )
-      .finally(() => {
-        this.inFlight.delete(task);
-        const left = (this.perSubscription.get(row.subscription_id) ?? 1) - 1;
-        if (left > 0) this.perSubscription.set(row.subscription_id, left);
-        else this.perSubscription.delete(row.subscription_id);
-        this.poke();
-      });
+      .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
   }
 
-  private async claim(slots: number): Promise<ClaimedRow[]> {
-    const cap = this.config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION;
-    const saturated = [...this.perSubscription].filter(([, n]) => n >= cap).map(([id]) => id);
-    const inFlight = Object.fromEntries(this.perSubscription);
-    const leaseMs = this.config.WEBHOOK_TIMEOUT_MS + this.config.WEBHOOK_LEASE_MARGIN_MS;
-    return this.ds.transaction(async (tx) => {
-      const rows = await tx.query<{ id: string }[]>(
-        `WITH due AS (
-           SELECT d.id,
-                  row_number() OVER (PARTITION BY d.subscription_id
-                                     ORDER BY d.next_attempt_at, d.event_position) AS rn
-           FROM webhook_deliveries d
-           JOIN webhook_subscriptions s ON s.id = d.subscription_id
-           WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
-             AND s.status = 'active' AND s.deleted_at IS NULL
-             AND d.subscription_id <> ALL($1::text[])
-             AND NOT EXISTS (
-               SELECT 1 FROM webhook_deliveries e
-               WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
-                 AND e.sequence < d.sequence AND e.status IN ('pending', 'failed')
-                 AND (s.strict_ordering OR e.last_attempt_at IS NULL))
-           ORDER BY d.next_attempt_at
-           LIMIT 1000
-         )
-         SELECT d.id
-         FROM webhook_deliveries d JOIN due ON due.id = d.id
-         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
-           AND due.rn <= $2 - COALESCE(($3::jsonb ->> d.subscription_id)::int, 0)
-         ORDER BY d.next_attempt_at, d.event_position
-         LIMIT $4
-         FOR UPDATE OF d SKIP LOCKED`,
-        [saturated, cap, JSON.stringify(inFlight), slots],
-      );
-      if (rows.length === 0) return [];
-      const [claimed] = await tx.query<[ClaimedRow[], number]>(
-        `UPDATE webhook_deliveries d
-         SET next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
-         FROM webhook_subscriptions s
-         WHERE d.id = ANY($1::text[]) AND s.id = d.subscription_id
-         RETURNING d.id, d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.attempt_count,
-                   s.url, s.secrets, s.version_pins`,
-        [rows.map((r) => r.id), leaseMs],
-      );
-      return claimed;
-    });
+  private sent(subscriptionId: string): void {
+    this.lane(subscriptionId).sending -= 1;
+    this.sending -= 1;
+    this.unhold(subscriptionId);
+    this.pump();
   }
 
-  private async attempt(row: ClaimedRow): Promise<void> {
+  /**
+   * Claims up to `room` due deliveries, at most `laneLimit` held per subscription. `saturated`: whether some
+   * subscription was left out for being full (due rows of it may remain).
+   */
+  private async claim(room: number): Promise<{ rows: Queued[]; saturated: boolean }> {
+    const full = [...this.lanes].filter(([, lane]) => lane.held >= this.laneLimit).map(([id]) => id);
+    const held = Object.fromEntries([...this.lanes].map(([id, lane]) => [id, lane.held]));
+    // One statement: pick (the candidates come off the due index in order, each checked against the ordering
+    // rule with an index probe, and the scan stops at the limit, so the cost follows what is claimable, not
+    // the backlog), lock, lease, and return what sending needs: the subscription and the event itself.
+    // A top-level UPDATE: TypeORM answers [rows, affected count].
+    const [rows] = await this.ds.query<[(ClaimedRow & RawEventColumns)[], number]>(
+      `WITH due AS (
+         SELECT d.id, d.subscription_id, d.next_attempt_at, d.event_position
+         FROM webhook_deliveries d
+         JOIN webhook_subscriptions s ON s.id = d.subscription_id
+         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
+           AND s.status = 'active' AND s.deleted_at IS NULL
+           AND d.subscription_id <> ALL($1::text[])
+           AND NOT EXISTS (
+             SELECT 1 FROM webhook_deliveries e
+             WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
+               AND e.sequence < d.sequence AND e.status IN ('pending', 'failed')
+               AND (s.strict_ordering OR e.last_attempt_at IS NULL))
+         ORDER BY d.next_attempt_at
+         LIMIT $5
+       ), ranked AS (
+         SELECT id, subscription_id,
+                row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, event_position) AS rn
+         FROM due
+       ), picked AS (
+         SELECT d.id
+         FROM webhook_deliveries d JOIN ranked ON ranked.id = d.id
+         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
+           AND ranked.rn <= $2 - COALESCE(($3::jsonb ->> d.subscription_id)::int, 0)
+         ORDER BY d.next_attempt_at, d.event_position
+         LIMIT $4
+         FOR UPDATE OF d SKIP LOCKED
+       )
+       UPDATE webhook_deliveries d
+       SET next_attempt_at = now() + make_interval(secs => $6::double precision / 1000)
+       FROM picked, webhook_subscriptions s, event_log e
+       WHERE d.id = picked.id AND s.id = d.subscription_id AND e.event_id = d.event_id
+       RETURNING d.id, d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.attempt_count,
+                 s.url, s.secrets, s.version_pins,
+                 e.version, e.resource_type, e.resource_id, e.sequence, e.source, e.occurred_at, e.data,
+                 e.position`,
+      [full, this.laneLimit, JSON.stringify(held), room, Math.max(4 * room, 100), leaseMs(this.config)],
+    );
+    return {
+      rows: rows.map((row) => ({ row: row as ClaimedRow, envelope: envelopeFromRawRow(row) })),
+      saturated: full.length > 0,
+    };
+  }
+
+  private async attempt(row: ClaimedRow, envelope: EventEnvelope): Promise<void> {
     const delivery: ClaimedDelivery = {
       id: row.id,
       tenantId: row.tenant_id,
@@ -217,7 +381,7 @@ export class DeliveryWorker {
     const attemptedAt = new Date();
     let result: SendResult;
     try {
-      const { body, headers } = await this.render(row);
+      const { body, headers } = this.render(row, envelope);
       result = await this.sender.send(row.url, body, headers);
     } catch (error) {
       // Rendering or signing failed (e.g. a pin to a version the catalogue no longer has): a failed attempt
@@ -229,17 +393,19 @@ export class DeliveryWorker {
         error: `not sent: ${error instanceof Error ? error.message : String(error)}`,
         retryAfterMs: null,
       };
+    } finally {
+      // The endpoint is no longer busy; recording the outcome does not hold its slot.
+      this.sent(row.subscription_id);
     }
     await this.outcomes.record(delivery, result, attemptedAt);
   }
 
-  private async render(row: ClaimedRow): Promise<{ body: string; headers: Record<string, string> }> {
-    const stored = await this.ds.getRepository(EventLogEntity).findOneBy({ eventId: row.event_id });
-    if (!stored) throw new Error(`event ${row.event_id} is not in the event log`);
+  private render(
+    row: ClaimedRow,
+    envelope: EventEnvelope,
+  ): { body: string; headers: Record<string, string> } {
     const version = row.version_pins[row.event_type] ?? latestVersion(row.event_type);
-    const envelope = renderAtVersion(envelopeFromLogRow(stored), version);
-    // Serialise once; the signature covers exactly these bytes and these bytes are sent.
-    const body = JSON.stringify(envelope);
+    const body = webhookBody(envelope, version);
     const signed = signPayload({
       id: row.event_id,
       timestamp: Math.floor(Date.now() / 1000),
