@@ -47,6 +47,13 @@ export interface ConsumerOptions {
   handleBatch?(messages: IncomingMessage[]): Promise<void>;
   /** Backoff after a failed handler, doubling from `initialMs` up to `maxMs`. */
   retry?: { initialMs: number; maxMs: number };
+  /**
+   * 0 (default): each fetched batch's offsets are committed before the next fetch. > 0: handled offsets are
+   * committed in the background at this interval (and on stop), so the fetch loop never waits on a commit —
+   * lower latency, at the price of handling up to an interval's worth of messages again after a crash (the
+   * handler must be idempotent). The in-memory fake always commits at once.
+   */
+  commitIntervalMs?: number;
   /** Partitions handled in parallel; messages within one partition are always sequential. */
   partitionsConsumedConcurrently?: number;
 }

@@ -1,3 +1,4 @@
+import { Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { ensureTestTopics, kafkaBrokers, testTopicPrefix } from '../../../test/support/infra';
 import { eventually } from '../../../test/support/eventually';
@@ -224,5 +225,43 @@ describe('KafkaJsClient against a real broker', () => {
       },
       { timeoutMs: 30_000 },
     );
+  });
+
+  it.each([
+    ['by the timer, while running', 100],
+    ['on stop, when the timer never fired', 600_000],
+  ])('with commitIntervalMs commits handled offsets %s', async (_, commitIntervalMs) => {
+    const { sut, topic, dlq, prefix } = setup();
+    clients.push(sut);
+    await ensureTestTopics(prefix, [topic, dlq], 1);
+    const producer = await sut.createProducer();
+    await producer.send(['a', 'b', 'c'].map((value) => ({ topic, key: 'k', value })));
+    const groupId = `g-${randomUUID()}`;
+    const handled: string[] = [];
+    const consumer = sut.createConsumer({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      deadLetterTopic: dlq,
+      commitIntervalMs,
+      handle: async (m) => {
+        handled.push(m.value?.toString() ?? '');
+      },
+    });
+    await consumer.start();
+    await eventually(() => expect(handled).toEqual(['a', 'b', 'c']), { timeoutMs: 30_000 });
+    const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const committed = async () =>
+      (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions[0].offset;
+    try {
+      if (commitIntervalMs < 1_000) await eventually(async () => expect(await committed()).toBe('3'));
+      else expect(await committed()).toBe('-1');
+      await consumer.stop();
+      expect(await committed()).toBe('3');
+    } finally {
+      await admin.disconnect();
+      await producer.disconnect();
+    }
   });
 });

@@ -192,7 +192,8 @@ function headersOf(message: KafkaMessage): Record<string, string> {
 
 /**
  * Consumer loop over kafkajs with the explicit commit rule of consumer-rule.ts. Offsets are committed
- * manually (autoCommit off) after each batch's last handled message. A failing handler is retried in place
+ * manually (autoCommit off) after each batch's last handled message, or — with `commitIntervalMs` — by a
+ * timer outside the fetch loop and once more on stop. A failing handler is retried in place
  * with a growing backoff: nothing after it in its partition is handled or committed first, so order holds.
  * If the consumer stops (or loses the partition) meanwhile, the message stays uncommitted and is handled
  * again by whoever owns the partition next.
@@ -200,6 +201,10 @@ function headersOf(message: KafkaMessage): Record<string, string> {
 class KafkaJsConsumer implements Consumer {
   private consumer?: KjsConsumer;
   private dlqProducer?: Producer;
+  /** Handled but not yet committed: `topic|partition` → next offset to commit (interval mode). */
+  private readonly pending = new Map<string, { topic: string; partition: number; offset: string }>();
+  private committing?: Promise<void>;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly kafka: Kafka,
@@ -228,6 +233,10 @@ class KafkaJsConsumer implements Consumer {
     });
     this.consumer = consumer;
     await consumer.connect();
+    if (this.options.commitIntervalMs) {
+      this.timer = setInterval(() => void this.commitPending(), this.options.commitIntervalMs);
+      this.timer.unref();
+    }
     await consumer.subscribe({ topics, fromBeginning });
     await consumer.run({
       autoCommit: false,
@@ -307,13 +316,53 @@ class KafkaJsConsumer implements Consumer {
           await heartbeat();
         }
         if (lastDone !== undefined) {
-          await consumer.commitOffsets([{ topic, partition, offset: (BigInt(lastDone) + 1n).toString() }]);
+          const next = { topic, partition, offset: (BigInt(lastDone) + 1n).toString() };
+          if (!this.options.commitIntervalMs) await consumer.commitOffsets([next]);
+          else {
+            this.pending.set(`${topic}|${partition}`, next);
+            // Stopping: the group is left right after this batch, so commit now, while still a member.
+            if (!isRunning()) await this.flushCommits();
+          }
         }
       },
     });
   }
 
+  /** Commits what was handled since the last commit; one commit at a time, so offsets never go backwards. */
+  private commitPending(): Promise<void> {
+    this.committing ??= (async () => {
+      const offsets = [...this.pending.values()];
+      this.pending.clear();
+      try {
+        if (offsets.length > 0) await this.consumer?.commitOffsets(offsets);
+      } catch (error) {
+        // A partition lost in a rebalance cannot be committed by this member: its new owner handles those
+        // messages again (handlers are idempotent). Anything else is retried with the next tick.
+        for (const o of offsets)
+          if (!this.pending.has(`${o.topic}|${o.partition}`))
+            this.pending.set(`${o.topic}|${o.partition}`, o);
+        this.log('warn', 'offset commit failed; will retry', {
+          groupId: this.options.groupId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      } finally {
+        this.committing = undefined;
+      }
+    })();
+    return this.committing;
+  }
+
+  /** Waits for a commit in progress, then commits everything pending. */
+  private async flushCommits(): Promise<void> {
+    await this.committing;
+    await this.commitPending();
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.timer);
+    // Interval mode: commit what was handled so far while still a member; a batch still running commits its
+    // own offsets when it sees the consumer stopping.
+    if (this.options.commitIntervalMs) await this.flushCommits();
     // disconnect() stops fetching, waits for the running batch (which commits what it finished), leaves the group.
     await this.consumer?.disconnect();
     await this.dlqProducer?.disconnect();
