@@ -17,6 +17,8 @@ export function transaction<T>(
   work: (tx: Tx) => Promise<T>,
   isolation: IsolationLevel = 'READ COMMITTED',
 ): Promise<T> {
+  // READ COMMITTED is PostgreSQL's default: TypeORM would spend a second round trip (SET TRANSACTION …) on it.
+  if (isolation === 'READ COMMITTED') return ds.transaction((em) => work(em as Tx));
   return ds.transaction(isolation, (em) => work(em as Tx));
 }
 
