@@ -67,8 +67,9 @@ export const dispatcherConfigSchema = runtimeConfigSchema
     // The idle poll backs off to this; new deliveries recorded in this process wake the loop at once, so it
     // only bounds the latency of retries and of deliveries recorded by another replica.
     WEBHOOK_POLL_MAX_MS: z.coerce.number().int().min(5).max(10_000).default(500),
-    // A claimed delivery is leased for timeout + this margin; if the process dies mid-attempt the lease
-    // expires and another worker sends it again (at-least-once). 10 s covers recording the outcome.
+    // A delivery held by a process is leased for 2 × timeout (waiting behind its subscription's in-flight
+    // requests, then its own attempt) + this margin; if the process dies the lease expires and another worker
+    // sends it again (at-least-once). 10 s covers recording the outcome.
     WEBHOOK_LEASE_MARGIN_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     // Warn at 3, disable at 5 consecutive failed attempts: the warning reaches admins (via their own
     // subscriptions/streams) before anything is switched off.

@@ -117,12 +117,14 @@ export class DeliveryOutcomes {
     this.producer = undefined;
   }
 
-  record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
+  /** Records the attempt; resolves with when the next attempt is due (null: succeeded or dead). */
+  async record(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<Date | null> {
     if (!isSuccess(result)) return this.recordOne(delivery, result, attemptedAt);
-    return new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       this.successes.push({ delivery, result, attemptedAt, resolve, reject });
       this.flushing ??= this.flushSuccesses();
     });
+    return null;
   }
 
   private async flushSuccesses(): Promise<void> {
@@ -141,7 +143,9 @@ export class DeliveryOutcomes {
           `batch of ${batch.length} successes not written (${error instanceof Error ? error.message : String(error)}); writing each on its own`,
         );
         await Promise.all(
-          batch.map((s) => this.recordOne(s.delivery, s.result, s.attemptedAt).then(s.resolve, s.reject)),
+          batch.map((s) =>
+            this.recordOne(s.delivery, s.result, s.attemptedAt).then(() => s.resolve(), s.reject),
+          ),
         );
       }
     }
@@ -188,7 +192,11 @@ export class DeliveryOutcomes {
     this.metrics.attemptDuration.observe({ outcome }, result.durationMs / 1000);
   }
 
-  private async recordOne(delivery: ClaimedDelivery, result: SendResult, attemptedAt: Date): Promise<void> {
+  private async recordOne(
+    delivery: ClaimedDelivery,
+    result: SendResult,
+    attemptedAt: Date,
+  ): Promise<Date | null> {
     const success = isSuccess(result);
     const attempt = delivery.attemptCount + 1;
     const next = success
@@ -251,6 +259,7 @@ export class DeliveryOutcomes {
       this.metrics.subscriptionsDisabled.inc({ reason: disabled });
       this.logger.warn(`subscription ${delivery.subscriptionId} disabled: ${disabled}`);
     }
+    return next;
   }
 
   /** Returns the reason when this outcome disabled the subscription. */

@@ -80,9 +80,11 @@ export class DeliveryRecorder {
       throw error;
     }
     const byId = new Map(events.map((e) => [e.eventId, e]));
+    const key = (eventId: string, subscriptionId: string) => `${eventId}|${subscriptionId}`;
+    const reserved = new Set(slots.map((s) => key(s.eventId, s.subscriptionId)));
     const sent = new Set<string>();
     for (const row of rows.filter((r) => r.leased)) {
-      sent.add(`${row.event_id}|${row.subscription_id}`);
+      sent.add(key(row.event_id, row.subscription_id));
       const event = byId.get(row.event_id)!;
       this.worker.dispatch(
         {
@@ -100,10 +102,15 @@ export class DeliveryRecorder {
       );
     }
     for (const slot of slots)
-      if (!sent.has(`${slot.eventId}|${slot.subscriptionId}`)) this.worker.release(slot.subscriptionId);
-    if (sent.size > 0) this.metrics.recorded.inc({ path: 'direct' }, sent.size);
-    if (rows.length > sent.size) this.metrics.recorded.inc({ path: 'claimed' }, rows.length - sent.size);
-    if (rows.length > sent.size) this.worker.queued();
+      if (!sent.has(key(slot.eventId, slot.subscriptionId))) this.worker.release(slot.subscriptionId);
+    const waiting = rows.filter((r) => !r.leased);
+    this.metrics.recorded.inc({ path: 'direct' }, sent.size);
+    this.metrics.recorded.inc({ path: 'claimed' }, waiting.length);
+    if (waiting.length > 0)
+      this.worker.queued(new Set(waiting.map((r) => r.subscription_id)), {
+        // A slot was reserved but the row went in unleased: an earlier delivery of its resource is still open.
+        heldBack: waiting.some((r) => reserved.has(key(r.event_id, r.subscription_id))),
+      });
     return rows.length;
   }
 

@@ -94,7 +94,9 @@ beforeAll(async () => {
         WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
         WEBHOOK_FAILING_WARNING_AT: '2',
         WEBHOOK_DISABLE_AFTER_FAILURES: '4',
-        WEBHOOK_POLL_MAX_MS: '50',
+        // Longer than any wait below: retries, held-back events of a resource and freed slots must wake the
+        // worker themselves, never by the idle poll.
+        WEBHOOK_POLL_MAX_MS: '10000',
         WEBHOOK_LEASE_MARGIN_MS: '1000',
         WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '4',
         WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',

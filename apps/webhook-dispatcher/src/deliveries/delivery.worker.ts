@@ -104,6 +104,9 @@ interface Queued {
  * one attempt of the deliveries ahead of it (the queue is as long as the concurrency cap) and then take one
  * attempt itself, both bounded by the timeout, plus the margin for recording the outcome.
  */
+/** How long after a delivery was held back by the ordering rule recorded outcomes trigger a claim. */
+const HELD_BACK_WATCH_MS = 5_000;
+
 export const leaseMs = (c: WebhookDispatcherConfig) => 2 * c.WEBHOOK_TIMEOUT_MS + c.WEBHOOK_LEASE_MARGIN_MS;
 
 @Injectable()
@@ -119,6 +122,13 @@ export class DeliveryWorker {
   /** Deliveries may be due in the table (recorded unleased, or claims were cut short by the caps). */
   private backlog = true;
   private queuedEpoch = 0;
+  private heldBackAt = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private retryDue = 0;
+  /** Due times of retries this process recorded, not yet reached. */
+  private retryDues: number[] = [];
+  /** Subscriptions with deliveries waiting in the table → the `queuedEpoch` they were last recorded at. */
+  private readonly behind = new Map<string, number>();
   private wake?: () => void;
   private woken = false;
   /** Per subscription and in total, a process holds up to twice what it sends at once: one queued per slot. */
@@ -146,9 +156,17 @@ export class DeliveryWorker {
     else this.woken = true;
   }
 
-  /** Deliveries were recorded unleased: claim them now instead of at the next poll. */
-  queued(): void {
+  /**
+   * Deliveries of these subscriptions were recorded unleased: claim them now instead of at the next poll, and
+   * send nothing of those subscriptions directly until the claims have caught up, so that under overload a
+   * subscription's deliveries go out oldest first instead of newer ones overtaking a queue that never drains.
+   */
+  queued(subscriptionIds: Iterable<string>, { heldBack = false } = {}): void {
+    // Held back by an earlier delivery of the same resource (most likely one in flight here): it becomes
+    // claimable when that one's outcome is recorded, so claim again after outcomes for a while.
+    if (heldBack) this.heldBackAt = Date.now();
     this.queuedEpoch += 1;
+    for (const id of subscriptionIds) this.behind.set(id, this.queuedEpoch);
     this.backlog = true;
     this.poke();
   }
@@ -161,7 +179,7 @@ export class DeliveryWorker {
   admit(subscriptionIds: string[]): boolean[] {
     return subscriptionIds.map((id) => {
       if (!this.running || this.held >= this.totalLimit) return false;
-      if ((this.lanes.get(id)?.held ?? 0) >= this.laneLimit) return false;
+      if ((this.lanes.get(id)?.held ?? 0) >= this.laneLimit || this.behind.has(id)) return false;
       this.hold(id);
       return true;
     });
@@ -180,6 +198,7 @@ export class DeliveryWorker {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearTimeout(this.retryTimer);
     this.poke();
     await this.loop;
     await this.returnQueued();
@@ -252,11 +271,15 @@ export class DeliveryWorker {
       let claimed: Queued[] = [];
       if (room > 0) {
         const epoch = this.queuedEpoch;
+        const roomOf = new Map(
+          [...this.behind.keys()].map((id) => [id, this.laneLimit - (this.lanes.get(id)?.held ?? 0)]),
+        );
         try {
           const result = await this.claim(room);
           claimed = result.rows;
           // Nothing due, nobody left out, nothing recorded meanwhile: no more claims until told or polled.
           if (claimed.length === 0 && !result.saturated && epoch === this.queuedEpoch) this.backlog = false;
+          if (claimed.length < room) this.caughtUp(roomOf, claimed, epoch);
         } catch (error) {
           this.logger.error(`claim failed: ${error instanceof Error ? error.message : String(error)}`);
         }
@@ -274,6 +297,47 @@ export class DeliveryWorker {
       await this.sleep(idle);
       idle = claimed.length > 0 ? 5 : Math.min(idle * 2, this.config.WEBHOOK_POLL_MAX_MS);
     }
+  }
+
+  /**
+   * After a claim that was not cut short by the total: a subscription that got fewer rows than it had room for
+   * has nothing more due from before the claim, so it may be sent directly again.
+   */
+  private caughtUp(roomOf: Map<string, number>, claimed: Queued[], epoch: number): void {
+    const got = new Map<string, number>();
+    for (const { row } of claimed) got.set(row.subscription_id, (got.get(row.subscription_id) ?? 0) + 1);
+    for (const [id, room] of roomOf) {
+      const markedAt = this.behind.get(id);
+      if (markedAt !== undefined && markedAt <= epoch && room > 0 && (got.get(id) ?? 0) < room)
+        this.behind.delete(id);
+    }
+  }
+
+  /** Claims again when a retry this process scheduled falls due, rather than at the next idle poll. */
+  private wakeAt(due: number): void {
+    // Bounded: beyond this many (a mass outage) the idle poll picks the rest up, at most WEBHOOK_POLL_MAX_MS late.
+    if (this.retryDues.length < 10_000) this.retryDues.push(due);
+    this.armRetryTimer();
+  }
+
+  private armRetryTimer(): void {
+    if (!this.running || this.retryDues.length === 0) return;
+    const earliest = this.retryDues.reduce((a, b) => Math.min(a, b));
+    if (this.retryTimer && this.retryDue <= earliest) return;
+    clearTimeout(this.retryTimer);
+    this.retryDue = earliest;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        const now = Date.now();
+        this.retryDues = this.retryDues.filter((d) => d > now);
+        this.backlog = true;
+        this.poke();
+        this.armRetryTimer();
+      },
+      Math.max(0, earliest - Date.now()),
+    );
+    this.retryTimer.unref();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -303,7 +367,13 @@ export class DeliveryWorker {
           `attempt of ${row.id} not recorded: ${error instanceof Error ? error.message : String(error)}`,
         ),
       )
-      .finally(() => this.inFlight.delete(task));
+      .finally(() => {
+        this.inFlight.delete(task);
+        if (Date.now() - this.heldBackAt < HELD_BACK_WATCH_MS) {
+          this.backlog = true;
+          this.poke();
+        }
+      });
     this.inFlight.add(task);
   }
 
@@ -397,7 +467,8 @@ export class DeliveryWorker {
       // The endpoint is no longer busy; recording the outcome does not hold its slot.
       this.sent(row.subscription_id);
     }
-    await this.outcomes.record(delivery, result, attemptedAt);
+    const next = await this.outcomes.record(delivery, result, attemptedAt);
+    if (next) this.wakeAt(next.getTime());
   }
 
   private render(
