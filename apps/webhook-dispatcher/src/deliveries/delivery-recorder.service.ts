@@ -107,7 +107,7 @@ export class DeliveryRecorder {
     this.metrics.recorded.inc({ path: 'direct' }, sent.size);
     this.metrics.recorded.inc({ path: 'claimed' }, waiting.length);
     if (waiting.length > 0)
-      this.worker.queued(new Set(waiting.map((r) => r.subscription_id)), {
+      this.worker.queued({
         // A slot was reserved but the row went in unleased: an earlier delivery of its resource is still open.
         heldBack: waiting.some((r) => reserved.has(key(r.event_id, r.subscription_id))),
       });

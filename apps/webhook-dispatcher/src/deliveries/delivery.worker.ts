@@ -104,6 +104,9 @@ interface Queued {
  * one attempt of the deliveries ahead of it (the queue is as long as the concurrency cap) and then take one
  * attempt itself, both bounded by the timeout, plus the margin for recording the outcome.
  */
+/** Longest a claim waits for more room while draining a backlog. */
+const CLAIM_WAIT_MS = 10;
+
 /** How long after a delivery was held back by the ordering rule recorded outcomes trigger a claim. */
 const HELD_BACK_WATCH_MS = 5_000;
 
@@ -123,12 +126,15 @@ export class DeliveryWorker {
   private backlog = true;
   private queuedEpoch = 0;
   private heldBackAt = 0;
+  private lastClaimAt = 0;
+  private lastClaimGot = 0;
+  private freedSinceClaim = 0;
+  /** Room worth a claim while draining: half a subscription's sending slots. */
+  private readonly claimBatch: number;
   private retryTimer?: NodeJS.Timeout;
   private retryDue = 0;
   /** Due times of retries this process recorded, not yet reached. */
   private retryDues: number[] = [];
-  /** Subscriptions with deliveries waiting in the table → the `queuedEpoch` they were last recorded at. */
-  private readonly behind = new Map<string, number>();
   private wake?: () => void;
   private woken = false;
   /** Per subscription and in total, a process holds up to twice what it sends at once: one queued per slot. */
@@ -143,6 +149,7 @@ export class DeliveryWorker {
   ) {
     this.laneLimit = 2 * config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION;
     this.totalLimit = 2 * config.WEBHOOK_WORKER_CONCURRENCY;
+    this.claimBatch = Math.max(1, Math.floor(config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION / 2));
   }
 
   start(): void {
@@ -157,16 +164,16 @@ export class DeliveryWorker {
   }
 
   /**
-   * Deliveries of these subscriptions were recorded unleased: claim them now instead of at the next poll, and
-   * send nothing of those subscriptions directly until the claims have caught up, so that under overload a
-   * subscription's deliveries go out oldest first instead of newer ones overtaking a queue that never drains.
+   * Deliveries were recorded unleased: claim them now instead of at the next poll. New deliveries of a
+   * subscription are still sent directly while its older ones wait for a claim: under overload the direct path
+   * is what keeps throughput up (a claim is a statement per batch of rows), so newer events can overtake a
+   * backlog, which drains as soon as the endpoint keeps up again (docs/benchmarks.md).
    */
-  queued(subscriptionIds: Iterable<string>, { heldBack = false } = {}): void {
+  queued({ heldBack = false } = {}): void {
     // Held back by an earlier delivery of the same resource (most likely one in flight here): it becomes
     // claimable when that one's outcome is recorded, so claim again after outcomes for a while.
     if (heldBack) this.heldBackAt = Date.now();
     this.queuedEpoch += 1;
-    for (const id of subscriptionIds) this.behind.set(id, this.queuedEpoch);
     this.backlog = true;
     this.poke();
   }
@@ -179,7 +186,7 @@ export class DeliveryWorker {
   admit(subscriptionIds: string[]): boolean[] {
     return subscriptionIds.map((id) => {
       if (!this.running || this.held >= this.totalLimit) return false;
-      if ((this.lanes.get(id)?.held ?? 0) >= this.laneLimit || this.behind.has(id)) return false;
+      if ((this.lanes.get(id)?.held ?? 0) >= this.laneLimit) return false;
       this.hold(id);
       return true;
     });
@@ -223,6 +230,7 @@ export class DeliveryWorker {
     const lane = this.lane(subscriptionId);
     lane.held -= 1;
     this.held -= 1;
+    this.freedSinceClaim += 1;
     if (lane.held === 0) this.lanes.delete(subscriptionId);
     // Room to hold more: worth a claim only when something may be waiting in the table.
     if (this.backlog) this.poke();
@@ -267,23 +275,29 @@ export class DeliveryWorker {
   private async run(): Promise<void> {
     let idle = 5;
     while (this.running) {
+      // Draining a backlog, a claim per freed slot would cost a statement per delivery: wait until a
+      // subscription's worth of room has freed up (or CLAIM_WAIT_MS passed) and claim that much at once.
+      const sinceClaim = Date.now() - this.lastClaimAt;
+      if (this.lastClaimGot > 0 && this.freedSinceClaim < this.claimBatch && sinceClaim < CLAIM_WAIT_MS) {
+        await this.sleep(CLAIM_WAIT_MS - sinceClaim);
+        continue;
+      }
       const room = this.totalLimit - this.held;
       let claimed: Queued[] = [];
+      this.freedSinceClaim = 0;
+      this.lastClaimAt = Date.now();
       if (room > 0) {
         const epoch = this.queuedEpoch;
-        const roomOf = new Map(
-          [...this.behind.keys()].map((id) => [id, this.laneLimit - (this.lanes.get(id)?.held ?? 0)]),
-        );
         try {
           const result = await this.claim(room);
           claimed = result.rows;
           // Nothing due, nobody left out, nothing recorded meanwhile: no more claims until told or polled.
           if (claimed.length === 0 && !result.saturated && epoch === this.queuedEpoch) this.backlog = false;
-          if (claimed.length < room) this.caughtUp(roomOf, claimed, epoch);
         } catch (error) {
           this.logger.error(`claim failed: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
+      this.lastClaimGot = claimed.length;
       for (const item of claimed) {
         this.hold(item.row.subscription_id);
         this.lane(item.row.subscription_id).queue.push(item);
@@ -296,20 +310,6 @@ export class DeliveryWorker {
       // Idle backoff: 5 ms doubling to WEBHOOK_POLL_MAX_MS; recorded deliveries and freed room wake it early.
       await this.sleep(idle);
       idle = claimed.length > 0 ? 5 : Math.min(idle * 2, this.config.WEBHOOK_POLL_MAX_MS);
-    }
-  }
-
-  /**
-   * After a claim that was not cut short by the total: a subscription that got fewer rows than it had room for
-   * has nothing more due from before the claim, so it may be sent directly again.
-   */
-  private caughtUp(roomOf: Map<string, number>, claimed: Queued[], epoch: number): void {
-    const got = new Map<string, number>();
-    for (const { row } of claimed) got.set(row.subscription_id, (got.get(row.subscription_id) ?? 0) + 1);
-    for (const [id, room] of roomOf) {
-      const markedAt = this.behind.get(id);
-      if (markedAt !== undefined && markedAt <= epoch && room > 0 && (got.get(id) ?? 0) < room)
-        this.behind.delete(id);
     }
   }
 
