@@ -48,6 +48,14 @@ function postgresIds(): { uid?: number; gid?: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** Adds o+rx to `dir` and every parent that lacks it; never removes a bit (e.g. /tmp keeps its sticky mode). */
+function makeTraversable(dir: string): void {
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o005) !== 0o005) chmodSync(d, mode | 0o005);
+  }
+}
+
 export interface LocalPostgres {
   /** URL of the `tidings` database (created on first start). */
   url: string;
@@ -73,11 +81,12 @@ export async function startPostgres(opts: {
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const port = opts.port ?? (await freePort());
   mkdirSync(dirname(opts.dataDir), { recursive: true });
-  // The postgres OS user must be able to traverse every parent of the data dir (mkdtemp makes 0700
-  // dirs, ~ is often 0700): add o+rx, never remove a bit (e.g. /tmp keeps its sticky mode).
-  for (let dir = dirname(opts.dataDir); dir !== dirname(dir); dir = dirname(dir)) {
-    const mode = statSync(dir).mode & 0o7777;
-    if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
+  if (process.getuid?.() === 0) {
+    // As root, initdb and the server run as the `postgres` OS user, which must be able to reach both the data
+    // dir and the binaries (in this checkout's node_modules): mkdtemp makes 0700 dirs, a clone may live in
+    // one, ~ is often 0700.
+    makeTraversable(dirname(opts.dataDir));
+    makeTraversable(dirname(postgresBinary()));
   }
   const logs: string[] = [];
   if (!existsSync(join(opts.dataDir, 'PG_VERSION'))) {
