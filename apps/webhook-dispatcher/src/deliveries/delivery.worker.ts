@@ -99,17 +99,17 @@ interface Queued {
   envelope: EventEnvelope;
 }
 
-/**
- * How long a claimed or directly sent delivery is leased: it may wait in its subscription's queue for up to
- * one attempt of the deliveries ahead of it (the queue is as long as the concurrency cap) and then take one
- * attempt itself, both bounded by the timeout, plus the margin for recording the outcome.
- */
 /** Longest a claim waits for more room while draining a backlog. */
 const CLAIM_WAIT_MS = 10;
 
 /** How long after a delivery was held back by the ordering rule recorded outcomes trigger a claim. */
 const HELD_BACK_WATCH_MS = 5_000;
 
+/**
+ * How long a claimed or directly sent delivery is leased: it may wait in its subscription's queue for up to
+ * one attempt of the deliveries ahead of it (the queue is as long as the concurrency cap) and then take one
+ * attempt itself, both bounded by the timeout, plus the margin for recording the outcome.
+ */
 export const leaseMs = (c: WebhookDispatcherConfig) => 2 * c.WEBHOOK_TIMEOUT_MS + c.WEBHOOK_LEASE_MARGIN_MS;
 
 @Injectable()
