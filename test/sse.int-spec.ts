@@ -123,9 +123,11 @@ describe('SSE gateway: streams, filters, auth', () => {
         await res.body!.cancel();
         return 200;
       }
-      const body = (await res.json()) as { status: number; title: string };
+      const body = (await res.json()) as { status: number; title: string; instance: string };
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(body.status).toBe(res.status);
+      // The path alone: a credential in the query string is never echoed back.
+      expect(body.instance).toBe('/events/stream');
       return res.status;
     };
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 
@@ -70,6 +71,39 @@ function bodyParserProblem(error: unknown): ProblemError | undefined {
   }
 }
 
+/** The RFC 9457 body of a problem. */
+export function problemBody(problem: ProblemError, instance: string | undefined): string {
+  return JSON.stringify({
+    ...problem.extra,
+    type: `https://tidings.dev/problems/${slug(problem.title)}`,
+    title: problem.title,
+    status: problem.status,
+    ...(problem.detail ? { detail: problem.detail } : {}),
+    instance,
+  });
+}
+
+/**
+ * Answers a request handled outside Nest's pipeline (plain Node response) the way ProblemFilter would.
+ */
+export function writeProblem(
+  res: ServerResponse,
+  error: unknown,
+  instance: string | undefined,
+  filter: ProblemFilter = new ProblemFilter(),
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const problem = filter.toProblem(error);
+  res.writeHead(problem.status, {
+    ...problem.headers,
+    'content-type': 'application/problem+json; charset=utf-8',
+  });
+  res.end(problemBody(problem, instance));
+}
+
 /** The one error edge of an HTTP app: known errors become problem+json; anything else is a logged 500. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
@@ -85,22 +119,11 @@ export class ProblemFilter implements ExceptionFilter {
       return;
     }
     for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
-    res
-      .status(problem.status)
-      .type('application/problem+json')
-      .send(
-        JSON.stringify({
-          ...problem.extra,
-          type: `https://tidings.dev/problems/${slug(problem.title)}`,
-          title: problem.title,
-          status: problem.status,
-          ...(problem.detail ? { detail: problem.detail } : {}),
-          instance: req.originalUrl,
-        }),
-      );
+    res.status(problem.status).type('application/problem+json').send(problemBody(problem, req.originalUrl));
   }
 
-  private toProblem(error: unknown): ProblemError {
+  /** The problem an error becomes: ProblemError as is, framework errors mapped, anything else a logged 500. */
+  toProblem(error: unknown): ProblemError {
     if (error instanceof ProblemError) return error;
     const parser = bodyParserProblem(error);
     if (parser) return parser;

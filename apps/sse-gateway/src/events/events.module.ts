@@ -2,11 +2,10 @@ import { Module } from '@nestjs/common';
 import { FanoutWorker } from './fanout.worker';
 import { SseMetrics } from './sse.metrics';
 import { StreamAuthService } from './stream-auth.service';
-import { StreamController } from './stream.controller';
+import { StreamRoute } from './stream.route';
 import { StreamService } from './stream.service';
 
 @Module({
-  controllers: [StreamController],
-  providers: [SseMetrics, FanoutWorker, StreamAuthService, StreamService],
+  providers: [SseMetrics, FanoutWorker, StreamAuthService, StreamService, StreamRoute],
 })
 export class EventsModule {}

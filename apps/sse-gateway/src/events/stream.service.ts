@@ -8,7 +8,7 @@ import {
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
 import { latestVersion, renderAtVersion, supportedVersions, type EventEnvelope } from '@tidings/events';
 import { APP_CONFIG, ProblemError } from '@tidings/runtime';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DataSource } from 'typeorm';
 import type { SseGatewayConfig } from '../sse-gateway.config';
 import { FanoutWorker } from './fanout.worker';
@@ -38,7 +38,7 @@ class SseConnection {
   closeReason: DisconnectReason | undefined;
 
   constructor(
-    readonly res: Response,
+    readonly res: ServerResponse,
     readonly tenantId: string,
     readonly ip: string,
     readonly types: Set<string>,
@@ -121,8 +121,8 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   async open(
-    req: Request,
-    res: Response,
+    req: IncomingMessage,
+    res: ServerResponse,
     query: StreamQuery,
     authorization: string | undefined,
     lastEventIdHeader: string | undefined,
@@ -255,7 +255,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     conn.live = true;
   }
 
-  private drained(res: Response): Promise<void> {
+  private drained(res: ServerResponse): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         res.off('drain', done);
