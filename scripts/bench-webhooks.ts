@@ -144,8 +144,7 @@ async function main(): Promise<void> {
   await Promise.all([dispatcher.stop(), relay.stop(), api.stop()]);
   receiver.close();
   await ds.destroy();
-  if (process.env.BENCH_KEEP_DB) process.stderr.write(`kept ${db.url}\n`);
-  else await db.drop();
+  await db.drop();
 }
 
 main().catch((error: unknown) => {

@@ -180,7 +180,7 @@ class InMemoryConsumer implements Consumer {
           const next = this.broker.committedOffset(groupId, topic, p) ?? start.get(key) ?? 0;
           const message = partitions[p][next];
           if (!message) continue;
-          const pending = partitions[p].slice(next, next + BATCH_LIMIT);
+          const pending = this.options.handleBatch ? partitions[p].slice(next, next + BATCH_LIMIT) : [];
           if (!backoff.has(key) && (await handledAsBatch(this.options.handleBatch, pending, () => {}))) {
             this.broker.commit(groupId, topic, p, next + pending.length);
             progressed = true;

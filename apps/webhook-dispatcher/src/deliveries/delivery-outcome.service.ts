@@ -154,8 +154,9 @@ export class DeliveryOutcomes {
 
   /** One statement for many successful attempts: the same rows `recordOne` writes for each. */
   private async writeSuccesses(batch: PendingSuccess[]): Promise<void> {
-    // Same lock order in every batch (delivery ids sorted), so concurrent writers cannot deadlock.
-    const sorted = [...batch].sort((a, b) => (a.delivery.id < b.delivery.id ? -1 : 1));
+    // One write at a time per process (flushSuccesses), and a delivery's row is only written by the process
+    // holding its lease, so batches of different processes touch different delivery rows. If a deadlock ever
+    // happens anyway, PostgreSQL aborts one statement and flushSuccesses writes its outcomes one by one.
     await this.ds.query(
       `WITH r AS (
          SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
@@ -177,12 +178,12 @@ export class DeliveryOutcomes {
        SET consecutive_failures = 0
        WHERE id IN (SELECT subscription_id FROM succeeded) AND consecutive_failures <> 0`,
       [
-        sorted.map((s) => s.delivery.id),
-        sorted.map((s) => s.delivery.attemptCount),
-        sorted.map((s) => s.attemptedAt),
-        sorted.map((s) => s.result.statusCode),
-        sorted.map((s) => s.result.durationMs),
-        sorted.map((s) => s.result.responseBody),
+        batch.map((s) => s.delivery.id),
+        batch.map((s) => s.delivery.attemptCount),
+        batch.map((s) => s.attemptedAt),
+        batch.map((s) => s.result.statusCode),
+        batch.map((s) => s.result.durationMs),
+        batch.map((s) => s.result.responseBody),
       ],
     );
   }

@@ -66,10 +66,15 @@ export class DeliveryRecorder {
     const events = [...new Map(batch.map((e) => [e.eventId, e])).values()];
     for (const e of events)
       if (e.eventType.startsWith('webhook.subscription.')) this.hints.delete(e.tenantId);
-    const candidates: { eventId: string; subscriptionId: string }[] = [];
-    for (const event of events)
-      for (const subscriptionId of await this.likelyTargets(event))
-        candidates.push({ eventId: event.eventId, subscriptionId });
+    const hints = new Map<string, SubscriptionHint>();
+    for (const tenantId of new Set(events.map((e) => e.tenantId)))
+      hints.set(tenantId, await this.hintOf(tenantId));
+    const candidates = events.flatMap((event) =>
+      likelyTargets(event, hints.get(event.tenantId)!).map((subscriptionId) => ({
+        eventId: event.eventId,
+        subscriptionId,
+      })),
+    );
     const admitted = this.worker.admit(candidates.map((c) => c.subscriptionId));
     const slots = candidates.filter((_, i) => admitted[i]);
     let rows: RecordedRow[];
@@ -185,25 +190,19 @@ export class DeliveryRecorder {
   }
 
   /**
-   * The subscriptions the event will probably match, from a per-tenant hint refreshed in the background every
-   * WEBHOOK_SUBSCRIPTION_CACHE_MS (loaded in line only the first time a tenant is seen).
+   * A tenant's subscription hint, refreshed in the background every WEBHOOK_SUBSCRIPTION_CACHE_MS (loaded in
+   * line only the first time a tenant is seen, or after one of its subscriptions changed).
    */
-  private async likelyTargets(event: EventEnvelope): Promise<string[]> {
-    let hint = this.hints.get(event.tenantId);
-    if (!hint) hint = await this.loadHint(event.tenantId);
-    else if (Date.now() - hint.loadedAt > this.config.WEBHOOK_SUBSCRIPTION_CACHE_MS)
-      this.loadHint(event.tenantId).catch((error: unknown) =>
+  private async hintOf(tenantId: string): Promise<SubscriptionHint> {
+    const hint = this.hints.get(tenantId);
+    if (!hint) return this.loadHint(tenantId);
+    if (Date.now() - hint.loadedAt > this.config.WEBHOOK_SUBSCRIPTION_CACHE_MS)
+      this.loadHint(tenantId).catch((error: unknown) =>
         this.logger.warn(
           `subscription hint not refreshed: ${error instanceof Error ? error.message : String(error)}`,
         ),
       );
-    return hint.subscriptions
-      .filter((s) =>
-        event.eventType === 'webhook.test'
-          ? s.id === event.resourceId
-          : s.eventTypes.some((pattern) => matchesEventType(pattern, event.eventType)),
-      )
-      .map((s) => s.id);
+    return hint;
   }
 
   private loadHint(tenantId: string): Promise<SubscriptionHint> {
@@ -228,4 +227,15 @@ export class DeliveryRecorder {
     }
     return loading;
   }
+}
+
+/** The subscriptions the hint says the event will match (the recording statement decides for real). */
+function likelyTargets(event: EventEnvelope, hint: SubscriptionHint): string[] {
+  return hint.subscriptions
+    .filter((s) =>
+      event.eventType === 'webhook.test'
+        ? s.id === event.resourceId
+        : s.eventTypes.some((pattern) => matchesEventType(pattern, event.eventType)),
+    )
+    .map((s) => s.id);
 }
