@@ -16,6 +16,7 @@ import type {
   OutgoingMessage,
   Producer,
 } from './kafka.port';
+import { MessageTooLargeError, packRuns, recordSizeBound } from './produce-batching';
 
 /**
  * In-memory Kafka for unit tests: same port, same commit rule (`decide`), partitions chosen by key so
@@ -28,7 +29,14 @@ export class InMemoryKafka implements KafkaClient {
   private readonly appended = new EventEmitter();
   private down = false;
 
-  constructor(private readonly defaultPartitions = 3) {
+  /**
+   * `maxBatchBytes` plays the broker's `max.message.bytes`: `pack` budgets it and `send` refuses a partition
+   * batch above it (raw bytes; the fake does not compress) with `MessageTooLargeError`, writing nothing.
+   */
+  constructor(
+    private readonly defaultPartitions = 3,
+    private readonly maxBatchBytes = Number.MAX_SAFE_INTEGER,
+  ) {
     this.appended.setMaxListeners(0);
   }
 
@@ -50,6 +58,15 @@ export class InMemoryKafka implements KafkaClient {
   createProducer(): Promise<Producer> {
     return Promise.resolve({
       send: (messages: OutgoingMessage[]) => this.append(messages),
+      pack: (messages: OutgoingMessage[]) =>
+        Promise.resolve(
+          packRuns(
+            messages,
+            (topic) => ({ partitions: this.partitionCount(topic), maxBatchBytes: this.maxBatchBytes }),
+            (m, partitions) => partitionOfKey(m.key, partitions),
+            Number.MAX_SAFE_INTEGER,
+          ),
+        ),
       disconnect: () => Promise.resolve(),
     });
   }
@@ -78,6 +95,15 @@ export class InMemoryKafka implements KafkaClient {
   /** @internal */
   append(messages: OutgoingMessage[]): Promise<void> {
     if (this.down) return Promise.reject(new Error('in-memory kafka is down'));
+    const batchBytes = new Map<string, number>();
+    for (const m of messages) {
+      const slot = `${m.topic}|${partitionOfKey(m.key, this.partitionCount(m.topic))}`;
+      batchBytes.set(slot, (batchBytes.get(slot) ?? 0) + recordSizeBound(m));
+    }
+    if ([...batchBytes.values()].some((bytes) => bytes > this.maxBatchBytes))
+      return Promise.reject(
+        new MessageTooLargeError(messages.length, new Error('MESSAGE_TOO_LARGE (in-memory)')),
+      );
     for (const m of messages) {
       if (!this.topics.has(m.topic))
         this.topics.set(
@@ -85,7 +111,7 @@ export class InMemoryKafka implements KafkaClient {
           Array.from({ length: this.defaultPartitions }, () => []),
         );
       const partitions = this.topics.get(m.topic)!;
-      const partition = createHash('md5').update(m.key).digest().readUInt32BE(0) % partitions.length;
+      const partition = partitionOfKey(m.key, partitions.length);
       const log = partitions[partition];
       log.push({
         topic: m.topic,
@@ -99,6 +125,10 @@ export class InMemoryKafka implements KafkaClient {
     }
     this.appended.emit('append');
     return Promise.resolve();
+  }
+
+  private partitionCount(topic: string): number {
+    return this.topics.get(topic)?.length ?? this.defaultPartitions;
   }
 
   /** @internal */
@@ -135,6 +165,10 @@ export class InMemoryKafka implements KafkaClient {
       this.appended.on('append', done);
     });
   }
+}
+
+function partitionOfKey(key: string, partitions: number): number {
+  return createHash('md5').update(key).digest().readUInt32BE(0) % partitions;
 }
 
 class InMemoryConsumer implements Consumer {

@@ -2,4 +2,5 @@ export * from './kafka.port';
 export { PoisonMessageError, DEFAULT_CONSUMER_RETRY, type Decision } from './consumer-rule';
 export { KafkaJsClient, createTopicsAndWait, type KafkaJsClientOptions } from './kafkajs.client';
 export { InMemoryKafka } from './in-memory.kafka';
+export { MessageTooLargeError } from './produce-batching';
 export * from './kafka.config';

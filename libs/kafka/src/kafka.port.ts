@@ -20,8 +20,18 @@ export interface IncomingMessage {
 }
 
 export interface Producer {
-  /** Resolves once every message is acknowledged by all in-sync replicas. Order within a key is kept. */
+  /**
+   * Sends `messages` in one produce request (compressed) and resolves once every one is acknowledged by all
+   * in-sync replicas. Order within a key is kept. Throws `MessageTooLargeError` when the broker refuses a
+   * partition's batch as too large; other partitions of the same request may have been written, and the
+   * producer must then be replaced (its sequence numbers no longer match the broker's).
+   */
   send(messages: OutgoingMessage[]): Promise<void>;
+  /**
+   * `messages` cut, in order, into consecutive runs that each fit one `send` under the limits the broker
+   * reports for their topics (read once per producer). A message too large for any batch gets a run alone.
+   */
+  pack(messages: OutgoingMessage[]): Promise<OutgoingMessage[][]>;
   disconnect(): Promise<void>;
 }
 
