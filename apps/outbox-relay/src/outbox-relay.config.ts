@@ -25,9 +25,13 @@ export const relayConfigSchema = runtimeConfigSchema
   .extend({
     RELAY_PORT: port(3002),
     // 2,000 events per batch: measured best on the 2-core dev machine (docs/benchmarks.md, "Relay drain"):
-    // round trips and commits are amortised, and a batch (~1.2 MB spread over the topic's partitions) stays
-    // far below Kafka's 1 MB limit per partition batch.
+    // round trips and commits are amortised. It counts events only: the producer cuts a batch into as many
+    // produce requests as the byte limits the broker reports for each topic require (Producer.pack), so
+    // large events cost more requests, never a refused batch.
     RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2_000),
+    // 10 min: a parked event waits for an operator to raise the broker's limit; retrying it costs one send
+    // per parked event, and a relay restart retries at once.
+    RELAY_PARKED_RETRY_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
     // 5 ms: an idle poll is one index probe on two empty partial indexes (~0.1 ms of Postgres time), so 200
     // probes/s cost little and keep commit→Kafka latency in single-digit milliseconds (see docs/benchmarks.md).
     RELAY_IDLE_POLL_MS: z.coerce.number().int().min(1).max(60_000).default(5),

@@ -9,7 +9,7 @@ import { RelayMetrics } from './relay-metrics.service';
 
 /*
  * Relay housekeeping on @nestjs/schedule intervals, over the pool (not the lock connection):
- *   - backlog gauges (count + oldest age), refreshed every RELAY_BACKLOG_REFRESH_MS on every instance, so a
+ *   - backlog gauges (count + oldest age, and parked events apart), refreshed every RELAY_BACKLOG_REFRESH_MS on every instance, so a
  *     standby reports the backlog too;
  *   - retention: the leader deletes outbox rows published more than RELAY_RETENTION_MINUTES ago, in chunks.
  *     Only published bookkeeping is deleted — never an unpublished row, never event_log. Idempotent.
@@ -52,8 +52,9 @@ export class HousekeepingWorker implements OnApplicationBootstrap {
     if (this.refreshing) return;
     this.refreshing = true;
     try {
-      const { count, oldestAgeSeconds } = await this.outbox.backlog(this.ds);
+      const { count, oldestAgeSeconds, parked } = await this.outbox.backlog(this.ds);
       this.metrics.backlog.set(count);
+      this.metrics.parkedNow.set(parked);
       this.metrics.oldestUnpublishedAge.set(oldestAgeSeconds);
       if (count === 0) await this.vacuumAfterDrain();
     } catch (error) {

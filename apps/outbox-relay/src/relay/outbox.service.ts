@@ -6,7 +6,15 @@ import type { Client } from 'pg';
 export interface PendingEvent {
   outboxId: string;
   position: number;
+  /** `<resourceType>/<resourceId>`: the unit of order (invariant 4) that parking holds back as a whole. */
+  resource: string;
   message: KafkaRecord;
+}
+
+/** An event the relay stops trying to publish, and why (shown in outbox.parked_reason). */
+export interface ParkedEvent {
+  outboxId: string;
+  reason: string;
 }
 
 /** The pool (TypeORM DataSource.query): used where fencing by the lock session is not needed. */
@@ -18,6 +26,18 @@ interface PendingRow extends RawEventColumns {
   outbox_id: string;
   position: string;
   traceparent: string | null;
+}
+
+const PENDING_COLUMNS = `o.id AS outbox_id, o.position, e.event_id, e.tenant_id, e.event_type, e.version,
+  e.resource_type, e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent`;
+
+function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
+  return {
+    outboxId: row.outbox_id,
+    position: Number(row.position),
+    resource: `${row.resource_type}/${row.resource_id}`,
+    message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: row.traceparent }),
+  };
 }
 
 /**
@@ -37,7 +57,8 @@ export class OutboxService {
       // ORDER BY … LIMIT 1 in each probe keeps the planner on the partial index: with statistics from a busy
       // moment it otherwise picks a sequential scan "that stops at the first match" and reads the whole table.
       `SELECT (SELECT id FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1) IS NOT NULL AS unpositioned,
-              (SELECT position FROM outbox WHERE position IS NOT NULL AND published_at IS NULL AND position > $1
+              (SELECT position FROM outbox
+                WHERE position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL AND position > $1
                 ORDER BY position LIMIT 1) IS NOT NULL AS unpublished`,
       [publishedUpTo],
     );
@@ -86,7 +107,7 @@ export class OutboxService {
   }
 
   /**
-   * Positioned but unpublished events above `publishedUpTo`, oldest position first, rendered as Kafka records.
+   * Positioned, unpublished, unparked events above `publishedUpTo`, oldest position first, as Kafka records.
    */
   async loadUnpublished(
     db: Queryable,
@@ -95,36 +116,78 @@ export class OutboxService {
     publishedUpTo: number,
   ): Promise<PendingEvent[]> {
     const rows = (await db.query(
-      `SELECT o.id AS outbox_id, o.position, e.event_id, e.tenant_id, e.event_type, e.version, e.resource_type,
-              e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent
+      `SELECT ${PENDING_COLUMNS}
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
-        WHERE o.position IS NOT NULL AND o.published_at IS NULL AND o.position > $2
+        WHERE o.position IS NOT NULL AND o.published_at IS NULL AND o.parked_at IS NULL AND o.position > $2
         ORDER BY o.position
         LIMIT $1`,
       [limit, publishedUpTo],
     )) as PendingRow[];
-    return rows.map((row) => ({
-      outboxId: row.outbox_id,
-      position: Number(row.position),
-      message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: row.traceparent }),
-    }));
+    return rows.map((row) => pendingEvent(row, topicPrefix));
+  }
+
+  /** Parked events not yet published, oldest position first, as Kafka records. */
+  async loadParked(db: Queryable, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
+    const rows = (await db.query(
+      `SELECT ${PENDING_COLUMNS}
+         FROM outbox o JOIN event_log e ON e.id = o.event_log_id
+        WHERE o.parked_at IS NOT NULL AND o.published_at IS NULL
+        ORDER BY o.position
+        LIMIT $1`,
+      [limit],
+    )) as PendingRow[];
+    return rows.map((row) => pendingEvent(row, topicPrefix));
+  }
+
+  /**
+   * Resources (`<resourceType>/<resourceId>`) with a parked event → its lowest parked position: their later
+   * events must wait behind it. One probe of the (normally empty) parked index.
+   */
+  async parkedResources(db: Queryable): Promise<Map<string, number>> {
+    const rows = (await db.query(
+      `SELECT e.resource_type || '/' || e.resource_id AS resource, min(o.position) AS position
+         FROM outbox o JOIN event_log e ON e.id = o.event_log_id
+        WHERE o.parked_at IS NOT NULL AND o.published_at IS NULL
+        GROUP BY 1`,
+    )) as { resource: string; position: string }[];
+    return new Map(rows.map((r) => [r.resource, Number(r.position)]));
   }
 
   async markPublished(db: Queryable, outboxIds: string[]): Promise<void> {
     await db.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [outboxIds]);
   }
 
-  /** Backlog size and the age of its oldest event, from the two partial indexes (no table scan). */
-  async backlog(db: Queryable): Promise<{ count: number; oldestAgeSeconds: number }> {
+  /** Parks events with their reasons; a row parked already keeps its first time and reason. */
+  async park(db: Queryable, parked: ParkedEvent[]): Promise<void> {
+    await db.query(
+      `UPDATE outbox o SET parked_at = now(), parked_reason = p.reason
+         FROM unnest($1::bigint[], $2::text[]) AS p(id, reason)
+        WHERE o.id = p.id AND o.parked_at IS NULL`,
+      [parked.map((p) => p.outboxId), parked.map((p) => p.reason)],
+    );
+  }
+
+  /**
+   * Backlog size and the age of its oldest event, and the parked events apart (they wait for an operator, not
+   * for the relay), from the three partial indexes (no table scan).
+   */
+  async backlog(db: Queryable): Promise<{ count: number; oldestAgeSeconds: number; parked: number }> {
     const rows = (await db.query(
       `SELECT (SELECT count(*) FROM outbox WHERE position IS NULL)
-            + (SELECT count(*) FROM outbox WHERE position IS NOT NULL AND published_at IS NULL) AS count,
+            + (SELECT count(*) FROM outbox
+                WHERE position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL) AS count,
               extract(epoch FROM now() - LEAST(
                 (SELECT created_at FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1),
-                (SELECT created_at FROM outbox WHERE position IS NOT NULL AND published_at IS NULL
-                  ORDER BY position LIMIT 1))) AS age`,
-    )) as { count: string; age: string | null }[];
-    return { count: Number(rows[0].count), oldestAgeSeconds: rows[0].age === null ? 0 : Number(rows[0].age) };
+                (SELECT created_at FROM outbox
+                  WHERE position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL
+                  ORDER BY position LIMIT 1))) AS age,
+              (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked`,
+    )) as { count: string; age: string | null; parked: string }[];
+    return {
+      count: Number(rows[0].count),
+      oldestAgeSeconds: rows[0].age === null ? 0 : Number(rows[0].age),
+      parked: Number(rows[0].parked),
+    };
   }
 
   /** Deletes published bookkeeping older than `minutes`, in chunks; never touches event_log. */

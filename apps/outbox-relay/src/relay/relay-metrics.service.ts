@@ -9,6 +9,8 @@ export class RelayMetrics {
   readonly backlog: Gauge;
   readonly oldestUnpublishedAge: Gauge;
   readonly published: Counter;
+  readonly parked: Counter<'cause'>;
+  readonly parkedNow: Gauge;
   readonly sequenced: Counter;
   readonly batchDuration: Histogram;
   readonly failures: Counter<'stage'>;
@@ -34,6 +36,17 @@ export class RelayMetrics {
     this.published = new Counter({
       name: 'tidings_relay_published_total',
       help: 'Events published to Kafka and marked published (republished ones count again)',
+      registers: [registry],
+    });
+    this.parked = new Counter({
+      name: 'tidings_relay_parked_total',
+      help: 'Events parked instead of published: too_large = the broker refused the event alone; held = behind a parked event of its resource',
+      labelNames: ['cause'],
+      registers: [registry],
+    });
+    this.parkedNow = new Gauge({
+      name: 'tidings_relay_parked',
+      help: 'Events parked and not yet republished (they wait for the broker limit to be raised)',
       registers: [registry],
     });
     this.sequenced = new Counter({

@@ -5,12 +5,12 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { type KafkaClient, type Producer } from '@tidings/kafka';
+import { MessageTooLargeError, type KafkaClient, type Producer } from '@tidings/kafka';
 import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
 import { LeadershipService } from './leadership.service';
-import { OutboxService } from './outbox.service';
+import { OutboxService, type ParkedEvent, type PendingEvent } from './outbox.service';
 import { RelayMetrics } from './relay-metrics.service';
 
 /*
@@ -26,8 +26,11 @@ import { RelayMetrics } from './relay-metrics.service';
  *      in that order, write them to outbox and event_log, advance sequencer_state, commit.
  *   2. PUBLISH: load positioned-but-unpublished rows ORDER BY position (leftovers of a crashed or failed
  *      cycle come first, with the positions they already have), map each with toKafkaMessage (the one key
- *      rule: key = resourceId) and send them in ONE idempotent, acks=all producer.send.
- *   3. MARK: set published_at on exactly the rows that were sent.
+ *      rule: key = resourceId) and send them, in order, in as few idempotent, acks=all, GZIP produce requests
+ *      as the broker's byte limits allow (Producer.pack). A request refused as too large is split in halves;
+ *      a single event refused is PARKED, and so is every later event of its resource (see produce()).
+ *   3. MARK: set published_at on exactly the rows that were sent, parked_at on the parked ones.
+ *   Every RELAY_PARKED_RETRY_MS (and on taking leadership) parked events are sent again (retryParked()).
  *   Sequencing runs on the lock connection; load and mark use the pool (a deposed leader marking rows that
  *   its successor republishes is harmless), and the lock is re-checked right before producing.
  *   A cycle that did work loops at once; an idle one waits RELAY_IDLE_POLL_MS; a failed one backs off
@@ -48,9 +51,12 @@ import { RelayMetrics } from './relay-metrics.service';
  *     (say position 40) and 100 in a later batch (position 41). That is correct: positions are assigned at
  *     sequencing time from committed rows only, so they stay dense (no hole left "for" id 100) and a reader
  *     resuming after 40 still gets 100 at 41. Only a bigserial taken at INSERT would have this pitfall.
- *   - At-least-once into Kafka: a crash between produce and mark republishes the batch. Duplicates carry
- *     the same eventId (the dedupe key) and the same position, since both are read back from the database.
- *     Fault-free runs produce no duplicates (the idempotent producer absorbs its own retries).
+ *   - At-least-once into Kafka: a crash between produce and mark republishes the batch, and so does a split
+ *     after a too-large refusal for the other partitions of the refused request. Duplicates carry the same
+ *     eventId (the dedupe key) and the same position, since both are read back from the database. Fault-free
+ *     runs produce no duplicates (the idempotent producer absorbs its own retries).
+ *   - A parked event keeps its position: the log stays dense and the SSE gateway fills the hole from it;
+ *     Kafka readers get the event when it is republished (docs/architecture.md, "Relay: parked events").
  *
  * Shutdown, three steps: stop taking work (no new cycle starts), finish the in-flight cycle (bounded by
  * SHUTDOWN_GRACE_MS; an unfinished publish is simply redone by the next leader), release the lock connection
@@ -70,6 +76,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
    * cheaper queries; 0 after a restart.
    */
   private publishedUpTo = 0;
+  /** When parked events are next retried; 0 (set on taking leadership) = at once. */
+  private parkedRetryAt = 0;
   private readonly faultHits = new Map<FaultPoint, number>();
 
   constructor(
@@ -109,9 +117,16 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     let backoff = 0;
     while (this.running) {
       try {
-        if (!this.leadership.isLeader && !(await this.leadership.tryAcquire())) {
-          await this.pause(this.config.RELAY_LEADER_RETRY_MS);
-          continue;
+        if (!this.leadership.isLeader) {
+          if (!(await this.leadership.tryAcquire())) {
+            await this.pause(this.config.RELAY_LEADER_RETRY_MS);
+            continue;
+          }
+          this.parkedRetryAt = 0;
+        }
+        if (Date.now() >= this.parkedRetryAt) {
+          this.parkedRetryAt = Date.now() + this.config.RELAY_PARKED_RETRY_MS;
+          await this.retryParked();
         }
         const done = await this.cycle();
         backoff = 0;
@@ -178,22 +193,121 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       ),
     );
     if (pending.length === 0) return 0;
-    await this.stage('produce', async () => {
-      const producer = await this.getProducer();
-      // Fence: a relay that lost its lock since the round began must not publish.
-      this.leadership.assertLeader();
-      await producer.send(pending.map((p) => p.message));
-    });
+    const held = await this.stage('load', () => this.outbox.parkedResources(this.ds));
+    const { published, parked } = await this.stage('produce', () => this.produce(pending, held));
     this.fault('after-produce');
-    await this.stage('mark', () =>
-      this.outbox.markPublished(
-        this.ds,
-        pending.map((p) => p.outboxId),
-      ),
-    );
-    this.metrics.published.inc(pending.length);
+    await this.stage('mark', async () => {
+      if (parked.length > 0) await this.outbox.park(this.ds, parked);
+      if (published.length > 0)
+        await this.outbox.markPublished(
+          this.ds,
+          published.map((p) => p.outboxId),
+        );
+    });
+    this.metrics.published.inc(published.length);
+    for (const p of parked) this.metrics.parked.inc({ cause: p.cause });
+    // Published or parked, every position of the batch is settled: the hint's invariant holds.
     this.publishedUpTo = Math.max(this.publishedUpTo, pending[pending.length - 1].position);
     return pending.length;
+  }
+
+  /**
+   * Sends `events` in position order, in the byte-bounded runs of Producer.pack. A run the broker refuses as
+   * too large (its limit fell, or our estimate was short) is split in halves, each sent again; a single
+   * event it refuses is parked. Per-resource order (invariant 4) forbids a resource's later event to
+   * overtake a parked one, so every event of a resource in `held` (parked earlier, or in this batch) is
+   * parked behind it, and they go out together, in order, when the retry gets the first one through.
+   */
+  private async produce(
+    events: PendingEvent[],
+    held: Map<string, number>,
+  ): Promise<{ published: PendingEvent[]; parked: Parked[] }> {
+    const outcome = { published: [] as PendingEvent[], parked: [] as Parked[] };
+    const runs = await (await this.getProducer()).pack(events.map((e) => e.message));
+    let next = 0;
+    for (const run of runs) await this.sendRun(events.slice(next, (next += run.length)), held, outcome);
+    return outcome;
+  }
+
+  private async sendRun(
+    run: PendingEvent[],
+    held: Map<string, number>,
+    outcome: { published: PendingEvent[]; parked: Parked[] },
+  ): Promise<void> {
+    const ready: PendingEvent[] = [];
+    for (const e of run) {
+      const blocker = held.get(e.resource);
+      if (blocker === undefined) ready.push(e);
+      else
+        outcome.parked.push({
+          outboxId: e.outboxId,
+          cause: 'held',
+          reason: `held behind the parked event at position ${blocker} of ${e.resource}`,
+        });
+    }
+    if (ready.length === 0) return;
+    const producer = await this.getProducer();
+    // Fence: a relay that lost its lock since the round began must not publish.
+    this.leadership.assertLeader();
+    try {
+      await producer.send(ready.map((e) => e.message));
+      outcome.published.push(...ready);
+      return;
+    } catch (error) {
+      if (!(error instanceof MessageTooLargeError)) throw error;
+      // Other partitions of the request may be written: the producer's sequence numbers are now wrong.
+      await this.dropProducer();
+      if (ready.length > 1) {
+        const half = Math.ceil(ready.length / 2);
+        await this.sendRun(ready.slice(0, half), held, outcome);
+        await this.sendRun(ready.slice(half), held, outcome);
+        return;
+      }
+      const [e] = ready;
+      const reason = `refused by Kafka as too large (${Buffer.byteLength(e.message.value)} bytes of JSON): ${error.message}`;
+      this.logger.warn(`parked event at position ${e.position} (${e.resource}): ${reason}`);
+      outcome.parked.push({ outboxId: e.outboxId, cause: 'too_large', reason });
+      held.set(e.resource, e.position);
+    }
+  }
+
+  /**
+   * Parked events, oldest position first, each sent alone: what the broker takes now (its limit was raised)
+   * is marked published; a refused one stays parked, and so do the later events of its resource. Runs on
+   * taking leadership and every RELAY_PARKED_RETRY_MS; near-free when nothing is parked.
+   */
+  private async retryParked(): Promise<void> {
+    const parked = await this.stage('load', () =>
+      this.outbox.loadParked(this.ds, this.config.RELAY_BATCH_SIZE, this.config.KAFKA_TOPIC_PREFIX),
+    );
+    const stillRefused = new Set<string>();
+    let republished = 0;
+    for (const e of parked) {
+      if (stillRefused.has(e.resource)) continue;
+      const sent = await this.stage('produce', async () => {
+        const producer = await this.getProducer();
+        this.leadership.assertLeader();
+        try {
+          await producer.send([e.message]);
+          return true;
+        } catch (error) {
+          if (!(error instanceof MessageTooLargeError)) throw error;
+          await this.dropProducer();
+          return false;
+        }
+      });
+      if (!sent) {
+        stillRefused.add(e.resource);
+        continue;
+      }
+      await this.stage('mark', () => this.outbox.markPublished(this.ds, [e.outboxId]));
+      republished++;
+    }
+    if (parked.length > 0)
+      this.logger.log(
+        `parked events retried: ${republished} published, ${parked.length - republished} still parked`,
+      );
+    this.metrics.published.inc(republished);
   }
 
   /** Runs one stage, timing it and tagging a failure with the stage's name. */
@@ -242,6 +356,10 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.logger.warn(`fault injection: SIGKILL at ${point} (hit ${hits})`);
     process.kill(process.pid, 'SIGKILL');
   }
+}
+
+interface Parked extends ParkedEvent {
+  cause: 'too_large' | 'held';
 }
 
 class StageError extends Error {

@@ -2,12 +2,17 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 import { bigintNumber } from './event-log.entity';
 
 /**
- * Relay bookkeeping for one committed event: unpositioned → positioned → published. Rows are deleted by
- * retention once published; the event itself stays in `event_log` forever.
+ * Relay bookkeeping for one committed event: unpositioned → positioned → published, or positioned → parked
+ * (the broker refused it as too large, or an earlier event of its resource is parked) → published once the
+ * relay's retry gets it through. Rows are deleted by retention once published; the event itself stays in
+ * `event_log` forever.
  */
 @Entity({ name: 'outbox' })
 @Index('outbox_unpositioned_idx', ['id'], { where: 'position IS NULL' })
-@Index('outbox_unpublished_idx', ['position'], { where: 'position IS NOT NULL AND published_at IS NULL' })
+@Index('outbox_unpublished_idx', ['position'], {
+  where: 'position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL',
+})
+@Index('outbox_parked_idx', ['position'], { where: 'parked_at IS NOT NULL AND published_at IS NULL' })
 export class OutboxEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -21,6 +26,12 @@ export class OutboxEntity {
 
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
+
+  @Column({ name: 'parked_at', type: 'timestamptz', nullable: true })
+  parkedAt!: Date | null;
+
+  @Column({ name: 'parked_reason', type: 'text', nullable: true })
+  parkedReason!: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
