@@ -53,3 +53,39 @@ export async function writeConcurrently(
   );
   return written;
 }
+
+/**
+ * Appends a message's `message.received` (sequence 1) and, with `deleted`, its `message.deleted` (sequence 2),
+ * each in its own transaction, as the API does. `body` is what `POST /messages` accepts: up to 64 KiB of UTF-8.
+ */
+export async function writeMessageEvents(
+  ds: DataSource,
+  tenantId: string,
+  messageId: string,
+  body: string,
+  opts: { deleted?: boolean } = {},
+): Promise<{ eventId: string; sequence: number; messageId: string }[]> {
+  const received = buildEvent({
+    eventType: 'message.received',
+    tenantId,
+    resourceId: messageId,
+    sequence: 1,
+    source: 'tidings/test',
+    data: { messageId, from: 'alice@example.com', channel: 'support', body, metadata: {} },
+  });
+  await transaction(ds, (tx) => appendEvent(tx, received));
+  const written = [{ eventId: received.eventId, sequence: 1, messageId }];
+  if (opts.deleted) {
+    const deleted = buildEvent({
+      eventType: 'message.deleted',
+      tenantId,
+      resourceId: messageId,
+      sequence: 2,
+      source: 'tidings/test',
+      data: { messageId, deletedAt: new Date().toISOString() },
+    });
+    await transaction(ds, (tx) => appendEvent(tx, deleted));
+    written.push({ eventId: deleted.eventId, sequence: 2, messageId });
+  }
+  return written;
+}

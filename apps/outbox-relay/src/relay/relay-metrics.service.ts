@@ -11,6 +11,7 @@ export class RelayMetrics {
   readonly published: Counter;
   readonly parked: Counter<'cause'>;
   readonly parkedNow: Gauge;
+  readonly refusedTooLarge: Counter;
   readonly sequenced: Counter;
   readonly batchDuration: Histogram;
   readonly failures: Counter<'stage'>;
@@ -47,6 +48,11 @@ export class RelayMetrics {
     this.parkedNow = new Gauge({
       name: 'tidings_relay_parked',
       help: 'Events parked and not yet republished (they wait for the broker limit to be raised)',
+      registers: [registry],
+    });
+    this.refusedTooLarge = new Counter({
+      name: 'tidings_relay_refused_too_large_total',
+      help: 'Produce requests the broker refused as too large (split and sent again; a single event refused is parked)',
       registers: [registry],
     });
     this.sequenced = new Counter({

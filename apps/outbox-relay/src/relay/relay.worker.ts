@@ -255,6 +255,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     } catch (error) {
       if (!(error instanceof MessageTooLargeError)) throw error;
+      this.metrics.refusedTooLarge.inc();
       // Other partitions of the request may be written: the producer's sequence numbers are now wrong.
       await this.dropProducer();
       if (ready.length > 1) {
@@ -292,6 +293,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
           return true;
         } catch (error) {
           if (!(error instanceof MessageTooLargeError)) throw error;
+          this.metrics.refusedTooLarge.inc();
           await this.dropProducer();
           return false;
         }

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { createDataSource } from '@tidings/db';
+import { allEventTopics, topicFor } from '@tidings/events';
+import { createApp } from '@tidings/runtime';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
+import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
+import { eventually } from './support/eventually';
+import { writeMessageEvents, writeOrderEvent } from './support/event-writer';
+import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { readTopics, type ReadRecord } from './support/kafka-reader';
+
+type Written = Awaited<ReturnType<typeof writeMessageEvents>>[number];
+
+const TENANT = 'ten_relay_bytes';
+const OTHER = 'ten_relay_small';
+
+/** 64 KiB of base64: the largest body POST /messages accepts, and as incompressible as such a body gets. */
+const largeBody = () => randomBytes(49_152).toString('base64');
+
+/** `messageTopicLimit` creates the message topic with that `max.message.bytes` (others get the broker's). */
+async function setup(opts: { messageTopicLimit?: number } = {}) {
+  const db = await createTestDatabase();
+  const prefix = testTopicPrefix();
+  const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const messageTopic = topicFor('message', prefix);
+  if (opts.messageTopicLimit !== undefined)
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: [
+        {
+          topic: messageTopic,
+          numPartitions: 3,
+          configEntries: [{ name: 'max.message.bytes', value: String(opts.messageTopicLimit) }],
+        },
+      ],
+    });
+  await ensureTestTopics(prefix, allEventTopics(''), 3);
+  const ds: DataSource = createDataSource(db.url, 5);
+  await ds.initialize();
+  const apps: INestApplication[] = [];
+  let url = '';
+  const startRelay = async () => {
+    const started = await createApp<OutboxRelayConfig>(
+      () =>
+        OutboxRelayModule.forRoot({
+          DATABASE_URL: db.url,
+          KAFKA_BROKERS: kafkaBrokers().join(','),
+          KAFKA_TOPIC_PREFIX: prefix,
+          LOG_LEVEL: 'error',
+          RELAY_PORT: '0',
+          RELAY_LEADER_RETRY_MS: '100',
+          RELAY_BACKLOG_REFRESH_MS: '100',
+        }),
+      { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
+    );
+    apps.push(started.app);
+    url = started.url;
+  };
+  /** A sample of `name` whose labels include `labels` (e.g. `cause="too_large"`); 0 when absent. */
+  const metric = async (name: string, labels = '') => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  /** Outbox state of each event, by eventId. */
+  const outboxRows = async () => {
+    const rows = (await ds.query(
+      `SELECT e.event_id, e.tenant_id, o.position::int AS position, o.published_at, o.parked_at, o.parked_reason
+         FROM outbox o JOIN event_log e ON e.id = o.event_log_id ORDER BY o.position`,
+    )) as {
+      event_id: string;
+      tenant_id: string;
+      position: number;
+      published_at: Date | null;
+      parked_at: Date | null;
+      parked_reason: string | null;
+    }[];
+    return rows;
+  };
+  return {
+    ds,
+    admin,
+    messageTopic,
+    topics: allEventTopics(prefix),
+    startRelay,
+    metric,
+    outboxRows,
+    stopRelays: async () => {
+      for (const a of apps.splice(0)) await a.close();
+    },
+    teardown: async () => {
+      for (const a of apps) await a.close();
+      await admin.disconnect();
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+const hasAll = (written: { eventId: string }[]) => (records: ReadRecord[]) => {
+  const ids = new Set(records.map((r) => r.event.eventId));
+  return written.every((w) => ids.has(w.eventId));
+};
+
+describe('outbox relay under broker byte limits', () => {
+  it('publishes a backlog of 300 messages of 64 KiB, in byte-bounded requests', async () => {
+    const t = await setup();
+    try {
+      const written: Written[] = [];
+      for (let i = 0; i < 300; i++)
+        written.push(...(await writeMessageEvents(t.ds, TENANT, `msg_big${i}`, largeBody())));
+      await t.startRelay();
+      const records = await readTopics(kafkaBrokers(), t.topics, hasAll(written), 120_000);
+      expect(new Set(records.map((r) => r.event.eventId))).toEqual(new Set(written.map((w) => w.eventId)));
+      expect(records.every((r) => (r.event.data as { body: string }).body.length === 65_536)).toBe(true);
+      const rows = await t.outboxRows();
+      expect(rows.map((r) => r.position)).toEqual(rows.map((_, i) => i + 1));
+      expect(rows.filter((r) => r.published_at === null || r.parked_at !== null)).toEqual([]);
+      // Sized from the limits the broker reports: not one request was refused.
+      expect(await t.metric('tidings_relay_refused_too_large_total')).toBe(0);
+      expect(await t.metric('tidings_relay_parked_total')).toBe(0);
+    } finally {
+      await t.teardown();
+    }
+  }, 180_000);
+
+  it('parks an event too large for its topic with the reason, holds its resource behind it, and publishes everything else', async () => {
+    const t = await setup({ messageTopicLimit: 32_768 });
+    try {
+      const before: Written[] = [];
+      for (let i = 0; i < 5; i++)
+        before.push(...(await writeMessageEvents(t.ds, TENANT, `msg_b${i}`, 'hello')));
+      const [big, bigDeleted] = await writeMessageEvents(t.ds, TENANT, 'msg_huge', largeBody(), {
+        deleted: true,
+      });
+      const after: Written[] = [];
+      for (let i = 0; i < 5; i++)
+        after.push(...(await writeMessageEvents(t.ds, TENANT, `msg_a${i}`, 'hello')));
+      await t.startRelay();
+
+      const records = await readTopics(kafkaBrokers(), t.topics, hasAll([...before, ...after]));
+      expect(records.map((r) => r.event.eventId)).not.toContain(big.eventId);
+      await eventually(async () => {
+        const rows = await t.outboxRows();
+        const byId = new Map(rows.map((r) => [r.event_id, r]));
+        const huge = byId.get(big.eventId)!;
+        expect(huge.parked_reason).toMatch(/^refused by Kafka as too large \(\d+ bytes of JSON\)/);
+        expect(huge.published_at).toBeNull();
+        expect(byId.get(bigDeleted.eventId)!.parked_reason).toBe(
+          `held behind the parked event at position ${huge.position} of message/msg_huge`,
+        );
+        for (const w of [...before, ...after]) expect(byId.get(w.eventId)!.published_at).not.toBeNull();
+        expect(await t.metric('tidings_relay_parked_total', 'cause="too_large"')).toBe(1);
+        expect(await t.metric('tidings_relay_parked_total', 'cause="held"')).toBe(1);
+        expect(await t.metric('tidings_relay_parked')).toBe(2);
+        // Only the request holding the oversized event alone was refused.
+        expect(await t.metric('tidings_relay_refused_too_large_total')).toBe(1);
+        expect(await t.metric('tidings_relay_backlog')).toBe(0);
+      });
+      // Positions stay dense: the parked events keep theirs, between the published ones.
+      const positions = (await t.outboxRows()).map((r) => r.position);
+      expect(positions).toEqual(positions.map((_, i) => i + 1));
+
+      // The operator raises the topic's limit and restarts the relay, which retries parked events at once.
+      await t.admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: t.messageTopic,
+            configEntries: [{ name: 'max.message.bytes', value: '1048588' }],
+          },
+        ],
+      });
+      await t.stopRelays();
+      await t.startRelay();
+      const all = await readTopics(kafkaBrokers(), t.topics, hasAll([big, bigDeleted]));
+      const huge = all.filter((r) => r.key === 'msg_huge').sort((a, b) => a.offset - b.offset);
+      expect(huge.map((r) => r.event.eventId)).toEqual([big.eventId, bigDeleted.eventId]);
+      await eventually(async () => {
+        expect((await t.outboxRows()).filter((r) => r.published_at === null)).toEqual([]);
+        expect(await t.metric('tidings_relay_parked')).toBe(0);
+      });
+    } finally {
+      await t.teardown();
+    }
+  }, 180_000);
+
+  it("does not hold another tenant's small events back by more than one batch behind a burst of large ones", async () => {
+    const t = await setup();
+    try {
+      const burst: Written[] = [];
+      const small: { eventId: string }[] = [];
+      for (let i = 0; i < 300; i++) {
+        burst.push(...(await writeMessageEvents(t.ds, TENANT, `msg_burst${i}`, largeBody())));
+        if (i % 30 === 29) small.push(await writeOrderEvent(t.ds, OTHER, `ord_small${i}`));
+      }
+      await t.startRelay();
+      await readTopics(kafkaBrokers(), t.topics, hasAll([...burst, ...small]), 120_000);
+      const rows = await eventually(async () => {
+        const list = await t.outboxRows();
+        expect(list.filter((r) => r.published_at === null)).toEqual([]);
+        return list;
+      });
+      // Rows marked by one statement share published_at: its rank is the batch that published the row.
+      const stamps = [...new Set(rows.map((r) => r.published_at!.getTime()))].sort((a, b) => a - b);
+      const batchOf = (r: (typeof rows)[number]) => stamps.indexOf(r.published_at!.getTime());
+      for (const s of rows.filter((r) => r.tenant_id === OTHER)) {
+        const lastBurstBefore = rows.filter((r) => r.tenant_id === TENANT && r.position < s.position).at(-1)!;
+        expect(batchOf(s)).toBeLessThanOrEqual(batchOf(lastBurstBefore) + 1);
+      }
+      expect(await t.metric('tidings_relay_refused_too_large_total')).toBe(0);
+    } finally {
+      await t.teardown();
+    }
+  }, 180_000);
+});
