@@ -93,7 +93,6 @@ export async function createTopicsAndWait(
 export class KafkaJsClient implements KafkaClient {
   private readonly kafka: Kafka;
   private admin?: Promise<Admin>;
-  private brokerLimitsRead?: Promise<{ maxBatchBytes: number; maxRequestBytes: number }>;
   private readonly log: NonNullable<KafkaJsClientOptions['log']>;
 
   constructor(options: KafkaJsClientOptions) {
@@ -192,42 +191,36 @@ export class KafkaJsClient implements KafkaClient {
    * the connection). A broker that does not answer DescribeConfigs (no ACL for it) is taken at Kafka's
    * defaults, logged: the split-on-refusal path still catches a lower limit.
    */
-  private brokerLimits(): Promise<{ maxBatchBytes: number; maxRequestBytes: number }> {
-    this.brokerLimitsRead ??= (async () => {
-      const admin = await this.getAdmin();
-      const { brokers } = await admin.describeCluster();
-      const names = ['message.max.bytes', 'log.segment.bytes', 'socket.request.max.bytes'];
-      const values = new Map<string, number>();
-      try {
-        const { resources } = await admin.describeConfigs({
-          includeSynonyms: false,
-          resources: brokers.map((b) => ({
-            type: ConfigResourceTypes.BROKER,
-            name: String(b.nodeId),
-            configNames: names,
-          })),
-        });
-        for (const e of resources.flatMap((r) => r.configEntries)) {
-          const n = Number(e.configValue);
-          if (n > 0) values.set(e.configName, Math.min(n, values.get(e.configName) ?? n));
-        }
-      } catch (error) {
-        this.log('warn', 'broker limits unknown; assuming Kafka defaults', {
-          error: error instanceof Error ? error.message : String(error),
-        });
+  private async brokerLimits(): Promise<{ maxBatchBytes: number; maxRequestBytes: number }> {
+    const admin = await this.getAdmin();
+    const { brokers } = await admin.describeCluster();
+    const names = ['message.max.bytes', 'log.segment.bytes', 'socket.request.max.bytes'];
+    const values = new Map<string, number>();
+    try {
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: brokers.map((b) => ({
+          type: ConfigResourceTypes.BROKER,
+          name: String(b.nodeId),
+          configNames: names,
+        })),
+      });
+      for (const e of resources.flatMap((r) => r.configEntries)) {
+        const n = Number(e.configValue);
+        if (n > 0) values.set(e.configName, Math.min(n, values.get(e.configName) ?? n));
       }
-      return {
-        maxBatchBytes: Math.min(
-          values.get('message.max.bytes') ?? KAFKA_DEFAULT_MESSAGE_MAX_BYTES,
-          values.get('log.segment.bytes') ?? Number.MAX_SAFE_INTEGER,
-        ),
-        maxRequestBytes: values.get('socket.request.max.bytes') ?? KAFKA_DEFAULT_SOCKET_REQUEST_MAX_BYTES,
-      };
-    })().catch((error: unknown) => {
-      this.brokerLimitsRead = undefined;
-      throw error;
-    });
-    return this.brokerLimitsRead;
+    } catch (error) {
+      this.log('warn', 'broker limits unknown; assuming Kafka defaults', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    return {
+      maxBatchBytes: Math.min(
+        values.get('message.max.bytes') ?? KAFKA_DEFAULT_MESSAGE_MAX_BYTES,
+        values.get('log.segment.bytes') ?? Number.MAX_SAFE_INTEGER,
+      ),
+      maxRequestBytes: values.get('socket.request.max.bytes') ?? KAFKA_DEFAULT_SOCKET_REQUEST_MAX_BYTES,
+    };
   }
 
   createConsumer(options: ConsumerOptions): Consumer {
@@ -292,6 +285,7 @@ function partitionsMetadata(count: number): PartitionMetadata[] {
 class KafkaJsProducer implements Producer {
   /** Limits are read once per producer: after a refusal the caller replaces the producer, which re-reads them. */
   private readonly limits = new Map<string, Promise<TopicLimits>>();
+  private requestLimit?: Promise<number>;
   private readonly partitioner = Partitioners.DefaultPartitioner();
 
   constructor(
@@ -324,6 +318,10 @@ class KafkaJsProducer implements Producer {
   }
 
   async pack(messages: OutgoingMessage[]): Promise<OutgoingMessage[][]> {
+    this.requestLimit ??= this.readRequestLimit().catch((error: unknown) => {
+      this.requestLimit = undefined;
+      throw error;
+    });
     const topics = [...new Set(messages.map((m) => m.topic))];
     const known = new Map<string, TopicLimits>();
     for (const topic of topics) {
@@ -337,7 +335,7 @@ class KafkaJsProducer implements Producer {
         );
       known.set(topic, await this.limits.get(topic)!);
     }
-    const requestBudget = budgetOf(await this.readRequestLimit());
+    const requestBudget = budgetOf(await this.requestLimit);
     return packRuns(messages, (topic) => known.get(topic)!, this.partitionOf, requestBudget);
   }
 
