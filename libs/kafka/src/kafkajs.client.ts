@@ -178,6 +178,7 @@ export class KafkaJsClient implements KafkaClient {
         error: error instanceof Error ? error.message : String(error),
       });
     }
+    this.log('info', 'topic limits read from the broker', { topic, partitions, maxBatchBytes });
     return { partitions, maxBatchBytes };
   }
 
