@@ -70,8 +70,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private wake?: () => void;
   private producer?: Producer;
   /**
-   * Every position up to this one is published. Publishing goes in position order and marks exactly the
-   * lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than any visible
+   * Every position up to this one is published or parked. Publishing goes in position order and settles
+   * exactly the lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than any visible
    * one), and a published row never becomes unpublished: so this stays true whoever leads. Only a hint for
    * cheaper queries; 0 after a restart.
    */
