@@ -71,9 +71,9 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private producer?: Producer;
   /**
    * Every position up to this one is published or parked. Publishing goes in position order and settles
-   * exactly the lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than any visible
-   * one), and a published row never becomes unpublished: so this stays true whoever leads. Only a hint for
-   * cheaper queries; 0 after a restart.
+   * exactly the lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than
+   * any visible one), and a settled row never becomes unsettled: so this stays true whoever leads. Only a
+   * hint for cheaper queries; 0 after a restart.
    */
   private publishedUpTo = 0;
   /** When parked events are next retried; 0 (set on taking leadership) = at once. */
