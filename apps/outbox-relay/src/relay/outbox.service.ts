@@ -141,7 +141,7 @@ export class OutboxService {
 
   /**
    * Resources (`<resourceType>/<resourceId>`) with a parked event → its lowest parked position: their later
-   * events must wait behind it. One probe of the (normally empty) parked index.
+   * events must wait behind it. Reads only the (normally empty) parked index.
    */
   async parkedResources(db: Queryable): Promise<Map<string, number>> {
     const rows = (await db.query(

@@ -78,6 +78,12 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private publishedUpTo = 0;
   /** When parked events are next retried; 0 (set on taking leadership) = at once. */
   private parkedRetryAt = 0;
+  /**
+   * Resources with a parked event → its lowest parked position. Only the leader parks; a new leader loads
+   * this before its first cycle and again after each retry of parked events, and keeps it current in between,
+   * so a batch costs no query for it.
+   */
+  private held = new Map<string, number>();
   private readonly faultHits = new Map<FaultPoint, number>();
 
   constructor(
@@ -125,6 +131,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
           this.parkedRetryAt = 0;
         }
         if (Date.now() >= this.parkedRetryAt) {
+          // Loaded before any cycle of a leadership: a batch must know which resources are held.
+          this.held = await this.stage('load', () => this.outbox.parkedResources(this.ds));
           this.parkedRetryAt = Date.now() + this.config.RELAY_PARKED_RETRY_MS;
           await this.retryParked();
         }
@@ -193,7 +201,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       ),
     );
     if (pending.length === 0) return 0;
-    const held = await this.stage('load', () => this.outbox.parkedResources(this.ds));
+    // A copy: what this batch parks counts only once it is written.
+    const held = new Map(this.held);
     const { published, parked } = await this.stage('produce', () => this.produce(pending, held));
     this.fault('after-produce');
     await this.stage('mark', async () => {
@@ -204,6 +213,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
           published.map((p) => p.outboxId),
         );
     });
+    this.held = held;
     this.metrics.published.inc(published.length);
     for (const p of parked) this.metrics.parked.inc({ cause: p.cause });
     // Published or parked, every position of the batch is settled: the hint's invariant holds.
@@ -310,6 +320,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
         `parked events retried: ${republished} published, ${parked.length - republished} still parked`,
       );
     this.metrics.published.inc(republished);
+    this.held = await this.stage('load', () => this.outbox.parkedResources(this.ds));
   }
 
   /** Runs one stage, timing it and tagging a failure with the stage's name. */
