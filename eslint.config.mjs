@@ -17,7 +17,8 @@ const noRelativeLibs = {
 const noIsOptional = {
   name: 'class-validator',
   importNames: ['IsOptional'],
-  message: 'Use IfPresent (null is validated) or Nullable (null clears) from apps/api/src/http/optional.validator.',
+  message:
+    'Use IfPresent (null is validated) or Nullable (null clears) from apps/api/src/http/optional.validator.',
 };
 const noIsISO8601 = {
   name: 'class-validator',

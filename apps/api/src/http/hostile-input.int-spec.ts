@@ -11,11 +11,18 @@ interface Raw {
   body: Record<string, unknown> & { errors?: { field: string; message: string }[] };
 }
 
+const ADMIN = 'operator-key-for-hostile-input-tests';
+
 async function setup() {
   const db = await createTestDatabase();
   const ds = createDataSource(db.url, 2);
   await ds.initialize();
-  const api = await startApi(db.url, { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' });
+  // ADMIN_RATE_LIMIT_* stay at their defaults: the tenant-creation limit is tested as deployed.
+  const api = await startApi(db.url, {
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    ADMIN_API_KEY: ADMIN,
+  });
   /** One request with exactly these bytes and headers (no Authorization unless given). */
   const raw = async (
     method: string,
@@ -51,6 +58,8 @@ async function setup() {
     );
   return { db, ds, api, raw, snapshot };
 }
+
+const json = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
 
 describe('hostile input to the api', () => {
   let t: Awaited<ReturnType<typeof setup>>;
@@ -273,6 +282,97 @@ describe('hostile input to the api', () => {
       );
       expect(res.status).toBe(201);
       expect(res.body.body).toBe(encoding);
+    });
+  });
+
+  describe('the HTTP edge', () => {
+    const MESSAGE = { from: 'a@example.com', channel: 'edge', body: 'hi' };
+
+    it('answers headers over 16 KiB with a 431 problem', async () => {
+      await expectRefused(
+        () =>
+          t.raw('GET', '/orders', {
+            authorization: `Bearer ${a.apiKey}`,
+            'x-padding': 'x'.repeat(17 * 1024),
+          }),
+        431,
+      );
+    });
+
+    it('accepts the bearer scheme in any case, as RFC 9110 says', async () => {
+      for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+        expect((await t.raw('GET', '/orders', { authorization: `${scheme} ${a.apiKey}` })).status).toBe(200);
+      }
+      await expectRefused(() => t.raw('GET', '/orders', { authorization: `Basic ${a.apiKey}` }), 401);
+    });
+
+    it('gives JSON nested deeper than 32 levels its own message', async () => {
+      const deep = {
+        ...MESSAGE,
+        metadata: JSON.parse(`${'{"a":'.repeat(40)}"x"${'}'.repeat(40)}`) as object,
+      };
+      const body = await expectRefused(() => api.call('POST', '/messages', a.apiKey, deep), 400);
+      expect(body.detail).toBe('JSON may be nested at most 32 levels deep');
+    });
+
+    it('refuses a body that is not valid UTF-8 instead of storing U+FFFD', async () => {
+      const bytes = Buffer.concat([
+        Buffer.from('{"from":"a@example.com","channel":"edge","body":"caf'),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('"}'),
+      ]);
+      const body = await expectRefused(() => t.raw('POST', '/messages', json(a.apiKey), bytes), 400);
+      expect(body.detail).toBe('The request body is not valid UTF-8');
+    });
+
+    it.each([
+      ['__proto__', `{"__proto__":{"x":1},"from":"a@example.com","channel":"edge","body":"hi"}`, '__proto__'],
+      ['constructor', `{"constructor":1,"from":"a@example.com","channel":"edge","body":"hi"}`, 'constructor'],
+      [
+        'a nested __proto__',
+        `{"metadata":{"__proto__":"x"},"from":"a","channel":"e","body":"hi"}`,
+        'metadata.__proto__',
+      ],
+      ['any other unknown key', `{"colour":1,"from":"a@example.com","channel":"edge","body":"hi"}`, 'colour'],
+    ])('refuses %s like any unknown key', async (_name, text, field) => {
+      const body = await expectRefused(() => t.raw('POST', '/messages', json(a.apiKey), text), 400, field);
+      expect(body.errors?.find((e) => e.field === field)?.message).toMatch(/should not exist$/);
+    });
+
+    it('refuses __proto__ and constructor in the query like any unknown parameter', async () => {
+      for (const name of ['__proto__', 'constructor', 'colour'])
+        await expectRefused(() => api.call('GET', `/orders?${name}=1`, a.apiKey), 400, name);
+    });
+
+    it.each(['/orders', '/messages', '/webhooks'])(
+      '%s?limit=abc says the limit must be an integer',
+      async (path) => {
+        const body = await expectRefused(() => api.call('GET', `${path}?limit=abc`, a.apiKey), 400, 'limit');
+        expect(body.errors).toEqual([{ field: 'limit', message: 'limit must be an integer number' }]);
+      },
+    );
+  });
+
+  describe('POST /tenants', () => {
+    it('rate-limits attempts at the default of 10 at once, 1 a second, before looking at the key', async () => {
+      const before = await t.snapshot();
+      const attempts = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          t.raw('POST', '/tenants', json('wrong-key-of-another-length'), JSON.stringify({ name: 'x' })),
+        ),
+      );
+      const limited = attempts.filter((r) => r.status === 429);
+      expect(attempts.filter((r) => r.status === 401).length).toBeLessThanOrEqual(10 + 1);
+      expect(limited.length).toBeGreaterThanOrEqual(30 - 10 - 5);
+      for (const r of limited) expect(r.contentType).toContain('application/problem+json');
+      expect(await t.snapshot()).toEqual(before);
+      const blocked = await fetch(`${api.url}/tenants`, {
+        method: 'POST',
+        headers: json(ADMIN),
+        body: '{"name":"y"}',
+      });
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     });
   });
 });
