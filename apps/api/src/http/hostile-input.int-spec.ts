@@ -193,6 +193,14 @@ describe('hostile input to the api', () => {
       );
     });
 
+    it.each(SPELLINGS)('GET /orders/:id?asOf=%s is a 400 (same parser)', async (value) => {
+      await expectRefused(
+        () => api.call('GET', `/orders/${orderId}?asOf=${encodeURIComponent(value)}`, a.apiKey),
+        400,
+        'asOf',
+      );
+    });
+
     it('still filters by an RFC 3339 time and by a date', async () => {
       expect(
         (await api.call('GET', '/orders?createdAfter=2000-01-01T00:00:00%2B02:00', a.apiKey)).status,

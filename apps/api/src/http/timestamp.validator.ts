@@ -1,9 +1,10 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
-// RFC 3339: a date, or a date-time with `Z` or an offset. It is the ISO 8601 profile that `new Date()` reads
-// the same way on every host; week dates (2026-W01), the basic format (20260101T000000Z), signed years and
-// times without an offset are ISO 8601 too, but Date cannot read them or reads them in local time.
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2}))?$/;
+// RFC 3339 (seconds may be left out): a date, or a date-time with `Z` or an offset. It is the ISO 8601 profile
+// that `new Date()` reads the same way on every host; week dates (2026-W01), the basic format
+// (20260101T000000Z), signed years and times without an offset are ISO 8601 too, but Date cannot read them or
+// reads them in local time.
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 
 /**
  * The instant `value` names, or undefined unless it is an RFC 3339 date or date-time (`2026-01-01` is
