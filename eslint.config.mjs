@@ -12,6 +12,20 @@ const noRelativeLibs = {
   message: 'Import libraries through @tidings/<lib>.',
 };
 
+// IsOptional lets null through to services that expect the declared type, and IsISO8601 accepts spellings
+// that Date cannot read: DTOs use IfPresent / Nullable and IsTimestamp (apps/api/src/http).
+const noIsOptional = {
+  name: 'class-validator',
+  importNames: ['IsOptional'],
+  message:
+    'Use IfPresent (null is validated) or Nullable (null clears) from apps/api/src/http/optional.validator.',
+};
+const noIsISO8601 = {
+  name: 'class-validator',
+  importNames: ['IsISO8601', 'IsDateString'],
+  message: 'Use IsTimestamp from apps/api/src/http/timestamp.validator.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
@@ -36,7 +50,10 @@ export default tseslint.config(
       // Query results are typed by assertion at the call site; the rule's "infer from assertion" variant is noise.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       '@typescript-eslint/no-unsafe-enum-comparison': 'off',
-      'no-restricted-imports': ['error', { patterns: [noAppImports, noRelativeLibs] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [noAppImports, noRelativeLibs], paths: [noIsOptional, noIsISO8601] },
+      ],
     },
   },
   {

@@ -24,6 +24,10 @@ export const apiConfigSchema = runtimeConfigSchema
     // the others on a small deployment; raise it with the replica count.
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(1).max(1_000_000).default(200),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(400),
+    // POST /tenants per client address: one a second with bursts of 10 is plenty for an operator's scripts,
+    // and keeps anyone from hammering the admin key check.
+    ADMIN_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0.01).max(1_000_000).default(1),
+    ADMIN_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(10),
     // Webhook URLs must be https in production; local development and tests turn this on to use http.
     WEBHOOK_ALLOW_HTTP: bool(false),
     // Hosts exempt from the SSRF check at creation: same name and meaning as the dispatcher's variable (which

@@ -1,6 +1,6 @@
 import { dbConfigSchema } from '@tidings/db';
 import { kafkaConfigSchema } from '@tidings/kafka';
-import { port, runtimeConfigSchema } from '@tidings/runtime';
+import { addressList, port, runtimeConfigSchema } from '@tidings/runtime';
 import { z } from 'zod';
 
 const int = (min: number, max: number, fallback: number) =>
@@ -26,6 +26,9 @@ export const sseConfigSchema = runtimeConfigSchema
     // Caps keep one tenant or one client address from exhausting the gateway's 10,000-connection budget.
     SSE_MAX_CONNECTIONS_PER_TENANT: int(1, 1_000_000, 1_000),
     SSE_MAX_CONNECTIONS_PER_IP: int(1, 1_000_000, 100),
+    // Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the
+    // per-IP cap. Empty by default: the header is anyone's to forge, so only a listed peer is believed.
+    SSE_TRUSTED_PROXIES: addressList(),
     // A resume may replay at most this many global positions behind the head (the event log itself is
     // permanent); an older Last-Event-ID gets `event: reset` so one client cannot scan the whole log.
     SSE_REPLAY_WINDOW: int(0, Number.MAX_SAFE_INTEGER, 1_000_000),

@@ -1,6 +1,10 @@
 import { ConsoleLogger, type DynamicModule, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { isUtf8 } from 'node:buffer';
+import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { problemBody, ProblemError } from './problem.filter';
 import { ConfigError } from './runtime.config';
 import { APP_CONFIG, type BaseConfig } from './runtime.module';
 
@@ -32,11 +36,55 @@ export async function createApp<C extends BaseConfig>(
   const config = app.get<C>(APP_CONFIG);
   logger.setLogLevels(LEVELS[config.LOG_LEVEL]);
   app.enableShutdownHooks();
-  app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT });
+  app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, verify: refuseInvalidUtf8 });
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
   await options.configure?.(app, config);
   await app.listen(options.port(config), '0.0.0.0');
   const address = app.getHttpServer().address() as { port: number };
   return { app, config, url: `http://127.0.0.1:${address.port}` };
+}
+
+/**
+ * JSON is UTF-8 (RFC 8259); decoding would turn each invalid byte into U+FFFD and store that instead of what the
+ * client meant. Runs on the decoded (decompressed) bytes; a ProblemError keeps its status through body-parser.
+ */
+function refuseInvalidUtf8(_req: IncomingMessage, _res: unknown, body: Buffer): void {
+  if (!isUtf8(body)) throw new ProblemError(400, 'Bad Request', 'The request body is not valid UTF-8');
+}
+
+/**
+ * Node's own answer to a request it cannot parse (headers over its limit, malformed HTTP) is a bare status line;
+ * this one is the same status with a problem+json body, like every other error of the API. The connection is
+ * closed: Node has stopped parsing it.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  // Nothing can be answered on a reset connection, nor once a response on this keep-alive socket has started:
+  // Node's own handler makes the same check on the socket's in-flight response (`_httpMessage`).
+  const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const problem =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProblemError(
+          431,
+          'Request Header Fields Too Large',
+          `The request headers exceed ${maxHeaderSize / 1024} KiB`,
+        )
+      : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+        ? new ProblemError(413, 'Content Too Large', 'The chunk extensions exceed the size limit')
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new ProblemError(408, 'Request Timeout', 'The request was not received in time')
+          : new ProblemError(400, 'Bad Request', 'The request is not valid HTTP/1.1');
+  const body = problemBody(problem, undefined);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
+      'Content-Type: application/problem+json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 /**

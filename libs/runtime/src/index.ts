@@ -4,3 +4,4 @@ export * from './bootstrap';
 export * from './health.controller';
 export { METRICS_REGISTRY } from './metrics.controller';
 export * from './problem.filter';
+export * from './request-headers';

@@ -51,10 +51,21 @@ function slug(title: string): string {
   return title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
 
+// Error codes of the decompression streams body-parser pipes a Content-Encoding through: zlib's (Z_DATA_ERROR,
+// Z_BUF_ERROR for gzip and deflate) and brotli's (ERR__ERROR_FORMAT_…). body-parser passes them on with a
+// 400 status and no `type`.
+const DECODER_ERROR = /^(Z_|ERR__)/;
+
 /** Maps express/body-parser errors (they carry `status` and `type`) to precise problems. */
 function bodyParserProblem(error: unknown): ProblemError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const { status, type } = error as { status?: unknown; type?: unknown };
+  const { status, type, code } = error as { status?: unknown; type?: unknown; code?: unknown };
+  if (status === 400 && type === undefined && typeof code === 'string' && DECODER_ERROR.test(code))
+    return new ProblemError(
+      400,
+      'Bad Request',
+      'The request body is not valid data for its Content-Encoding',
+    );
   if (typeof status !== 'number' || typeof type !== 'string') return undefined;
   switch (type) {
     case 'entity.too.large':

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAddressList } from './request-headers';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -47,3 +48,15 @@ export const bool = (fallback: boolean) =>
     .transform((v) => v === 'true' || v === '1');
 
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
+
+/** A comma-separated list of IP addresses and CIDR ranges (empty by default), parsed into a BlockList. */
+export const addressList = () =>
+  z
+    .string()
+    .default('')
+    .transform((list, ctx) => {
+      const { addresses, invalid } = parseAddressList(list);
+      if (invalid.length > 0)
+        ctx.addIssue({ code: 'custom', message: `not an IP address or CIDR range: ${invalid.join(', ')}` });
+      return addresses;
+    });

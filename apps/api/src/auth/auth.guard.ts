@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiKeyEntity, hashCredential, type ApiKeyScope } from '@tidings/db';
-import { APP_CONFIG, ProblemError } from '@tidings/runtime';
+import { APP_CONFIG, bearerToken, ProblemError } from '@tidings/runtime';
 import type { Request } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -42,8 +42,7 @@ export class AuthGuard implements CanActivate {
       return true;
     const header = req.headers.authorization;
     if (!header) throw unauthorized('An API key is required: Authorization: Bearer <key>');
-    const match = /^Bearer (\S+)$/.exec(header);
-    const credential = match?.[1];
+    const credential = bearerToken(header);
     if (!credential || !API_KEY.test(credential)) throw unauthorized('Malformed API key');
     const key = await this.lookup(credential);
     if (!key) throw unauthorized('Unknown or revoked API key');

@@ -5,6 +5,7 @@ import { ApiKeysService } from '../api-keys/api-keys.service';
 import { createValidationPipe } from '../http/validation.pipe';
 import { StreamTokensController } from '../stream-tokens/stream-tokens.controller';
 import { StreamTokensService } from '../stream-tokens/stream-tokens.service';
+import { OperatorGuard } from '../tenants/operator.guard';
 import { TenantsController } from '../tenants/tenants.controller';
 import { TenantsService } from '../tenants/tenants.service';
 import { AuthGuard } from './auth.guard';
@@ -17,6 +18,7 @@ import { AuthGuard } from './auth.guard';
     AuthGuard,
     { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: APP_PIPE, useFactory: createValidationPipe },
+    OperatorGuard,
     TenantsService,
     ApiKeysService,
     StreamTokensService,

@@ -1,19 +1,21 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { IfPresent, PageQueryDto } from '../webhooks/webhooks.dto';
+import { IsBoolean, IsString, Matches, MaxLength } from 'class-validator';
+import { PageQueryDto } from '../webhooks/webhooks.dto';
+import { IfPresent } from '../http/optional.validator';
+import { IsTimestamp } from '../http/timestamp.validator';
 
 const EVENT_TYPE_SYNTAX = /^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/;
 const PATTERN_MESSAGE = 'eventType must be an event type, a prefix wildcard like order.* or *';
 
 export class DeadLettersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: 'whk_0193a4e27b1c7d4e8f00123456789abc' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @MaxLength(100)
   subscriptionId?: string;
 
   @ApiPropertyOptional({ description: 'Exact type, prefix wildcard (order.*) or *' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @MaxLength(128)
   @Matches(EVENT_TYPE_SYNTAX, { message: PATTERN_MESSAGE })
@@ -36,12 +38,12 @@ export class ReplayDeadLettersDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Died at or after this time' })
   @IfPresent()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   since?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Died before this time' })
   @IfPresent()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   until?: string;
 
   @ApiPropertyOptional({ default: false, description: 'Only count what would be replayed' })

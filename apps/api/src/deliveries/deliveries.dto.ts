@@ -2,8 +2,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { DeliveryStatus } from '@tidings/db';
 import { isValidEventTypePattern } from '@tidings/events';
 import { ProblemError } from '@tidings/runtime';
-import { IsIn, IsISO8601, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../webhooks/webhooks.dto';
+import { IfPresent } from '../http/optional.validator';
+import { IsTimestamp } from '../http/timestamp.validator';
 
 export const DELIVERY_STATUSES: DeliveryStatus[] = ['pending', 'failed', 'succeeded', 'dead'];
 // Mirrors isValidEventTypePattern's syntax; the catalogue check runs in the service's parse step.
@@ -11,12 +13,12 @@ const EVENT_TYPE_SYNTAX = /^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/;
 
 export class DeliveriesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: DELIVERY_STATUSES })
-  @IsOptional()
+  @IfPresent()
   @IsIn(DELIVERY_STATUSES)
   status?: DeliveryStatus;
 
   @ApiPropertyOptional({ description: 'Exact type, prefix wildcard (order.*) or *', example: 'order.*' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @MaxLength(128)
   @Matches(EVENT_TYPE_SYNTAX, {
@@ -30,7 +32,7 @@ export class RecoverDto {
     format: 'date-time',
     description: 'Re-deliver every delivery of this subscription that failed or died since this time',
   })
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   since!: string;
 }
 

@@ -40,6 +40,26 @@ describe('RequestGuardMiddleware', () => {
     );
   });
 
+  it('gives JSON nested deeper than 32 levels its own message', () => {
+    const { run } = setup();
+    const deep = JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) as unknown;
+    expect(() => run(deep)).toThrow(
+      expect.objectContaining({ status: 400, detail: 'JSON may be nested at most 32 levels deep' }) as Error,
+    );
+    const { run: again } = setup();
+    expect(again(JSON.parse(`${'{"a":'.repeat(30)}1${'}'.repeat(30)}`))).toHaveBeenCalled();
+  });
+
+  it.each(['__proto__', 'constructor'])('refuses a %s key as an unknown field', (key) => {
+    const { run } = setup();
+    expect(() => run(JSON.parse(`{"items":[{"${key}":{}}]}`))).toThrow(
+      expect.objectContaining({
+        status: 400,
+        extra: { errors: [{ field: `items[0].${key}`, message: `property ${key} should not exist` }] },
+      }) as Error,
+    );
+  });
+
   it('checks the query string and the path too', () => {
     const { run } = setup();
     expect(() => run({}, { query: { customerId: 'a\u0000' } })).toThrow(

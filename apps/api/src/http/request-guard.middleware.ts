@@ -6,20 +6,52 @@ import type { NextFunction, Request, Response } from 'express';
 // eslint-disable-next-line no-control-regex -- finding U+0000 is the point of this pattern
 const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function findUnsafe(value: unknown, path: string, depth = 0): string | undefined {
-  if (depth > 32) return path;
-  if (typeof value === 'string') return UNSAFE.test(value) ? path : undefined;
+// 32 levels is far deeper than any body the API defines (an order item is 3 deep); bounding the walk bounds the
+// work a hostile body can cause in every later layer (validation, transformation, jsonb).
+const MAX_DEPTH = 32;
+// class-transformer drops these keys silently (prototype pollution); refusing them keeps the rule that an
+// unknown field is a 400, not ignored.
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
+
+interface Finding {
+  field: string;
+  title: string;
+  detail: string;
+  message: string;
+}
+
+const unsafe = (field: string): Finding => ({
+  field,
+  title: 'Bad Request',
+  detail: 'Strings may not contain NUL characters or unpaired surrogates',
+  message: 'contains a NUL character or an unpaired surrogate',
+});
+
+function find(value: unknown, path: string, depth = 0): Finding | undefined {
+  if (depth > MAX_DEPTH)
+    return {
+      field: path,
+      title: 'Bad Request',
+      detail: `JSON may be nested at most ${MAX_DEPTH} levels deep`,
+      message: `is nested deeper than ${MAX_DEPTH} levels`,
+    };
+  if (typeof value === 'string') return UNSAFE.test(value) ? unsafe(path) : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findUnsafe(value[i], `${path}[${i}]`, depth + 1);
+      const found = find(value[i], `${path}[${i}]`, depth + 1);
       if (found) return found;
     }
     return undefined;
   }
   if (typeof value === 'object' && value !== null) {
     for (const [k, v] of Object.entries(value)) {
-      if (UNSAFE.test(k)) return `${path}.${k}`;
-      const found = findUnsafe(v, path ? `${path}.${k}` : k, depth + 1);
+      const field = path ? `${path}.${k}` : k;
+      if (UNSAFE.test(k)) return unsafe(field);
+      if (FORBIDDEN_KEYS.has(k)) {
+        const message = `property ${k} should not exist`;
+        return { field, title: 'Validation Failed', detail: `${field}: ${message}`, message };
+      }
+      const found = find(v, field, depth + 1);
       if (found) return found;
     }
   }
@@ -35,8 +67,10 @@ function safeDecode(path: string): string {
 }
 
 /**
- * Rejects what must never reach a service: a body that is not JSON (415) and strings with NUL bytes or
- * lone surrogates (400 — otherwise Postgres would answer a 500 on jsonb/text). Runs after the JSON parser, on the body, the query string and the path.
+ * Rejects what must never reach a service: a body that is not JSON (415); strings with NUL bytes or lone
+ * surrogates (400 — otherwise Postgres would answer a 500 on jsonb/text); JSON nested deeper than 32 levels
+ * and `__proto__`/`constructor` keys (400). Runs after the JSON parser, on the body, the query
+ * string and the path.
  */
 @Injectable()
 export class RequestGuardMiddleware implements NestMiddleware {
@@ -52,22 +86,16 @@ export class RequestGuardMiddleware implements NestMiddleware {
     }
     // The query string and the path reach SQL parameters too (filters, ids): same rule. originalUrl, because
     // req.path is relative to where Nest mounts this middleware.
-    const inQuery = findUnsafe(req.query, '');
-    const unsafe =
-      findUnsafe(req.body, '') ??
-      (inQuery !== undefined ? inQuery || '(query)' : undefined) ??
-      (findUnsafe(safeDecode(req.originalUrl.split('?')[0]), '') !== undefined ? '(path)' : undefined);
-    if (unsafe !== undefined) {
-      throw new ProblemError(
-        400,
-        'Bad Request',
-        'Strings may not contain NUL characters or unpaired surrogates',
-        {
-          errors: [
-            { field: unsafe || '(body)', message: 'contains a NUL character or an unpaired surrogate' },
-          ],
-        },
-      );
+    const inQuery = find(req.query, '');
+    const inPath = find(safeDecode(req.originalUrl.split('?')[0]), '');
+    const found =
+      find(req.body, '') ??
+      (inQuery && { ...inQuery, field: inQuery.field || '(query)' }) ??
+      (inPath && { ...inPath, field: '(path)' });
+    if (found) {
+      throw new ProblemError(400, found.title, found.detail, {
+        errors: [{ field: found.field || '(body)', message: found.message }],
+      });
     }
     next();
   }

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsByteLength, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsByteLength, IsInt, IsString, Length, Max, Min } from 'class-validator';
 import { IsStringMap } from '../http/string-map.validator';
+import { IfPresent } from '../http/optional.validator';
 
 export class CreateMessageDto {
   @ApiProperty({ example: 'alice@example.com' })
@@ -21,20 +22,20 @@ export class CreateMessageDto {
   body!: string;
 
   @ApiPropertyOptional({ example: {} })
-  @IsOptional()
+  @IfPresent()
   @IsStringMap()
   metadata?: Record<string, string>;
 }
 
 export class ListMessagesQuery {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 200)
   cursor?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
+  @IfPresent()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -42,7 +43,7 @@ export class ListMessagesQuery {
   limit?: number;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 128)
   channel?: string;

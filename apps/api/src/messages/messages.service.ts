@@ -5,7 +5,7 @@ import { NotFoundProblem } from '@tidings/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
-import { decodeCursor, encodeCursor } from '../http/cursor';
+import { decodeTimeCursor, encodeTimeCursor } from '../http/cursor';
 import type { MutationRequest } from '../http/request.decorator';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import type { CreateMessageDto, ListMessagesQuery } from './messages.dto';
@@ -97,8 +97,8 @@ export class MessagesService {
       params.push(q.channel);
       where.push(`channel = $${params.length}`);
     }
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
+    const c = decodeTimeCursor(q.cursor, 'msg_');
+    if (c) {
       params.push(c.createdAt, c.id);
       where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
     }
@@ -111,7 +111,7 @@ export class MessagesService {
     const last = page[page.length - 1];
     return {
       data: page.map(view),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
+      nextCursor: rows.length > limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
     };
   }
 

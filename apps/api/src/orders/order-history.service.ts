@@ -4,6 +4,7 @@ import type { EventEnvelope } from '@tidings/events';
 import { NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
+import { parseTimestamp } from '../http/timestamp.validator';
 import { foldOrder, type OrderState } from './order.fold';
 import type { OrderView } from './orders.service';
 
@@ -12,7 +13,6 @@ export type AsOf = { sequence: number } | { time: Date };
 
 const SEQUENCE = /^[1-9][0-9]{0,9}$/;
 // RFC 3339 date-time (offset required) or a bare date (= midnight UTC).
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i;
 const MAX_SEQUENCE = 2 ** 31 - 1; // event_log.sequence is an int
 
 /**
@@ -28,16 +28,11 @@ export function parseAsOf(raw: unknown): AsOf {
     if (sequence > MAX_SEQUENCE) throw invalid(`must be a sequence between 1 and ${MAX_SEQUENCE}`);
     return { sequence };
   }
-  const m = ISO_TIME.exec(raw);
-  const time = new Date(raw);
-  if (!m || Number.isNaN(time.getTime())) {
-    throw invalid('must be a sequence number (1, 2, …) or an ISO 8601 time like 2026-11-28T12:00:00Z');
-  }
-  // Date accepts 2026-02-30 and rolls it into March; a calendar date that does not exist is malformed.
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const calendar = new Date(Date.UTC(y, mo - 1, d));
-  if (calendar.getUTCFullYear() !== y || calendar.getUTCMonth() !== mo - 1 || calendar.getUTCDate() !== d) {
-    throw invalid(`contains a date that does not exist (${m[0].slice(0, 10)})`);
+  const time = parseTimestamp(raw);
+  if (!time) {
+    throw invalid(
+      'must be a sequence number (1, 2, …) or an ISO 8601 time like 2026-11-28T12:00:00Z of a real day in the years 1-9999',
+    );
   }
   return { time };
 }

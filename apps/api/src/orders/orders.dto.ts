@@ -6,8 +6,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
-  IsOptional,
   IsString,
   Length,
   Matches,
@@ -16,6 +14,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsStringMap } from '../http/string-map.validator';
+import { IfPresent, Nullable } from '../http/optional.validator';
+import { IsTimestamp } from '../http/timestamp.validator';
 
 export class OrderItemDto {
   @ApiProperty({ example: 'TSHIRT-M' })
@@ -55,26 +55,26 @@ export class CreateOrderDto {
   items!: OrderItemDto[];
 
   @ApiPropertyOptional({ nullable: true, example: 'Leave at the door' })
-  @IsOptional()
+  @Nullable()
   @IsString()
   @Length(0, 2000)
   notes?: string | null;
 
   @ApiPropertyOptional({ example: { channel: 'web' } })
-  @IsOptional()
+  @IfPresent()
   @IsStringMap()
   metadata?: Record<string, string>;
 }
 
 export class UpdateOrderDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 128)
   customerId?: string;
 
   @ApiPropertyOptional({ type: [OrderItemDto] })
-  @IsOptional()
+  @IfPresent()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
@@ -83,20 +83,20 @@ export class UpdateOrderDto {
   items?: OrderItemDto[];
 
   @ApiPropertyOptional({ nullable: true })
-  @IsOptional()
+  @Nullable()
   @IsString()
   @Length(0, 2000)
   notes?: string | null;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IfPresent()
   @IsStringMap()
   metadata?: Record<string, string>;
 }
 
 export class PayOrderDto {
   @ApiPropertyOptional({ example: 'pi_123' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 256)
   paymentReference?: string;
@@ -104,13 +104,13 @@ export class PayOrderDto {
 
 export class ShipOrderDto {
   @ApiPropertyOptional({ example: 'DHL' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 256)
   carrier?: string;
 
   @ApiPropertyOptional({ example: 'JD0146000' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 256)
   trackingNumber?: string;
@@ -118,7 +118,7 @@ export class ShipOrderDto {
 
 export class CancelOrderDto {
   @ApiPropertyOptional({ example: 'Customer changed their mind' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 500)
   reason?: string;
@@ -126,13 +126,13 @@ export class CancelOrderDto {
 
 export class ListOrdersQuery {
   @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 200)
   cursor?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
+  @IfPresent()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -140,30 +140,30 @@ export class ListOrdersQuery {
   limit?: number;
 
   @ApiPropertyOptional({ enum: ['pending', 'paid', 'shipped', 'delivered', 'cancelled'] })
-  @IsOptional()
+  @IfPresent()
   @IsIn(['pending', 'paid', 'shipped', 'delivered', 'cancelled'])
   status?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 128)
   customerId?: string;
 
   @ApiPropertyOptional({ description: 'ISO 8601' })
-  @IsOptional()
-  @IsISO8601()
+  @IfPresent()
+  @IsTimestamp()
   createdAfter?: string;
 
   @ApiPropertyOptional({ description: 'ISO 8601' })
-  @IsOptional()
-  @IsISO8601()
+  @IfPresent()
+  @IsTimestamp()
   createdBefore?: string;
 }
 
 export class GetOrderQuery {
   @ApiPropertyOptional({ description: 'An ISO 8601 time or a sequence number: the order as it was then' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 64)
   asOf?: string;

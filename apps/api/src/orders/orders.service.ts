@@ -5,7 +5,7 @@ import { NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
-import { decodeCursor, encodeCursor } from '../http/cursor';
+import { decodeTimeCursor, encodeTimeCursor } from '../http/cursor';
 import { IdempotencyService, type Outcome } from '../idempotency/idempotency.service';
 import { allowedFrom, canApply, statusAfter, type Transition } from './order-lifecycle';
 import type { CreateOrderDto, ListOrdersQuery, UpdateOrderDto } from './orders.dto';
@@ -182,8 +182,8 @@ export class OrdersService {
     if (q.customerId) add('customer_id = ?', q.customerId);
     if (q.createdAfter) add('created_at > ?', new Date(q.createdAfter));
     if (q.createdBefore) add('created_at < ?', new Date(q.createdBefore));
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
+    const c = decodeTimeCursor(q.cursor, 'ord_');
+    if (c) {
       params.push(c.createdAt, c.id);
       where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
     }
@@ -196,7 +196,7 @@ export class OrdersService {
     const last = page[page.length - 1];
     return {
       data: page.map(toOrderView),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
+      nextCursor: rows.length > limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
     };
   }
 

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Max, Min } from 'class-validator';
+import { IfPresent } from '../http/optional.validator';
 
 // Up to 30 days: long-lived dashboards; default one hour for a browser session.
 export const MAX_STREAM_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
@@ -9,7 +10,7 @@ export class CreateStreamTokenDto {
     example: ['order.*'],
     description: 'Event-type patterns the token may stream (default: all)',
   })
-  @IsOptional()
+  @IfPresent()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
@@ -17,7 +18,7 @@ export class CreateStreamTokenDto {
   eventTypes?: string[];
 
   @ApiPropertyOptional({ example: 3600, minimum: 60, maximum: MAX_STREAM_TOKEN_TTL_SECONDS })
-  @IsOptional()
+  @IfPresent()
   @IsInt()
   @Min(60)
   @Max(MAX_STREAM_TOKEN_TTL_SECONDS)

@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { isKnownEventType, isValidEventTypePattern, supportedVersions } from '@tidings/events';
-import { ProblemError } from '@tidings/runtime';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -9,18 +8,17 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
-  IsISO8601,
-  IsOptional,
   IsString,
   Length,
   Max,
   MaxLength,
   Min,
   ValidateBy,
-  ValidateIf,
   type ValidationOptions,
 } from 'class-validator';
 import { IsStringMap } from '../http/string-map.validator';
+import { IfPresent, Nullable } from '../http/optional.validator';
+import { IsTimestamp } from '../http/timestamp.validator';
 
 // Limits mirror the `webhook.subscription.*` event schemas, so whatever the API accepts can be recorded.
 export const MAX_EVENT_TYPES = 50;
@@ -44,12 +42,6 @@ function versionPinsProblem(value: unknown): string | null {
   }
   return null;
 }
-
-/**
- * Like IsOptional, but only for an absent field: an explicit `null` is validated (and rejected) instead of
- * slipping through to a NOT NULL column. Fields that may be cleared with null (description) use IsOptional.
- */
-export const IfPresent = () => ValidateIf((_object, value) => value !== undefined);
 
 /** Validates with a function that returns the precise problem (or null), so the 400 says what is wrong. */
 function Check(name: string, problem: (value: unknown) => string | null, options?: ValidationOptions) {
@@ -88,10 +80,10 @@ export class CreateWebhookDto {
   eventTypes!: string[];
 
   @ApiPropertyOptional({ maxLength: MAX_DESCRIPTION, example: 'Fulfilment service' })
-  @IsOptional()
+  @Nullable()
   @IsString()
   @MaxLength(MAX_DESCRIPTION)
-  description?: string;
+  description?: string | null;
 
   @ApiPropertyOptional({
     type: 'object',
@@ -137,7 +129,7 @@ export class UpdateWebhookDto {
   eventTypes?: string[];
 
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_DESCRIPTION })
-  @IsOptional()
+  @Nullable()
   @IsString()
   @MaxLength(MAX_DESCRIPTION)
   description?: string | null;
@@ -172,13 +164,13 @@ export class UpdateWebhookDto {
       'subscription did not receive successfully',
   })
   @IfPresent()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   replayFrom?: string;
 }
 
 export class SendTestDto {
   @ApiPropertyOptional({ maxLength: 500, example: 'Hello from Tidings' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @Length(1, 500)
   message?: string;
@@ -186,33 +178,18 @@ export class SendTestDto {
 
 export class PageQueryDto {
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
-  @IsOptional()
+  @IfPresent()
   @IsString()
   @MaxLength(200)
   cursor?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_LIMIT, default: DEFAULT_PAGE_LIMIT })
-  @IsOptional()
+  @IfPresent()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   @Max(MAX_PAGE_LIMIT)
   limit?: number;
-}
-
-/** Cursors are opaque to clients: the base64url of the last id of the previous page. */
-export function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string | undefined, prefix: string): string | undefined {
-  if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!id.startsWith(prefix) || !/^[\x21-\x7e]{1,100}$/.test(id))
-    throw new ProblemError(400, 'Bad Request', 'cursor is not a cursor returned by this endpoint', {
-      errors: [{ field: 'cursor', message: 'is not a cursor returned by this endpoint' }],
-    });
-  return id;
 }
 
 export class WebhookDto {

@@ -21,13 +21,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { ApiConfig } from '../api.config';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { likePattern } from '../events/events.service';
-import {
-  type CreateWebhookDto,
-  DEFAULT_PAGE_LIMIT,
-  decodeCursor,
-  encodeCursor,
-  type UpdateWebhookDto,
-} from './webhooks.dto';
+import { decodeIdCursor, encodeIdCursor } from '../http/cursor';
+import { type CreateWebhookDto, DEFAULT_PAGE_LIMIT, type UpdateWebhookDto } from './webhooks.dto';
 
 export interface WebhookView {
   id: string;
@@ -139,7 +134,7 @@ export class WebhooksService {
   }
 
   async list(t: TenantCtx, cursor?: string, limit = DEFAULT_PAGE_LIMIT) {
-    const after = decodeCursor(cursor, 'whk_');
+    const after = decodeIdCursor(cursor, 'whk_');
     const rows = await this.ds.getRepository(WebhookSubscriptionEntity).find({
       where: { tenantId: t.tenantId, deletedAt: IsNull(), ...(after ? { id: MoreThan(after) } : {}) },
       // Ids are `whk_` + UUIDv7: id order is creation order, and a stable cursor.
@@ -149,7 +144,7 @@ export class WebhooksService {
     const page = rows.slice(0, limit);
     return {
       data: page.map((r) => view(r)),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+      nextCursor: rows.length > limit ? encodeIdCursor(page[page.length - 1].id) : null,
     };
   }
 

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
 import { latestVersion, renderAtVersion, supportedVersions, type EventEnvelope } from '@tidings/events';
-import { APP_CONFIG, ProblemError } from '@tidings/runtime';
+import { APP_CONFIG, bearerToken, clientAddress, ProblemError } from '@tidings/runtime';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DataSource } from 'typeorm';
 import type { SseGatewayConfig } from '../sse-gateway.config';
@@ -133,7 +133,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
       req.socket.destroy();
       return;
     }
-    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    const bearer = bearerToken(authorization);
     const principal = await this.auth.authenticate(bearer ?? query.accessToken);
     const types = effectiveTypes(query.types, principal.allowedTypes);
     if (types.length === 0) {
@@ -143,7 +143,11 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
         'The credential does not allow any of the requested event types',
       );
     }
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = clientAddress(
+      req.socket.remoteAddress,
+      req.headers['x-forwarded-for'],
+      this.config.SSE_TRUSTED_PROXIES,
+    );
     this.checkCaps(principal.tenantId, ip);
     if (!this.accepting || req.socket.destroyed) {
       req.socket.destroy();
