@@ -21,8 +21,8 @@ import {
  *               pending/failed ──subscription disabled / deleted──▶ dead (subscription_disabled / _deleted)
  *               dead ──replay / redeliver──▶ pending (attempt 0, whole schedule again, same event id)
  *
- * Endpoint health is decided by what the endpoint answered, in ANSWER order (an attempt's answer time is
- * attempted_at + duration): a failure answered before the last recorded success is history, not health.
+ * Endpoint health is decided by what the endpoint answered, in ANSWER order (`Attempt.answeredAt`): a failure
+ * answered before the last recorded success is history, not health.
  * Within a process, a failure is written only after every success answered before it (DeliveryOutcomes), so the
  * counters follow answer order; across replicas a failure answered after another replica's not-yet-written
  * success may be reset by it (an undercount: never a wrong disable).
@@ -57,13 +57,16 @@ export interface Attempt {
   /** attempt_count at claim time: this attempt is number attemptCount + 1. */
   attemptCount: number;
   attemptedAt: Date;
+  /**
+   * When the answer (or the failure) reached the dispatcher: the order health is decided in. Taken as each
+   * response completes, it orders answers as the dispatcher saw them — attempted_at + duration does not
+   * (a request's start is taken before it waits for a connection).
+   */
+  answeredAt: Date;
 }
 
 export const isSuccess = (r: AttemptResult) =>
   r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300;
-
-/** When the endpoint answered (or the attempt gave up): the time health is ordered by. */
-export const answeredAt = (a: Attempt, r: AttemptResult) => new Date(a.attemptedAt.getTime() + r.durationMs);
 
 // 1000 characters: what the operational events' schema allows, plenty for an error's gist.
 export const errorOf = (r: AttemptResult) =>
@@ -144,7 +147,7 @@ export async function recordFailure(
   source: string,
 ): Promise<FailureOutcome> {
   const number = attempt.attemptCount + 1;
-  const answered = answeredAt(attempt, result);
+  const answered = attempt.answeredAt;
   const next = nextAttemptAt(
     policy.retry,
     number,
@@ -264,8 +267,9 @@ export async function recordSuccesses(
   // A deadlock with another process' batch would abort this statement; the caller then writes one by one.
   await ds.query(
     `WITH r AS (
-       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
-                AS r(id, attempt_count, attempted_at, status_code, duration_ms, response_body)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[],
+                            $7::timestamptz[])
+                AS r(id, attempt_count, attempted_at, status_code, duration_ms, response_body, answered_at)
      ), attempts AS (
        INSERT INTO webhook_attempts (delivery_id, attempt_number, attempted_at, status_code, duration_ms,
                                      response_body)
@@ -278,7 +282,7 @@ export async function recordSuccesses(
        FROM r
        WHERE d.id = r.id AND d.attempt_count = r.attempt_count
          AND (d.status IN ('pending', 'failed') OR (d.status = 'dead' AND d.dead_reason = 'subscription_disabled'))
-       RETURNING d.subscription_id, r.attempted_at + make_interval(secs => r.duration_ms / 1000.0) AS answered_at
+       RETURNING d.subscription_id, r.answered_at
      ), healthy AS (
        SELECT subscription_id, max(answered_at) AS answered_at FROM succeeded GROUP BY subscription_id
      )
@@ -294,6 +298,7 @@ export async function recordSuccesses(
       batch.map((s) => s.result.statusCode),
       batch.map((s) => s.result.durationMs),
       batch.map((s) => s.result.responseBody),
+      batch.map((s) => s.attempt.answeredAt),
     ],
   );
 }
@@ -558,7 +563,7 @@ export async function retryNow(db: Tx | DataSource, tenantId: string, deliveryId
   const [rows] = await db.query<[unknown[], number]>(
     `UPDATE webhook_deliveries d
      SET status = CASE WHEN d.status = 'failed' THEN 'failed' ELSE 'pending' END,
-         attempt_count = CASE WHEN d.status = 'failed' THEN d.attempt_count ELSE 0 END,
+         attempt_count = CASE WHEN d.status = 'dead' THEN 0 ELSE d.attempt_count END,
          dead_at = NULL, dead_reason = NULL, dlq_published_at = NULL, next_attempt_at = now(), updated_at = now()
      FROM webhook_subscriptions s
      WHERE d.id = $1 AND d.tenant_id = $2 AND s.id = d.subscription_id AND s.status = 'active'

@@ -444,6 +444,7 @@ export class DeliveryWorker {
       eventType: row.event_type,
       attemptCount: row.attempt_count,
       attemptedAt: new Date(),
+      answeredAt: new Date(),
     };
     let result: SendResult;
     try {
@@ -460,6 +461,7 @@ export class DeliveryWorker {
         retryAfterMs: null,
       };
     } finally {
+      attempt.answeredAt = new Date();
       // The endpoint is no longer busy; recording the outcome does not hold its slot.
       this.sent(row.subscription_id);
     }
