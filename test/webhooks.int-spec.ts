@@ -53,6 +53,7 @@ async function setup() {
             WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
             WEBHOOK_RETRY_JITTER: '0',
             WEBHOOK_FAILING_WARNING_AT: '2',
+            WEBHOOK_FAILING_WARNING_AFTER: '40ms',
             WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
             WEBHOOK_POLL_MAX_MS: '50',
             WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',

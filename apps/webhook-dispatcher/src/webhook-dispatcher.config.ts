@@ -16,6 +16,19 @@ export function parseDuration(text: string): number | undefined {
 // dead-lettered. Tests compress it (e.g. `50ms,100ms,150ms`).
 export const DEFAULT_RETRY_SCHEDULE = '1m,5m,30m,2h,24h';
 
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration like 250ms, 30s, 5m, 2h or 1d' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 const retrySchedule = z
   .string()
   .default(DEFAULT_RETRY_SCHEDULE)
@@ -74,9 +87,11 @@ export const dispatcherConfigSchema = runtimeConfigSchema
     // Tests compress the default schedule by this factor (e.g. 0.0001: 24 h → 8.6 s) instead of replacing it,
     // so the rules run with their real number of attempts. Production leaves it at 1.
     WEBHOOK_RETRY_TIME_SCALE: z.coerce.number().gt(0).max(1).default(1),
-    // Warn once per failing streak at 3 failed attempts in a row (answer order): the tenant hears of trouble
-    // minutes in, long before anything is switched off.
+    // Warn once per failing streak when the endpoint has answered only failures for 5 minutes (past its first two
+    // retries) and at least 3 times: the tenant hears of real trouble minutes in, long before anything is switched
+    // off, while a restart or an endpoint failing now and then never raises it. Scaled by the time scale.
     WEBHOOK_FAILING_WARNING_AT: z.coerce.number().int().min(1).default(3),
+    WEBHOOK_FAILING_WARNING_AFTER: duration('5m'),
     // Disable after 5 deliveries dead-lettered in a row with no success answered in between: under the default
     // schedule that is an endpoint failing for about a day (each delivery fails 6 times over ~26.5 h), never a
     // burst of concurrent first attempts during a restart.

@@ -27,7 +27,8 @@ import {
  * counters follow answer order; across replicas a failure answered after another replica's not-yet-written
  * success may be reset by it (an undercount: never a wrong disable).
  * - any success resets it: consecutive failures, consecutive dead letters, the failing warning;
- * - `failing` once per streak, when the streak reaches `failingWarningAt` failed attempts;
+ * - `failing` once per streak, when the endpoint has answered only failures for `failingWarningAfterMs`
+ *   (default 5 min) and at least `failingWarningAt` (3) times;
  * - disabled after `disableAfterDeadLetters` deliveries dead-lettered in a row (about a day of continuous
  *   failure under the default schedule), or at once on `410 Gone`.
  * On disable every open delivery is dead-lettered (`subscription_disabled`): nothing waits in limbo, and new
@@ -94,6 +95,7 @@ export interface LockedSubscription {
   status: 'active' | 'disabled';
   consecutive_failures: number;
   consecutive_dead_letters: number;
+  failing_since: Date | null;
   failing_warned: boolean;
   last_success_at: Date | null;
   version: number;
@@ -104,8 +106,8 @@ export interface LockedSubscription {
 
 export async function lockSubscription(tx: Tx, id: string): Promise<LockedSubscription | undefined> {
   const [sub] = await tx.query<LockedSubscription[]>(
-    `SELECT id, tenant_id, kind, url, status, consecutive_failures, consecutive_dead_letters, failing_warned,
-            last_success_at, version, created_at, disabled_at, deleted_at
+    `SELECT id, tenant_id, kind, url, status, consecutive_failures, consecutive_dead_letters, failing_since,
+            failing_warned, last_success_at, version, created_at, disabled_at, deleted_at
      FROM webhook_subscriptions WHERE id = $1 FOR UPDATE`,
     [id],
   );
@@ -216,6 +218,7 @@ export async function recordFailure(
   if (inStreak) {
     sub.consecutive_failures += 1;
     if (dead) sub.consecutive_dead_letters += 1;
+    if (sub.failing_since === null || answered < sub.failing_since) sub.failing_since = answered;
   }
   const gone = result.statusCode === 410;
   const sustained = dead && inStreak && sub.consecutive_dead_letters >= policy.health.disableAfterDeadLetters;
@@ -224,13 +227,22 @@ export async function recordFailure(
     !sustained &&
     inStreak &&
     !sub.failing_warned &&
-    sub.consecutive_failures >= policy.health.failingWarningAt;
+    sub.consecutive_failures >= policy.health.failingWarningAt &&
+    sub.failing_since !== null &&
+    answered.getTime() - sub.failing_since.getTime() >= policy.health.failingWarningAfterMs;
   await tx.query(
     `UPDATE webhook_subscriptions
      SET consecutive_failures = $2, consecutive_dead_letters = $3, failing_warned = $4,
-         last_failure_at = GREATEST(last_failure_at, $5)
+         failing_since = $6, last_failure_at = GREATEST(last_failure_at, $5)
      WHERE id = $1`,
-    [sub.id, sub.consecutive_failures, sub.consecutive_dead_letters, sub.failing_warned || warn, answered],
+    [
+      sub.id,
+      sub.consecutive_failures,
+      sub.consecutive_dead_letters,
+      sub.failing_warned || warn,
+      answered,
+      sub.failing_since,
+    ],
   );
   if (sub.status === 'active' && (gone || sustained)) {
     const reason: DisableReason = gone ? 'gone' : 'consecutive_failures';
@@ -287,7 +299,7 @@ export async function recordSuccesses(
        SELECT subscription_id, max(answered_at) AS answered_at FROM succeeded GROUP BY subscription_id
      )
      UPDATE webhook_subscriptions s
-     SET consecutive_failures = 0, consecutive_dead_letters = 0, failing_warned = false,
+     SET consecutive_failures = 0, consecutive_dead_letters = 0, failing_since = NULL, failing_warned = false,
          last_success_at = h.answered_at
      FROM healthy h
      WHERE s.id = h.subscription_id AND (s.last_success_at IS NULL OR s.last_success_at < h.answered_at)`,
@@ -368,7 +380,7 @@ export async function enableSubscription(
   await tx.query(
     `UPDATE webhook_subscriptions
      SET status = 'active', disabled_reason = NULL, disabled_at = NULL, consecutive_failures = 0,
-         consecutive_dead_letters = 0, failing_warned = false, updated_at = now()
+         consecutive_dead_letters = 0, failing_since = NULL, failing_warned = false, updated_at = now()
      WHERE id = $1`,
     [sub.id],
   );

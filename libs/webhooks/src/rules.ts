@@ -32,8 +32,14 @@ export function nextAttemptAt(
 
 /** Endpoint health thresholds (operator configuration). */
 export interface HealthPolicy {
-  /** Failed attempts in a row, in answer order, at which `webhook.subscription.failing` is sent (once per streak). */
+  /**
+   * `webhook.subscription.failing` is sent once per streak, when the endpoint has answered nothing but failures
+   * for `failingWarningAfterMs` and at least `failingWarningAt` times. The time bound makes the rule immune to
+   * the order in which concurrent answers happen to be processed: an endpoint that fails every other request
+   * never goes minutes without a success.
+   */
   failingWarningAt: number;
+  failingWarningAfterMs: number;
   /** Dead-lettered deliveries in a row (no success answered in between) at which the subscription is disabled. */
   disableAfterDeadLetters: number;
 }

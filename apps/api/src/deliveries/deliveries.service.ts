@@ -181,11 +181,9 @@ export class DeliveriesService {
 
   /** 409 unless the delivery's subscription is active: a redelivery would never be sent. */
   async assertActive(t: TenantCtx, delivery: WebhookDeliveryEntity): Promise<void> {
-    const active = await this.ds
-      .getRepository(WebhookSubscriptionEntity)
-      .exists({
-        where: { id: delivery.subscriptionId, tenantId: t.tenantId, status: 'active', deletedAt: IsNull() },
-      });
+    const active = await this.ds.getRepository(WebhookSubscriptionEntity).exists({
+      where: { id: delivery.subscriptionId, tenantId: t.tenantId, status: 'active', deletedAt: IsNull() },
+    });
     if (!active) throw subscriptionNotActive();
   }
 

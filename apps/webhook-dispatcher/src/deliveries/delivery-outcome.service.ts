@@ -63,6 +63,7 @@ export class DeliveryOutcomes {
       },
       health: {
         failingWarningAt: config.WEBHOOK_FAILING_WARNING_AT,
+        failingWarningAfterMs: config.WEBHOOK_FAILING_WARNING_AFTER * config.WEBHOOK_RETRY_TIME_SCALE,
         disableAfterDeadLetters: config.WEBHOOK_DISABLE_AFTER_DEAD_LETTERS,
       },
     };

@@ -44,6 +44,7 @@ describe('retry schedule config', () => {
   it('defaults the health thresholds: warn at 3 failed attempts, disable after 5 dead letters, no time scale', () => {
     const config = parseConfig(dispatcherConfigSchema, baseEnv);
     expect(config.WEBHOOK_FAILING_WARNING_AT).toBe(3);
+    expect(config.WEBHOOK_FAILING_WARNING_AFTER).toBe(300_000);
     expect(config.WEBHOOK_DISABLE_AFTER_DEAD_LETTERS).toBe(5);
     expect(config.WEBHOOK_RETRY_TIME_SCALE).toBe(1);
   });

@@ -94,6 +94,7 @@ beforeAll(async () => {
         WEBHOOK_RETRY_JITTER: '0',
         WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
         WEBHOOK_FAILING_WARNING_AT: '2',
+        WEBHOOK_FAILING_WARNING_AFTER: '40ms',
         WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
         // Longer than any wait below: retries, held-back events of a resource and freed slots must wake the
         // worker themselves, never by the idle poll.

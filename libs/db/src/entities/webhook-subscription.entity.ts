@@ -69,6 +69,10 @@ export class WebhookSubscriptionEntity {
   @Column({ name: 'consecutive_dead_letters', type: 'int', default: 0 })
   consecutiveDeadLetters!: number;
 
+  /** When the current failing streak began (its first failure's answer); null while healthy. */
+  @Column({ name: 'failing_since', type: 'timestamptz', nullable: true })
+  failingSince!: Date | null;
+
   /** Whether `webhook.subscription.failing` was sent for the current failing streak (once per streak). */
   @Column({ name: 'failing_warned', type: 'boolean', default: false })
   failingWarned!: boolean;

@@ -15,6 +15,9 @@ export class WebhookLifecycle1796236876926 implements MigrationInterface {
       `ALTER TABLE "webhook_subscriptions" ADD "consecutive_dead_letters" integer NOT NULL DEFAULT '0'`,
     );
     await queryRunner.query(
+      `ALTER TABLE "webhook_subscriptions" ADD "failing_since" TIMESTAMP WITH TIME ZONE`,
+    );
+    await queryRunner.query(
       `ALTER TABLE "webhook_subscriptions" ADD "failing_warned" boolean NOT NULL DEFAULT false`,
     );
     await queryRunner.query(
@@ -46,6 +49,7 @@ export class WebhookLifecycle1796236876926 implements MigrationInterface {
     await queryRunner.query(`ALTER TABLE "webhook_subscriptions" DROP COLUMN "last_failure_at"`);
     await queryRunner.query(`ALTER TABLE "webhook_subscriptions" DROP COLUMN "last_success_at"`);
     await queryRunner.query(`ALTER TABLE "webhook_subscriptions" DROP COLUMN "failing_warned"`);
+    await queryRunner.query(`ALTER TABLE "webhook_subscriptions" DROP COLUMN "failing_since"`);
     await queryRunner.query(`ALTER TABLE "webhook_subscriptions" DROP COLUMN "consecutive_dead_letters"`);
     await queryRunner.query(`ALTER TABLE "webhook_subscriptions" DROP COLUMN "kind"`);
     await queryRunner.query(`ALTER TABLE "webhook_deliveries" DROP COLUMN "dlq_published_at"`);
