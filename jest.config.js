@@ -2,7 +2,7 @@
 // provisioned by test/support/global-setup.ts. Each int-spec isolates itself (own schema/tenant, topic
 // prefix, consumer group) so files can run in any order.
 const moduleNameMapper = {
-  '^@tidings/(events|signing|db|kafka|runtime|egress)$': '<rootDir>/libs/$1/src',
+  '^@tidings/(events|signing|db|kafka|runtime|egress|webhooks)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] };
 const common = {

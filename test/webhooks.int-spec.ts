@@ -53,7 +53,8 @@ async function setup() {
             WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
             WEBHOOK_RETRY_JITTER: '0',
             WEBHOOK_FAILING_WARNING_AT: '2',
-            WEBHOOK_DISABLE_AFTER_FAILURES: '3',
+            WEBHOOK_FAILING_WARNING_AFTER: '40ms',
+            WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
             WEBHOOK_POLL_MAX_MS: '50',
             WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
           }),
@@ -193,6 +194,6 @@ it("routes the dispatcher's disabling of a failing endpoint back through the rel
     .find((r) => r.payload?.eventType === 'webhook.subscription.disabled');
   expect(disabled?.payload).toMatchObject({
     resourceId: broken.id,
-    data: { subscriptionId: broken.id, reason: 'consecutive_failures', consecutiveFailures: 3 },
+    data: { subscriptionId: broken.id, reason: 'consecutive_failures', consecutiveFailures: 6 },
   });
 });

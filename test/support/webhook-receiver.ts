@@ -40,6 +40,7 @@ export class WebhookReceiver {
   private readonly secrets = new Map<string, string[]>();
   private readonly queued = new Map<string, Reply[]>();
   private readonly defaults = new Map<string, Reply>();
+  private readonly scripts = new Map<string, (n: number) => Reply>();
   private readonly hanging = new Set<ServerResponse>();
   private readonly open = new Map<string, { now: number; max: number }>();
   private readonly server = createServer((req, res) => {
@@ -80,6 +81,27 @@ export class WebhookReceiver {
     this.defaults.set(path, reply);
   }
 
+  /**
+   * Requests on `path` (after the queue) get `script(n)`, n = 0, 1, 2… in the order they arrive — which, for
+   * immediate replies, is the order the endpoint answers (e.g. alternate failures and successes).
+   */
+  script(path: string, script: (n: number) => Reply): void {
+    this.scripts.set(path, script);
+  }
+
+  /**
+   * An endpoint restart: stops listening (open connections dropped: requests are refused), then listens again
+   * on the same port after `downMs`. Resolves once it is back.
+   */
+  async restart(downMs: number): Promise<void> {
+    const port = this.port;
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+  }
+
   /** Every request received on `path` (all attempts, duplicates included), in arrival order. */
   all(path?: string): ReceivedRequest[] {
     return this.requests.filter((r) => path === undefined || r.path === path);
@@ -116,7 +138,12 @@ export class WebhookReceiver {
     open.max = Math.max(open.max, open.now);
     res.on('close', () => (open.now -= 1));
     const queue = this.queued.get(path);
-    let reply = queue?.shift() ?? this.defaults.get(path) ?? {};
+    const script = this.scripts.get(path);
+    let reply =
+      queue?.shift() ??
+      (script ? script(this.requests.filter((r) => r.path === path).length) : undefined) ??
+      this.defaults.get(path) ??
+      {};
     let payload: Record<string, unknown> | null = null;
     let verifyError: string | undefined;
     for (const secret of this.secrets.get(path) ?? []) {

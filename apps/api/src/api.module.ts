@@ -2,6 +2,7 @@ import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } 
 import { ScheduleModule } from '@nestjs/schedule';
 import { RuntimeModule } from '@tidings/runtime';
 import { apiConfigSchema } from './api.config';
+import { AlertEndpointModule } from './alert-endpoint/alert-endpoint.module';
 import { AuthModule } from './auth/auth.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DeliveriesModule } from './deliveries/deliveries.module';
@@ -30,6 +31,7 @@ export class ApiModule implements NestModule {
         OrdersModule,
         MessagesModule,
         WebhooksModule,
+        AlertEndpointModule,
         DeliveriesModule,
         DeadLettersModule,
       ],

@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { RuntimeModule } from '@tidings/runtime';
+import { DeadLetterPublisher } from './deliveries/dead-letter.publisher';
 import { DeliveryMetrics } from './deliveries/delivery-metrics.service';
 import { DeliveryOutcomes } from './deliveries/delivery-outcome.service';
 import { DeliveryRecorder } from './deliveries/delivery-recorder.service';
@@ -19,6 +20,7 @@ export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeAp
     private readonly consumer: DeliveryConsumer,
     private readonly worker: DeliveryWorker,
     private readonly outcomes: DeliveryOutcomes,
+    private readonly deadLetters: DeadLetterPublisher,
   ) {}
 
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
@@ -32,13 +34,14 @@ export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeAp
         DeliverySender,
         DeliveryOutcomes,
         DeliveryWorker,
+        DeadLetterPublisher,
       ],
     };
   }
 
   /** The worker starts before the consumer feeds it. */
   async onApplicationBootstrap(): Promise<void> {
-    await this.outcomes.start();
+    this.deadLetters.start();
     this.worker.start();
     await this.consumer.start();
   }
@@ -52,5 +55,6 @@ export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeAp
     await this.consumer.stop();
     await this.worker.stop();
     await this.outcomes.stop();
+    await this.deadLetters.stop();
   }
 }

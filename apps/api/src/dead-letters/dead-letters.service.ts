@@ -5,9 +5,10 @@ import { DeliveriesService, type DeliveryView } from '../deliveries/deliveries.s
 import type { DeadLettersQueryDto, ReplayDeadLettersDto } from './dead-letters.dto';
 
 /**
- * Dead letters are deliveries that exhausted their retry schedule (status `dead`; the dispatcher also
- * published them to the dead-letter topic). Replaying one puts it back to `pending` with its whole schedule
- * (attempt count reset), due now; the event keeps its id, so receivers can still dedupe.
+ * Dead letters are deliveries with status `dead` and a reason (`retries_exhausted`, `subscription_disabled`,
+ * `subscription_deleted`); the dispatcher publishes each to the dead-letter topic. Replaying one puts it back to
+ * `pending` with its whole schedule (attempt count reset), due now; the event keeps its id, so receivers can
+ * still dedupe. Dead letters of a disabled subscription are replayed by enabling it with replay.
  */
 @Injectable()
 export class DeadLettersService {
@@ -21,6 +22,7 @@ export class DeadLettersService {
     const delivery = await this.deliveries.find(t, id);
     if (delivery.status !== 'dead')
       throw new ProblemError(409, 'Conflict', `Delivery ${id} is ${delivery.status}, not a dead letter`);
+    await this.deliveries.assertActive(t, delivery);
     await this.deliveries.redeliver(t, { statuses: ['dead'], deliveryId: id }, false);
     return this.deliveries.get(t, id);
   }

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import {
+  type DeadReason,
   type DeliveryStatus,
   WebhookAttemptEntity,
   WebhookDeliveryEntity,
   WebhookSubscriptionEntity,
 } from '@tidings/db';
-import { NotFoundProblem } from '@tidings/runtime';
+import { NotFoundProblem, ProblemError } from '@tidings/runtime';
+import { redeliver, retryNow } from '@tidings/webhooks';
 import { DataSource, IsNull } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { likePattern } from '../events/events.service';
@@ -27,6 +29,7 @@ export interface DeliveryView {
   lastStatusCode: number | null;
   lastError: string | null;
   deadAt: string | null;
+  deadReason: DeadReason | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -39,7 +42,7 @@ export interface DeliveryFilter {
   limit?: number;
 }
 
-/** Which deliveries to schedule again (always within one tenant). */
+/** Which deliveries to schedule again (always within one tenant); eventType is a pattern (`order.*`). */
 export interface RedeliverFilter {
   statuses: DeliveryStatus[];
   subscriptionId?: string;
@@ -71,17 +74,18 @@ export function deliveryView(d: WebhookDeliveryEntity): DeliveryView {
     lastStatusCode: d.lastStatusCode,
     lastError: d.lastError,
     deadAt: iso(d.deadAt),
+    deadReason: d.deadReason,
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
   };
 }
 
 /**
- * The delivery log and manual re-delivery. Re-delivery only moves rows back to `pending` with
- * next_attempt_at = now: the dispatcher's worker picks them up like any due delivery, with the same
- * webhook-id (event id), so receivers that dedupe see a repeat, not a new event. Deliveries of a disabled
- * subscription wait until it is re-enabled. A row whose attempt is in flight at that moment may be sent twice
- * (at-least-once, as everywhere).
+ * The delivery log and manual re-delivery (the rules are @tidings/webhooks'). Re-delivery only moves rows back
+ * to `pending` with next_attempt_at = now: the dispatcher's worker picks them up like any due delivery, with the
+ * same webhook-id (event id), so receivers that dedupe see a repeat, not a new event. Deliveries of a disabled
+ * subscription are not redelivered (they would wait in limbo): enable it, with replay, instead. A row whose
+ * attempt is in flight at that moment may be sent twice (at-least-once, as everywhere).
  */
 @Injectable()
 export class DeliveriesService {
@@ -139,14 +143,7 @@ export class DeliveriesService {
    */
   async retry(t: TenantCtx, id: string): Promise<DeliveryView> {
     await this.find(t, id);
-    await this.ds.query(
-      `UPDATE webhook_deliveries
-       SET status = CASE WHEN status = 'failed' THEN 'failed' ELSE 'pending' END,
-           attempt_count = CASE WHEN status = 'dead' THEN 0 ELSE attempt_count END,
-           dead_at = NULL, next_attempt_at = now(), updated_at = now()
-       WHERE id = $1 AND tenant_id = $2`,
-      [id, t.tenantId],
-    );
+    if (!(await retryNow(this.ds, t.tenantId, id))) throw subscriptionNotActive();
     return deliveryView(await this.find(t, id));
   }
 
@@ -156,42 +153,21 @@ export class DeliveriesService {
   }
 
   /**
-   * Schedules the matching deliveries again from scratch: pending, attempt count 0, due now. Deliveries of
-   * deleted subscriptions are never matched. With `dryRun`, only counts.
+   * Schedules the matching deliveries again from scratch: pending, attempt count 0, due now. Only deliveries
+   * of active subscriptions are matched. With `dryRun`, only counts.
    */
-  async redeliver(t: TenantCtx, f: RedeliverFilter, dryRun: boolean): Promise<{ count: number }> {
+  redeliver(t: TenantCtx, f: RedeliverFilter, dryRun: boolean): Promise<{ count: number }> {
     assertKnownPattern(f.eventType);
-    const where = [
-      'd.tenant_id = $1',
-      'd.status = ANY($2::text[])',
-      `EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.id = d.subscription_id AND s.deleted_at IS NULL)`,
-    ];
-    const params: unknown[] = [t.tenantId, f.statuses];
-    const add = (clause: (p: string) => string, value: unknown) => {
-      params.push(value);
-      where.push(clause(`$${params.length}`));
-    };
-    if (f.subscriptionId !== undefined) add((p) => `d.subscription_id = ${p}`, f.subscriptionId);
-    if (f.deliveryId !== undefined) add((p) => `d.id = ${p}`, f.deliveryId);
-    if (f.eventType !== undefined && f.eventType !== '*')
-      add((p) => `d.event_type LIKE ${p} ESCAPE '\\'`, likePattern(f.eventType));
-    if (f.since !== undefined) add((p) => `COALESCE(d.dead_at, d.last_attempt_at) >= ${p}`, f.since);
-    if (f.until !== undefined) add((p) => `COALESCE(d.dead_at, d.last_attempt_at) < ${p}`, f.until);
-    if (dryRun) {
-      const [row] = await this.ds.query<{ n: number }[]>(
-        `SELECT count(*)::int AS n FROM webhook_deliveries d WHERE ${where.join(' AND ')}`,
-        params,
-      );
-      return { count: row.n };
-    }
-    const [rows] = await this.ds.query<[unknown[], number]>(
-      `UPDATE webhook_deliveries d
-       SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
-       WHERE ${where.join(' AND ')}
-       RETURNING d.id`,
-      params,
+    const { eventType, ...rest } = f;
+    return redeliver(
+      this.ds,
+      t.tenantId,
+      {
+        ...rest,
+        eventTypeLike: eventType === undefined || eventType === '*' ? undefined : likePattern(eventType),
+      },
+      dryRun,
     );
-    return { count: rows.length };
   }
 
   /** A delivery of this tenant; another tenant's is not found, like a missing one. */
@@ -203,6 +179,14 @@ export class DeliveriesService {
     return row;
   }
 
+  /** 409 unless the delivery's subscription is active: a redelivery would never be sent. */
+  async assertActive(t: TenantCtx, delivery: WebhookDeliveryEntity): Promise<void> {
+    const active = await this.ds.getRepository(WebhookSubscriptionEntity).exists({
+      where: { id: delivery.subscriptionId, tenantId: t.tenantId, status: 'active', deletedAt: IsNull() },
+    });
+    if (!active) throw subscriptionNotActive();
+  }
+
   private async assertSubscription(t: TenantCtx, id: string): Promise<void> {
     const exists = await this.ds
       .getRepository(WebhookSubscriptionEntity)
@@ -210,3 +194,10 @@ export class DeliveriesService {
     if (!exists) throw new NotFoundProblem('Webhook', id);
   }
 }
+
+const subscriptionNotActive = () =>
+  new ProblemError(
+    409,
+    'Conflict',
+    'The subscription of this delivery is disabled or deleted; enable it (POST /webhooks/:id/enable replays what it missed)',
+  );

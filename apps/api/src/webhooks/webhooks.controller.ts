@@ -14,6 +14,8 @@ import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import {
   CreatedWebhookDto,
   CreateWebhookDto,
+  EnabledWebhookDto,
+  EnableWebhookDto,
   PageQueryDto,
   RotatedSecretDto,
   SendTestDto,
@@ -62,6 +64,19 @@ export class WebhooksController {
   @ApiUnprocessableEntityResponse({ description: URL_REJECTED })
   update(@Tenant() t: TenantCtx, @Param('id') id: string, @Body() body: UpdateWebhookDto) {
     return this.webhooks.update(t, id, body);
+  }
+
+  @Post(':id/enable')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Re-enable a disabled subscription, replaying what it missed (dead letters and events committed while ' +
+      'disabled) in per-resource order with the original webhook-id and bytes; `dryRun` counts first',
+  })
+  @ApiOkResponse({ type: EnabledWebhookDto })
+  @ApiConflictResponse({ description: 'The subscription is already active' })
+  enable(@Tenant() t: TenantCtx, @Param('id') id: string, @Body() body: EnableWebhookDto) {
+    return this.webhooks.enable(t, id, body);
   }
 
   @Delete(':id')

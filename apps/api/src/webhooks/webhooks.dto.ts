@@ -22,7 +22,7 @@ import { IsTimestamp } from '../http/timestamp.validator';
 
 // Limits mirror the `webhook.subscription.*` event schemas, so whatever the API accepts can be recorded.
 export const MAX_EVENT_TYPES = 50;
-const MAX_DESCRIPTION = 500;
+export const MAX_DESCRIPTION = 500;
 
 // 50 by default keeps a page small for humans; 200 at most bounds one query and one response body.
 export const DEFAULT_PAGE_LIMIT = 50;
@@ -168,6 +168,31 @@ export class UpdateWebhookDto {
   replayFrom?: string;
 }
 
+export class EnableWebhookDto {
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'Replay what the subscription missed since this time: its dead letters that died since then and the ' +
+      'matching events committed while it was disabled. Default: its last successful delivery (or its creation)',
+  })
+  @IfPresent()
+  @IsTimestamp()
+  since?: string;
+
+  @ApiPropertyOptional({ default: true, description: 'false: enable without replaying anything' })
+  @IfPresent()
+  @IsBoolean()
+  replay?: boolean;
+
+  @ApiPropertyOptional({
+    default: false,
+    description: 'Change nothing; answer how many deliveries would be replayed',
+  })
+  @IfPresent()
+  @IsBoolean()
+  dryRun?: boolean;
+}
+
 export class SendTestDto {
   @ApiPropertyOptional({ maxLength: 500, example: 'Hello from Tidings' })
   @IfPresent()
@@ -213,8 +238,23 @@ export class WebhookDto {
   disabledReason!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   disabledAt!: string | null;
-  @ApiProperty()
+  @ApiProperty({
+    description: 'Failed attempts in a row, in the order the endpoint answered, since its last success',
+  })
   consecutiveFailures!: number;
+  @ApiProperty({
+    description: 'Deliveries dead-lettered in a row since its last success (disabled at 5 by default)',
+  })
+  consecutiveDeadLetters!: number;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When it last answered 2xx',
+  })
+  lastSuccessAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastFailureAt!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   previousSecretExpiresAt!: string | null;
   @ApiProperty({ description: 'Bumped by every change (the `sequence` of its audit events)' })
@@ -233,6 +273,17 @@ export class CreatedWebhookDto extends WebhookDto {
 export class UpdatedWebhookDto extends WebhookDto {
   @ApiPropertyOptional({ description: 'Deliveries (re)scheduled by `replayFrom`' })
   replayedDeliveries?: number;
+}
+
+export class EnabledWebhookDto {
+  @ApiProperty({ description: 'true: nothing was changed; replayCount is what the replay would schedule' })
+  dryRun!: boolean;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  replayFrom!: string | null;
+  @ApiProperty({ description: 'Deliveries (re)scheduled by the replay' })
+  replayCount!: number;
+  @ApiProperty({ type: WebhookDto })
+  webhook!: WebhookDto;
 }
 
 export class WebhookPageDto {

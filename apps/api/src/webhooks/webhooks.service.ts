@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   appendEvent,
-  transaction,
   type SigningSecret,
+  type SubscriptionKind,
+  transaction,
   type Tx,
   WebhookSubscriptionEntity,
 } from '@tidings/db';
@@ -16,13 +17,26 @@ import {
 import { buildEvent } from '@tidings/events';
 import { APP_CONFIG, NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { generateSecret } from '@tidings/signing';
+import {
+  deadLetterOnDelete,
+  defaultReplayFrom,
+  disableSubscription,
+  enableSubscription,
+  type LockedSubscription,
+  lockSubscription,
+  replay,
+} from '@tidings/webhooks';
 import { DataSource, IsNull, MoreThan } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import type { ApiConfig } from '../api.config';
 import type { TenantCtx } from '../auth/tenant.decorator';
-import { likePattern } from '../events/events.service';
 import { decodeIdCursor, encodeIdCursor } from '../http/cursor';
-import { type CreateWebhookDto, DEFAULT_PAGE_LIMIT, type UpdateWebhookDto } from './webhooks.dto';
+import {
+  type CreateWebhookDto,
+  DEFAULT_PAGE_LIMIT,
+  type EnableWebhookDto,
+  type UpdateWebhookDto,
+} from './webhooks.dto';
 
 export interface WebhookView {
   id: string;
@@ -36,6 +50,9 @@ export interface WebhookView {
   disabledReason: string | null;
   disabledAt: string | null;
   consecutiveFailures: number;
+  consecutiveDeadLetters: number;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
   previousSecretExpiresAt: string | null;
   version: number;
   createdAt: string;
@@ -62,6 +79,9 @@ function view(s: WebhookSubscriptionEntity, now = Date.now()): WebhookView {
     disabledReason: s.disabledReason,
     disabledAt: s.disabledAt?.toISOString() ?? null,
     consecutiveFailures: s.consecutiveFailures,
+    consecutiveDeadLetters: s.consecutiveDeadLetters,
+    lastSuccessAt: s.lastSuccessAt?.toISOString() ?? null,
+    lastFailureAt: s.lastFailureAt?.toISOString() ?? null,
     previousSecretExpiresAt: previous.at(-1) ?? null,
     version: s.version,
     createdAt: s.createdAt.toISOString(),
@@ -96,7 +116,11 @@ export class WebhooksService {
     this.graceMs = config.WEBHOOK_SECRET_GRACE_HOURS * HOUR_MS;
   }
 
-  async create(t: TenantCtx, body: CreateWebhookDto): Promise<WebhookView & { secret: string }> {
+  async create(
+    t: TenantCtx,
+    body: CreateWebhookDto,
+    kind: SubscriptionKind = 'endpoint',
+  ): Promise<WebhookView & { secret: string }> {
     const url = this.validUrl(body.url);
     const secret = generateSecret();
     const id = `whk_${uuidv7().replace(/-/g, '')}`;
@@ -114,7 +138,12 @@ export class WebhooksService {
         disabledReason: null,
         disabledAt: null,
         secrets: [{ secret, expiresAt: null }],
+        kind,
         consecutiveFailures: 0,
+        consecutiveDeadLetters: 0,
+        failingWarned: false,
+        lastSuccessAt: null,
+        lastFailureAt: null,
         version: 1,
         deletedAt: null,
       });
@@ -136,7 +165,12 @@ export class WebhooksService {
   async list(t: TenantCtx, cursor?: string, limit = DEFAULT_PAGE_LIMIT) {
     const after = decodeIdCursor(cursor, 'whk_');
     const rows = await this.ds.getRepository(WebhookSubscriptionEntity).find({
-      where: { tenantId: t.tenantId, deletedAt: IsNull(), ...(after ? { id: MoreThan(after) } : {}) },
+      where: {
+        tenantId: t.tenantId,
+        kind: 'endpoint',
+        deletedAt: IsNull(),
+        ...(after ? { id: MoreThan(after) } : {}),
+      },
       // Ids are `whk_` + UUIDv7: id order is creation order, and a stable cursor.
       order: { id: 'ASC' },
       take: limit + 1,
@@ -148,24 +182,31 @@ export class WebhooksService {
     };
   }
 
-  async get(t: TenantCtx, id: string): Promise<WebhookView> {
+  async get(t: TenantCtx, id: string, kind: SubscriptionKind = 'endpoint'): Promise<WebhookView> {
     const row = await this.ds
       .getRepository(WebhookSubscriptionEntity)
-      .findOne({ where: { id, tenantId: t.tenantId, deletedAt: IsNull() } });
+      .findOne({ where: { id, tenantId: t.tenantId, kind, deletedAt: IsNull() } });
     if (!row) throw new NotFoundProblem('Webhook', id);
     return view(row);
   }
 
+  /** The id of the tenant's subscription of this kind (its alert endpoint), if it has one. */
+  async idOf(t: TenantCtx, kind: SubscriptionKind): Promise<string | undefined> {
+    const row = await this.ds
+      .getRepository(WebhookSubscriptionEntity)
+      .findOne({ select: { id: true }, where: { tenantId: t.tenantId, kind, deletedAt: IsNull() } });
+    return row?.id;
+  }
+
   /**
    * Applies a PATCH. Field changes are one `webhook.subscription.updated` (with the new values of the fields
-   * that actually changed); disabling adds `webhook.subscription.disabled` (reason `manual`); enabling adds
-   * `webhook.subscription.enabled`, resets the failure count and, with `replayFrom`, schedules every matching
-   * positioned event since then that this subscription has not received successfully.
+   * that actually changed); `status` goes through the lifecycle: disabling (reason `manual`) dead-letters every
+   * open delivery, enabling resets health and, with `replayFrom`, replays what was missed since then.
    */
-  async update(t: TenantCtx, id: string, body: UpdateWebhookDto) {
+  async update(t: TenantCtx, id: string, body: UpdateWebhookDto, kind: SubscriptionKind = 'endpoint') {
     const url = body.url === undefined ? undefined : this.validUrl(body.url);
     return transaction(this.ds, async (tx) => {
-      const sub = await this.lock(tx, t, id);
+      const sub = await this.lock(tx, t, id, kind);
       const enabling = body.status === 'active' && sub.status === 'disabled';
       const disabling = body.status === 'disabled' && sub.status === 'active';
       if (body.replayFrom !== undefined && !enabling)
@@ -194,43 +235,51 @@ export class WebhooksService {
       if (body.strictOrdering !== undefined) set('strictOrdering', body.strictOrdering);
       if (Object.keys(changes).length === 0 && !enabling && !disabling) return view(sub);
 
-      if (enabling) {
-        sub.status = 'active';
-        sub.disabledReason = null;
-        sub.disabledAt = null;
-        sub.consecutiveFailures = 0;
-      } else if (disabling) {
-        sub.status = 'disabled';
-        sub.disabledReason = 'manual';
-        sub.disabledAt = new Date();
-      }
-      const events: [string, unknown][] = [];
       if (Object.keys(changes).length > 0)
-        events.push(['webhook.subscription.updated', { subscriptionId: id, changes }]);
+        await this.bumpAndSave(tx, sub, [['webhook.subscription.updated', { subscriptionId: id, changes }]]);
+      let replayed: number | undefined;
+      if (disabling) await disableSubscription(tx, await this.lockedRow(tx, id), 'manual', SOURCE);
       if (enabling)
-        events.push([
-          'webhook.subscription.enabled',
-          { subscriptionId: id, url: sub.url, replayFrom: body.replayFrom ? iso(body.replayFrom) : null },
-        ]);
-      if (disabling)
-        events.push([
-          'webhook.subscription.disabled',
-          {
-            subscriptionId: id,
-            url: sub.url,
-            reason: 'manual',
-            consecutiveFailures: sub.consecutiveFailures,
-          },
-        ]);
-      const { saved } = await this.bumpAndSave(tx, sub, events);
-      const replayed = body.replayFrom ? await this.replay(tx, sub, new Date(body.replayFrom)) : undefined;
-      return replayed === undefined ? view(saved) : { ...view(saved), replayedDeliveries: replayed };
+        replayed = await enableSubscription(
+          tx,
+          await this.lockedRow(tx, id),
+          body.replayFrom ? new Date(body.replayFrom) : null,
+          SOURCE,
+        );
+      const saved = await this.lock(tx, t, id, kind);
+      return body.replayFrom === undefined ? view(saved) : { ...view(saved), replayedDeliveries: replayed };
     });
   }
 
-  async remove(t: TenantCtx, id: string): Promise<void> {
+  /**
+   * Re-enables a disabled subscription and replays what it missed: its dead letters since `since` and the
+   * matching events committed while it was disabled (default `since`: its last success). With `dryRun`, changes
+   * nothing and says how many deliveries the replay would schedule.
+   */
+  async enable(t: TenantCtx, id: string, body: EnableWebhookDto) {
+    return transaction(this.ds, async (tx) => {
+      await this.lock(tx, t, id);
+      const sub = await this.lockedRow(tx, id);
+      if (sub.status === 'active') throw new ProblemError(409, 'Conflict', `Webhook ${id} is already active`);
+      const from = body.replay === false ? null : body.since ? new Date(body.since) : defaultReplayFrom(sub);
+      const count = body.dryRun
+        ? from === null
+          ? 0
+          : (await replay(tx, sub, from, true)).count
+        : await enableSubscription(tx, sub, from, SOURCE);
+      return {
+        dryRun: body.dryRun ?? false,
+        replayFrom: from?.toISOString() ?? null,
+        replayCount: count,
+        webhook: view(await this.lock(tx, t, id)),
+      };
+    });
+  }
+
+  async remove(t: TenantCtx, id: string, kind: SubscriptionKind = 'endpoint'): Promise<void> {
     await transaction(this.ds, async (tx) => {
-      const sub = await this.lock(tx, t, id);
+      const sub = await this.lock(tx, t, id, kind);
+      await deadLetterOnDelete(tx, id);
       sub.deletedAt = new Date();
       await this.bumpAndSave(tx, sub, [
         ['webhook.subscription.deleted', { subscriptionId: id, deletedAt: sub.deletedAt.toISOString() }],
@@ -242,10 +291,10 @@ export class WebhooksService {
    * A new current secret; the previous current one keeps signing until now + WEBHOOK_SECRET_GRACE_HOURS (the
    * dispatcher signs with every unexpired secret). Secrets that already expired are dropped.
    */
-  async rotateSecret(t: TenantCtx, id: string) {
+  async rotateSecret(t: TenantCtx, id: string, kind: SubscriptionKind = 'endpoint') {
     const secret = generateSecret();
     return transaction(this.ds, async (tx) => {
-      const sub = await this.lock(tx, t, id);
+      const sub = await this.lock(tx, t, id, kind);
       const now = new Date();
       const expiresAt = new Date(now.getTime() + this.graceMs).toISOString();
       const kept: SigningSecret[] = sub.secrets
@@ -266,9 +315,14 @@ export class WebhooksService {
    * Emits `webhook.test` for this subscription through the outbox; the dispatcher delivers it to the
    * subscription it names (resourceId) and to no other, whatever the filters.
    */
-  async sendTest(t: TenantCtx, id: string, message?: string): Promise<{ eventId: string }> {
+  async sendTest(
+    t: TenantCtx,
+    id: string,
+    message?: string,
+    kind: SubscriptionKind = 'endpoint',
+  ): Promise<{ eventId: string }> {
     return transaction(this.ds, async (tx) => {
-      const sub = await this.lock(tx, t, id);
+      const sub = await this.lock(tx, t, id, kind);
       if (sub.status !== 'active')
         throw new ProblemError(409, 'Conflict', `Webhook ${id} is disabled; enable it to send a test event`);
       const { eventIds } = await this.bumpAndSave(tx, sub, [
@@ -307,12 +361,27 @@ export class WebhooksService {
     }
   }
 
-  /** The subscription row, locked for this transaction; another tenant's or a deleted one is not found. */
-  private async lock(tx: Tx, t: TenantCtx, id: string): Promise<WebhookSubscriptionEntity> {
+  /**
+   * The subscription row, locked for this transaction; another tenant's, a deleted one or one of another kind
+   * is not found.
+   */
+  private async lock(
+    tx: Tx,
+    t: TenantCtx,
+    id: string,
+    kind: SubscriptionKind = 'endpoint',
+  ): Promise<WebhookSubscriptionEntity> {
     const sub = await tx.getRepository(WebhookSubscriptionEntity).findOne({
-      where: { id, tenantId: t.tenantId, deletedAt: IsNull() },
+      where: { id, tenantId: t.tenantId, kind, deletedAt: IsNull() },
       lock: { mode: 'pessimistic_write' },
     });
+    if (!sub) throw new NotFoundProblem('Webhook', id);
+    return sub;
+  }
+
+  /** The lifecycle's view of a row this transaction already locked (its current version included). */
+  private async lockedRow(tx: Tx, id: string): Promise<LockedSubscription> {
+    const sub = await lockSubscription(tx, id);
     if (!sub) throw new NotFoundProblem('Webhook', id);
     return sub;
   }
@@ -347,39 +416,4 @@ export class WebhooksService {
     await appendEvent(tx, event);
     return event.eventId;
   }
-
-  /**
-   * Re-delivery on re-enable: one delivery per event of the tenant that matches the subscription's filters,
-   * is positioned, occurred at or after `from` and after the subscription was created. Existing deliveries
-   * that did not succeed start over (pending, attempts reset, due now); succeeded ones are left alone, so a
-   * subscriber gets exactly what it missed. Test pings are not replayed.
-   */
-  private async replay(tx: Tx, sub: WebhookSubscriptionEntity, from: Date): Promise<number> {
-    const patterns = sub.eventTypes.map(likePattern);
-    const rows = await tx.query<{ id: string }[]>(
-      `INSERT INTO webhook_deliveries AS d (id, tenant_id, subscription_id, event_id, event_type, event_position,
-                                            resource_id, sequence, status, next_attempt_at)
-       SELECT 'dlv_' || gen_random_uuid()::text, e.tenant_id, $2, e.event_id, e.event_type, e.position,
-              e.resource_id, e.sequence, 'pending', now()
-       FROM event_log e
-       -- Same rule as the dispatcher: only events committed after the subscription was created.
-       LEFT JOIN event_log c
-         ON c.resource_type = 'webhook' AND c.resource_id = $2 AND c.sequence = 1
-        AND c.event_type = 'webhook.subscription.created'
-       WHERE e.tenant_id = $1 AND e.position IS NOT NULL AND e.occurred_at >= $3
-         AND e.event_type <> 'webhook.test'
-         AND e.event_type LIKE ANY($4::text[])
-         AND CASE WHEN c.position IS NULL THEN e.occurred_at >= $5 ELSE e.position > c.position END
-       ON CONFLICT (subscription_id, event_id) DO UPDATE
-         SET status = 'pending', attempt_count = 0, next_attempt_at = now(), dead_at = NULL, updated_at = now()
-         WHERE d.status <> 'succeeded'
-       RETURNING d.id`,
-      [sub.tenantId, sub.id, from, patterns, sub.createdAt],
-    );
-    return rows.length;
-  }
-}
-
-function iso(text: string): string {
-  return new Date(text).toISOString();
 }

@@ -63,7 +63,7 @@ beforeAll(async () => {
     WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     // Timeouts of the killed process must not disable the endpoint: this test is about loss, not health.
     WEBHOOK_FAILING_WARNING_AT: '40',
-    WEBHOOK_DISABLE_AFTER_FAILURES: '50',
+    WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '50',
   };
 });
 

@@ -5,13 +5,15 @@ import { DataSource } from 'typeorm';
 
 export type AttemptOutcome = 'succeeded' | 'failed' | 'dead';
 
-/** The dispatcher's Prometheus metrics (DESIGN.md §5, issue 6 point 10). */
+/** The dispatcher's Prometheus metrics: attempts, the lifecycle's transitions, the retry and dead-letter queues. */
 @Injectable()
 export class DeliveryMetrics {
   readonly deliveries: Counter<'outcome'>;
   readonly attemptDuration: Histogram<'outcome'>;
-  readonly deadLetters: Counter;
+  readonly deadLetters: Counter<'reason'>;
   readonly subscriptionsDisabled: Counter<'reason'>;
+  readonly subscriptionsFailing: Counter;
+  readonly deadLettersPublished: Counter;
   readonly recorded: Counter<'path'>;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, ds: DataSource) {
@@ -30,7 +32,13 @@ export class DeliveryMetrics {
     });
     this.deadLetters = new Counter({
       name: 'tidings_webhook_dead_letters_total',
-      help: 'Deliveries that exhausted the retry schedule and were dead-lettered',
+      help: 'Deliveries dead-lettered, by reason (retries_exhausted, subscription_disabled)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.deadLettersPublished = new Counter({
+      name: 'tidings_webhook_dead_letters_published_total',
+      help: 'Dead letters put on the dead-letter topic',
       registers: [registry],
     });
     this.subscriptionsDisabled = new Counter({
@@ -38,6 +46,37 @@ export class DeliveryMetrics {
       help: 'Subscriptions disabled by the dispatcher, by reason (consecutive_failures, gone)',
       labelNames: ['reason'],
       registers: [registry],
+    });
+    this.subscriptionsFailing = new Counter({
+      name: 'tidings_webhook_subscriptions_failing_total',
+      help: 'Failing streaks warned about (webhook.subscription.failing; once per streak)',
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'tidings_webhook_subscriptions',
+      help: 'Event subscriptions (not deleted) by status',
+      labelNames: ['status'],
+      registers: [registry],
+      async collect() {
+        const rows = await ds.query<{ status: string; n: number }[]>(
+          `SELECT status, count(*)::int AS n FROM webhook_subscriptions
+           WHERE deleted_at IS NULL AND kind = 'endpoint' GROUP BY status`,
+        );
+        this.reset();
+        for (const status of ['active', 'disabled'])
+          this.set({ status }, rows.find((r) => r.status === status)?.n ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tidings_webhook_dead_letters_unpublished',
+      help: 'Dead letters not yet on the dead-letter topic (grows while the broker is unreachable)',
+      registers: [registry],
+      async collect() {
+        const [row] = await ds.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'dead' AND dlq_published_at IS NULL`,
+        );
+        this.set(row?.n ?? 0);
+      },
     });
     this.recorded = new Counter({
       name: 'tidings_webhook_deliveries_recorded_total',

@@ -1,6 +1,6 @@
 import { parseConfig } from '@tidings/runtime';
 import { dispatcherConfigSchema, parseDuration } from '../webhook-dispatcher.config';
-import { isSuccess, nextAttemptAt, type RetryPolicy } from './delivery-outcome.service';
+import { isSuccess, nextAttemptAt, type RetryPolicy } from '@tidings/webhooks';
 import { parseRetryAfter, type SendResult } from './delivery-sender.service';
 import { envelopeFromRawRow } from '@tidings/db';
 import { buildEvent, CATALOGUE, fromKafkaMessage, supportedVersions, toKafkaMessage } from '@tidings/events';
@@ -41,14 +41,19 @@ describe('retry schedule config', () => {
     ).toThrow(/WEBHOOK_RETRY_SCHEDULE: must be comma-separated durations/);
   });
 
-  it('refuses a warning threshold that is not below the disable threshold', () => {
-    expect(() =>
-      parseConfig(dispatcherConfigSchema, {
-        ...baseEnv,
-        WEBHOOK_FAILING_WARNING_AT: '5',
-        WEBHOOK_DISABLE_AFTER_FAILURES: '5',
-      }),
-    ).toThrow(/WEBHOOK_FAILING_WARNING_AT/);
+  it('defaults the health thresholds: warn at 3 failed attempts, disable after 5 dead letters, no time scale', () => {
+    const config = parseConfig(dispatcherConfigSchema, baseEnv);
+    expect(config.WEBHOOK_FAILING_WARNING_AT).toBe(3);
+    expect(config.WEBHOOK_FAILING_WARNING_AFTER).toBe(300_000);
+    expect(config.WEBHOOK_DISABLE_AFTER_DEAD_LETTERS).toBe(5);
+    expect(config.WEBHOOK_RETRY_TIME_SCALE).toBe(1);
+  });
+
+  it('refuses a time scale outside (0, 1]', () => {
+    for (const bad of ['0', '2', '-1', 'fast'])
+      expect(() =>
+        parseConfig(dispatcherConfigSchema, { ...baseEnv, WEBHOOK_RETRY_TIME_SCALE: bad }),
+      ).toThrow(/WEBHOOK_RETRY_TIME_SCALE/);
   });
 
   it('reads durations in every unit', () => {

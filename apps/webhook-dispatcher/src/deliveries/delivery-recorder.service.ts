@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type EventEnvelope, matchesEventType } from '@tidings/events';
 import { APP_CONFIG } from '@tidings/runtime';
+import {
+  committedAfterCreationSql,
+  heldBackByEarlierSql,
+  matchesEventTypeSql,
+  subscriptionCreatedJoinSql,
+} from '@tidings/webhooks';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
 import { DeliveryMetrics } from './delivery-metrics.service';
@@ -141,27 +147,14 @@ export class DeliveryRecorder {
          SELECT ev.*, s.id AS subscription_id,
                 slot.event_id IS NOT NULL
                 AND row_number() OVER (PARTITION BY s.id, ev.resource_id ORDER BY ev.sequence) = 1
-                AND NOT EXISTS (
-                  SELECT 1 FROM webhook_deliveries e
-                  WHERE e.subscription_id = s.id AND e.resource_id = ev.resource_id
-                    AND e.sequence < ev.sequence AND e.status IN ('pending', 'failed')
-                    AND (s.strict_ordering OR e.last_attempt_at IS NULL)) AS direct
+                AND NOT ${heldBackByEarlierSql('s.id', 'ev.resource_id', 'ev.sequence', 's.strict_ordering')} AS direct
          FROM ev
          JOIN webhook_subscriptions s
            ON s.tenant_id = ev.tenant_id AND s.status = 'active' AND s.deleted_at IS NULL
-         LEFT JOIN LATERAL (
-           SELECT true AS found, c.position FROM event_log c
-           WHERE c.resource_type = 'webhook' AND c.resource_id = s.id AND c.sequence = 1
-             AND c.event_type = 'webhook.subscription.created'
-         ) created ON true
+         ${subscriptionCreatedJoinSql('s')}
          LEFT JOIN slot ON slot.event_id = ev.event_id AND slot.subscription_id = s.id
-         WHERE CASE WHEN ev.event_type = 'webhook.test' THEN s.id = ev.resource_id
-                    ELSE EXISTS (SELECT 1 FROM unnest(s.event_types) AS p(pattern)
-                                 WHERE p.pattern = '*' OR p.pattern = ev.event_type
-                                    OR (right(p.pattern, 2) = '.*'
-                                        AND starts_with(ev.event_type, left(p.pattern, -1)))) END
-           AND CASE WHEN created.found IS NULL THEN s.created_at <= ev.occurred_at
-                    ELSE created.position IS NOT NULL AND created.position < ev.event_position END
+         WHERE ${matchesEventTypeSql('s', 'ev.event_type', 'ev.resource_id')}
+           AND ${committedAfterCreationSql('s', 'ev.event_position', 'ev.occurred_at')}
        ), inserted AS (
          INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_id, event_type, event_position,
                                          resource_id, sequence, status, next_attempt_at)

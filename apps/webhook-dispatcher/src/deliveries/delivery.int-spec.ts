@@ -24,7 +24,8 @@ import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
  * positioned and published (test publisher), consumed by the dispatcher, and POSTed to a local receiver that
  * verifies every request with the `standardwebhooks` package. Subscriptions are written as the API writes them
  * (row + `webhook.subscription.created` event in one transaction). Compressed schedule: 3 attempts
- * (50 ms, 100 ms), warning after 2 consecutive failures, disabled after 4.
+ * (50 ms, 100 ms), warning after 2 consecutive failures, disabled after 2 consecutive dead letters (the
+ * lifecycle at its default thresholds is test/webhook-lifecycle.int-spec.ts).
  */
 const TIMEOUT_MS = 3_000;
 
@@ -93,7 +94,8 @@ beforeAll(async () => {
         WEBHOOK_RETRY_JITTER: '0',
         WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
         WEBHOOK_FAILING_WARNING_AT: '2',
-        WEBHOOK_DISABLE_AFTER_FAILURES: '4',
+        WEBHOOK_FAILING_WARNING_AFTER: '40ms',
+        WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
         // Longer than any wait below: retries, held-back events of a resource and freed slots must wake the
         // worker themselves, never by the idle poll.
         WEBHOOK_POLL_MAX_MS: '10000',
@@ -396,14 +398,14 @@ describe('webhook dispatcher', () => {
       /tidings_webhook_attempt_duration_seconds_count\{[^}]*outcome="failed"[^}]*\} [1-9]/,
     );
     expect(metrics).toMatch(/tidings_webhook_retry_queue_depth\{[^}]*\} \d+/);
-    // Three failures: the warning fired at two, the subscription is still active (disabled at four).
+    // Three failures: the warning fired at two; one dead letter, the subscription is still active (disabled at two).
     expect((await subscriptionRow(sub.id)).status).toBe('active');
     expect(
       ctx.receiver.delivered(admin.path).some((r) => r.payload?.eventType === 'webhook.subscription.failing'),
     ).toBe(true);
   });
 
-  it('disables a 500-ing endpoint after the configured failures and tells the tenant admin subscription', async () => {
+  it('disables a 500-ing endpoint after the configured dead letters and tells the tenant admin subscription', async () => {
     const t = tenant();
     const admin = await subscribe({ path: '/ops', tenantId: t, eventTypes: ['webhook.*'] });
     const sub = await subscribe({ path: '/broken', tenantId: t });
@@ -426,18 +428,15 @@ describe('webhook dispatcher', () => {
     expect(disabled.payload).toMatchObject({
       resourceType: 'webhook',
       resourceId: sub.id,
-      data: { subscriptionId: sub.id, reason: 'consecutive_failures', consecutiveFailures: 4 },
+      data: { subscriptionId: sub.id, reason: 'consecutive_failures', consecutiveFailures: 6 },
     });
     const failing = ctx.receiver
       .delivered(admin.path)
       .filter((r) => r.payload?.eventType === 'webhook.subscription.failing');
     expect(failing).toHaveLength(1);
-    expect(failing[0].payload).toMatchObject({ data: { consecutiveFailures: 2, threshold: 4 } });
-    // Attempts already in flight when it was disabled still complete (at most the per-subscription cap of 4);
-    // nothing is claimed afterwards.
-    const attempts = await attemptsOf(sub.id);
-    expect(attempts.length).toBeGreaterThanOrEqual(4);
-    expect(attempts.length).toBeLessThanOrEqual(4 + 4);
+    expect(failing[0].payload).toMatchObject({ data: { consecutiveFailures: 2, threshold: 2 } });
+    // Both deliveries went through their whole schedule (3 attempts each) before the disable.
+    expect(await attemptsOf(sub.id)).toHaveLength(6);
     const metrics = await fetch(`${ctx.dispatcherUrl}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(
       /tidings_webhook_subscriptions_disabled_total\{[^}]*reason="consecutive_failures"[^}]*\} [1-9]/,

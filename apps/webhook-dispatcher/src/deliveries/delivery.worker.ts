@@ -11,7 +11,8 @@ import { APP_CONFIG } from '@tidings/runtime';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { type ClaimedDelivery, DeliveryOutcomes } from './delivery-outcome.service';
+import { type Attempt, heldBackByEarlierSql } from '@tidings/webhooks';
+import { DeliveryOutcomes } from './delivery-outcome.service';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 
 /** A delivery this process holds the lease of, with what sending it needs. */
@@ -403,11 +404,7 @@ export class DeliveryWorker {
          WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
            AND s.status = 'active' AND s.deleted_at IS NULL
            AND d.subscription_id <> ALL($1::text[])
-           AND NOT EXISTS (
-             SELECT 1 FROM webhook_deliveries e
-             WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
-               AND e.sequence < d.sequence AND e.status IN ('pending', 'failed')
-               AND (s.strict_ordering OR e.last_attempt_at IS NULL))
+           AND NOT ${heldBackByEarlierSql('d.subscription_id', 'd.resource_id', 'd.sequence', 's.strict_ordering')}
          ORDER BY d.next_attempt_at
          LIMIT $5
        ), ranked AS (
@@ -440,15 +437,15 @@ export class DeliveryWorker {
   }
 
   private async attempt(row: ClaimedRow, envelope: EventEnvelope): Promise<void> {
-    const delivery: ClaimedDelivery = {
-      id: row.id,
-      tenantId: row.tenant_id,
+    const attempt: Attempt = {
+      deliveryId: row.id,
       subscriptionId: row.subscription_id,
       eventId: row.event_id,
       eventType: row.event_type,
       attemptCount: row.attempt_count,
+      attemptedAt: new Date(),
+      answeredAt: new Date(),
     };
-    const attemptedAt = new Date();
     let result: SendResult;
     try {
       const { body, headers } = this.render(row, envelope);
@@ -464,10 +461,11 @@ export class DeliveryWorker {
         retryAfterMs: null,
       };
     } finally {
+      attempt.answeredAt = new Date();
       // The endpoint is no longer busy; recording the outcome does not hold its slot.
       this.sent(row.subscription_id);
     }
-    const next = await this.outcomes.record(delivery, result, attemptedAt);
+    const next = await this.outcomes.record(attempt, result);
     if (next) this.wakeAt(next.getTime());
   }
 

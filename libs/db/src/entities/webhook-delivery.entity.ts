@@ -11,6 +11,9 @@ import { bigintNumber } from './event-log.entity';
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'dead';
 
+/** Why a delivery is a dead letter. */
+export type DeadReason = 'retries_exhausted' | 'subscription_disabled' | 'subscription_deleted';
+
 /**
  * One delivery per (subscription, event): the unique key makes recording idempotent, so a redelivered
  * Kafka message never doubles a webhook. `failed` = waiting for its next attempt; `dead` = dead letter.
@@ -20,6 +23,10 @@ export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'dead';
 @Index('webhook_deliveries_due_idx', ['nextAttemptAt'], { where: "status IN ('pending', 'failed')" })
 @Index('webhook_deliveries_sub_created_idx', ['subscriptionId', 'createdAt', 'id'])
 @Index('webhook_deliveries_tenant_status_idx', ['tenantId', 'status'])
+// The dead-letter publisher's queue: dead letters not yet on the dead-letter topic.
+@Index('webhook_deliveries_dlq_unpublished_idx', ['deadAt'], {
+  where: "status = 'dead' AND dlq_published_at IS NULL",
+})
 // The dispatcher's ordering check: "is an earlier delivery of this subscription and resource still open?"
 @Index('webhook_deliveries_open_resource_idx', ['subscriptionId', 'resourceId', 'sequence'], {
   where: "status IN ('pending', 'failed')",
@@ -69,6 +76,13 @@ export class WebhookDeliveryEntity {
 
   @Column({ name: 'dead_at', type: 'timestamptz', nullable: true })
   deadAt!: Date | null;
+
+  @Column({ name: 'dead_reason', type: 'text', nullable: true })
+  deadReason!: DeadReason | null;
+
+  /** When the dead letter reached the dead-letter topic (the delivery row is the outbox for that topic). */
+  @Column({ name: 'dlq_published_at', type: 'timestamptz', nullable: true })
+  dlqPublishedAt!: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

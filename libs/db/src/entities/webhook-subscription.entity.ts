@@ -8,8 +8,19 @@ export interface SigningSecret {
 
 export type SubscriptionStatus = 'active' | 'disabled';
 
+/**
+ * `endpoint`: an event subscription (`/webhooks`). `alert`: the tenant's alert endpoint (`/alert-endpoint`),
+ * which receives only the operational events and never has health of its own (so it cannot alert about itself).
+ */
+export type SubscriptionKind = 'endpoint' | 'alert';
+
 @Entity({ name: 'webhook_subscriptions' })
 @Index('webhook_subscriptions_tenant_idx', ['tenantId', 'createdAt', 'id'])
+// At most one alert endpoint per tenant.
+@Index('webhook_subscriptions_alert_uq', ['tenantId'], {
+  unique: true,
+  where: "kind = 'alert' AND deleted_at IS NULL",
+})
 export class WebhookSubscriptionEntity {
   @PrimaryColumn({ type: 'text' })
   id!: string;
@@ -47,8 +58,31 @@ export class WebhookSubscriptionEntity {
   @Column({ type: 'jsonb' })
   secrets!: SigningSecret[];
 
+  @Column({ type: 'text', default: 'endpoint' })
+  kind!: SubscriptionKind;
+
+  /** Failed attempts answered after the last success (answer order; libs/webhooks health rules). */
   @Column({ name: 'consecutive_failures', type: 'int', default: 0 })
   consecutiveFailures!: number;
+
+  /** Deliveries dead-lettered (retries exhausted) after the last success: the disable rule counts these. */
+  @Column({ name: 'consecutive_dead_letters', type: 'int', default: 0 })
+  consecutiveDeadLetters!: number;
+
+  /** When the current failing streak began (its first failure's answer); null while healthy. */
+  @Column({ name: 'failing_since', type: 'timestamptz', nullable: true })
+  failingSince!: Date | null;
+
+  /** Whether `webhook.subscription.failing` was sent for the current failing streak (once per streak). */
+  @Column({ name: 'failing_warned', type: 'boolean', default: false })
+  failingWarned!: boolean;
+
+  /** When the endpoint last answered 2xx (the answer's time, not when it was recorded). */
+  @Column({ name: 'last_success_at', type: 'timestamptz', nullable: true })
+  lastSuccessAt!: Date | null;
+
+  @Column({ name: 'last_failure_at', type: 'timestamptz', nullable: true })
+  lastFailureAt!: Date | null;
 
   @Column({ type: 'int' })
   version!: number;

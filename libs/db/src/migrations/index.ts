@@ -2,6 +2,7 @@ import { Initial1795875145532 } from './1795875145532-Initial';
 import { SeedSequencer1795875145533 } from './1795875145533-SeedSequencer';
 import { StreamTokens1795875414086 } from './1795875414086-StreamTokens';
 import { WebhookDeliveryOpenResourceIndex1795876481180 } from './1795876481180-WebhookDeliveryOpenResourceIndex';
+import { WebhookLifecycle1796236876926 } from './1796236876926-WebhookLifecycle';
 import { RelayParkedEvents1796237056261 } from './1796237056261-RelayParkedEvents';
 
 // Append-only: generate with `npm run db:generate -- libs/db/src/migrations/<Name>`, read it, list it here.
@@ -10,5 +11,6 @@ export const MIGRATIONS = [
   SeedSequencer1795875145533,
   StreamTokens1795875414086,
   WebhookDeliveryOpenResourceIndex1795876481180,
+  WebhookLifecycle1796236876926,
   RelayParkedEvents1796237056261,
 ];

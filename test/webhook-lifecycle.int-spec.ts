@@ -1,0 +1,349 @@
+import type { INestApplication } from '@nestjs/common';
+import { createDataSource } from '@tidings/db';
+import { allEventTopics } from '@tidings/events';
+import { allPlatformTopics, type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
+import { createApp } from '@tidings/runtime';
+import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
+import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
+import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
+import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
+import { startApi, type TestApi } from './support/api-app';
+import { writeConcurrently, writeOrderEvent } from './support/event-writer';
+import { eventually } from './support/eventually';
+import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { createTenant, type TestTenant } from './support/tenant';
+import { type Reply, WebhookReceiver } from './support/webhook-receiver';
+
+/**
+ * The webhook failure lifecycle at its DEFAULT thresholds (warn at 3 failed attempts, disable after 5 dead
+ * letters) and its default schedule (1m, 5m, 30m, 2h, 24h: six attempts), with time compressed only by
+ * WEBHOOK_RETRY_TIME_SCALE (1e-4: the whole schedule takes ~9.6 s) — api, relay and dispatcher in-process on
+ * real Postgres and Kafka, delivering to local receivers that verify every signature.
+ */
+const SCALE = '0.0001';
+
+async function setup() {
+  const db = await createTestDatabase();
+  const prefix = testTopicPrefix();
+  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  const ds = createDataSource(db.url, 3);
+  await ds.initialize();
+  const receiver = await WebhookReceiver.start();
+  const common = {
+    DATABASE_URL: db.url,
+    DB_POOL_SIZE: '6',
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_PARTITIONS: '3',
+    LOG_LEVEL: 'error',
+  };
+  const api = await startApi(db.url, {
+    ...common,
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  });
+  const apps: INestApplication[] = [api.app];
+  apps.push(
+    (
+      await createApp<OutboxRelayConfig>(() => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0' }), {
+        app: 'outbox-relay',
+        port: (c) => c.RELAY_PORT,
+      })
+    ).app,
+  );
+  const dispatcher = await createApp<WebhookDispatcherConfig>(
+    () =>
+      WebhookDispatcherModule.forRoot({
+        ...common,
+        DISPATCHER_PORT: '0',
+        WEBHOOK_RETRY_TIME_SCALE: SCALE,
+        // No jitter: the test orders deaths by when deliveries started (the jitter is tested in unit specs).
+        WEBHOOK_RETRY_JITTER: '0',
+        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      }),
+    { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
+  );
+  apps.push(dispatcher.app);
+  const kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'lifecycle-int-spec' });
+  const deadLetters: Record<string, unknown>[] = [];
+  const dlq: Consumer = kafka.createConsumer({
+    groupId: `${prefix}lifecycle-dlq`,
+    topics: [platformTopics(prefix).webhookDeadLetter],
+    fromBeginning: true,
+    deadLetterTopic: `${prefix}unused`,
+    handle: (m) => {
+      deadLetters.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
+      return Promise.resolve();
+    },
+  });
+  await dlq.start();
+  return {
+    ds,
+    api,
+    receiver,
+    deadLetters,
+    dispatcherUrl: dispatcher.url,
+    teardown: async () => {
+      await dlq.stop();
+      await kafka.disconnect();
+      for (const app of apps.reverse()) await app.close();
+      await receiver.close();
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+let ctx: Awaited<ReturnType<typeof setup>>;
+let api: TestApi;
+
+beforeAll(async () => {
+  ctx = await setup();
+  api = ctx.api;
+});
+
+afterAll(async () => {
+  await ctx?.teardown();
+});
+
+async function subscribe(
+  tenant: TestTenant,
+  receiver: WebhookReceiver,
+  path: string,
+  eventTypes = ['order.*'],
+): Promise<string> {
+  const res = await api.call('POST', '/webhooks', tenant.apiKey, { url: receiver.url(path), eventTypes });
+  expect(res.status).toBe(201);
+  receiver.expectSecrets(path, res.body.secret as string);
+  return res.body.id as string;
+}
+
+const operationalEvents = (subscriptionId: string, type: string) =>
+  ctx.ds.query<{ event_id: string }[]>(
+    `SELECT event_id FROM event_log WHERE resource_type = 'webhook' AND resource_id = $1 AND event_type = $2`,
+    [subscriptionId, type],
+  );
+
+const deliveries = (subscriptionId: string) =>
+  ctx.ds.query<{ event_id: string; status: string; dead_reason: string | null; attempt_count: number }[]>(
+    `SELECT event_id, status, dead_reason, attempt_count FROM webhook_deliveries WHERE subscription_id = $1`,
+    [subscriptionId],
+  );
+
+const subscription = async (id: string) =>
+  (await api.call('GET', `/webhooks/${id}`, (await tenantOf(id)).apiKey)).body;
+
+const tenants = new Map<string, TestTenant>();
+const tenantOf = (subscriptionId: string) => Promise.resolve(tenants.get(subscriptionId)!);
+
+/** Deterministic 10 % failures (a seeded LCG), so a run can be reproduced. */
+function seededFailures(seed: number, rate: number): (n: number) => Reply {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31 < rate ? { status: 500 } : { status: 200 };
+  };
+}
+
+describe('endpoint health in answer order, at the default thresholds', () => {
+  it('never disables an endpoint that alternates failures and successes, nor one failing a random 10 %', async () => {
+    const tenant = await createTenant(ctx.ds, { name: 'flaky' });
+    const alternating = await subscribe(tenant, ctx.receiver, '/alternating');
+    const random = await subscribe(tenant, ctx.receiver, '/random');
+    tenants.set(alternating, tenant);
+    tenants.set(random, tenant);
+    ctx.receiver.script('/alternating', (n) => (n % 2 === 0 ? { status: 500 } : { status: 200 }));
+    ctx.receiver.script('/random', seededFailures(42, 0.1));
+    const orders = Array.from({ length: 20 }, (_, i) => `ord_flaky_${i}`);
+    const written = await writeConcurrently(ctx.ds, tenant.tenantId, orders, 200, 8);
+
+    // Every delivery ends (succeeded, or — for the alternating one, whose retries can keep landing on a
+    // failure — dead after its schedule); nothing is left open.
+    for (const id of [alternating, random])
+      await eventually(
+        async () => {
+          const rows = await deliveries(id);
+          expect(rows).toHaveLength(written.length);
+          expect(rows.filter((r) => r.status === 'pending' || r.status === 'failed')).toEqual([]);
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+    expect((await deliveries(random)).every((r) => r.status === 'succeeded')).toBe(true);
+    for (const id of [alternating, random]) {
+      expect(await subscription(id)).toMatchObject({ status: 'active', disabledReason: null });
+      expect(await operationalEvents(id, 'webhook.subscription.disabled')).toEqual([]);
+    }
+    // The alternating endpoint never failed twice in a row: no failing streak, no warning.
+    expect(await operationalEvents(alternating, 'webhook.subscription.failing')).toEqual([]);
+    expect(ctx.receiver.all('/alternating').length).toBeGreaterThanOrEqual(300);
+  });
+
+  it('survives a 2-second endpoint restart during a burst of 200 events: no disable, everything delivered', async () => {
+    const receiver = await WebhookReceiver.start();
+    try {
+      const tenant = await createTenant(ctx.ds, { name: 'blip' });
+      const id = await subscribe(tenant, receiver, '/blip');
+      tenants.set(id, tenant);
+      const orders = Array.from({ length: 20 }, (_, i) => `ord_blip_${i}`);
+      const writing = writeConcurrently(ctx.ds, tenant.tenantId, orders, 200, 8);
+      await eventually(() => expect(receiver.delivered('/blip').length).toBeGreaterThanOrEqual(20), {
+        timeoutMs: 30_000,
+      });
+      await receiver.restart(2_000);
+      const written = await writing;
+      await eventually(
+        () => expect(new Set(receiver.delivered('/blip').map((r) => r.headers['webhook-id'])).size).toBe(200),
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      expect(written).toHaveLength(200);
+      expect(await subscription(id)).toMatchObject({ status: 'active' });
+      expect((await deliveries(id)).every((r) => r.status === 'succeeded')).toBe(true);
+      expect(await operationalEvents(id, 'webhook.subscription.disabled')).toEqual([]);
+      expect(await operationalEvents(id, 'webhook.delivery.exhausted')).toEqual([]);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('a dead endpoint, its alerts, and re-enabling with replay', () => {
+  it('dead-letters every delivery after 6 attempts, disables after the 5th, alerts once each, then replays everything once', async () => {
+    const tenant = await createTenant(ctx.ds, { name: 'dead' });
+    const alert = await api.call('PUT', '/alert-endpoint', tenant.apiKey, {
+      url: ctx.receiver.url('/alerts'),
+    });
+    expect(alert.status).toBe(200);
+    expect(alert.body).toMatchObject({ eventTypes: expect.arrayContaining(['webhook.delivery.exhausted']) });
+    ctx.receiver.expectSecrets('/alerts', alert.body.secret as string);
+    const id = await subscribe(tenant, ctx.receiver, '/dead');
+    tenants.set(id, tenant);
+    // A healthy subscription of the same tenant: what it receives, the dispatcher has consumed.
+    await subscribe(tenant, ctx.receiver, '/witness');
+    ctx.receiver.always('/dead', { status: 500, body: 'down' });
+
+    // Five events on two orders; once each has failed 5 times (waiting for its 24 h step), three more.
+    const first: string[] = [];
+    for (const orderId of ['ord_d_a', 'ord_d_a', 'ord_d_b', 'ord_d_a', 'ord_d_b'])
+      first.push((await writeOrderEvent(ctx.ds, tenant.tenantId, orderId)).eventId);
+    await eventually(
+      async () => {
+        const rows = await deliveries(id);
+        expect(rows).toHaveLength(5);
+        expect(rows.every((r) => r.attempt_count >= 5)).toBe(true);
+      },
+      { timeoutMs: 30_000 },
+    );
+    const later: string[] = [];
+    for (const orderId of ['ord_d_a', 'ord_d_b', 'ord_d_c'])
+      later.push((await writeOrderEvent(ctx.ds, tenant.tenantId, orderId)).eventId);
+
+    await eventually(async () => expect(await subscription(id)).toMatchObject({ status: 'disabled' }), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    const rows = await deliveries(id);
+    expect(
+      rows
+        .filter((r) => r.dead_reason === 'retries_exhausted')
+        .map((r) => r.event_id)
+        .sort(),
+    ).toEqual([...first].sort());
+    for (const r of rows.filter((x) => first.includes(x.event_id)))
+      expect(r).toMatchObject({ status: 'dead', attempt_count: 6 });
+    expect(rows.filter((r) => later.includes(r.event_id)).map((r) => [r.status, r.dead_reason])).toEqual(
+      later.map(() => ['dead', 'subscription_disabled']),
+    );
+    expect(await subscription(id)).toMatchObject({
+      disabledReason: 'consecutive_failures',
+      consecutiveDeadLetters: 5,
+    });
+    // Every attempt of the first five: 6 each.
+    expect(
+      ctx.receiver.all('/dead').filter((r) => first.includes(String(r.headers['webhook-id']))),
+    ).toHaveLength(30);
+
+    // The alert endpoint heard each transition exactly once (exhausted once per delivery).
+    const alertsOf = (type: string) =>
+      ctx.receiver.delivered('/alerts').filter((r) => r.payload?.eventType === type);
+    await eventually(() => {
+      expect(alertsOf('webhook.subscription.failing')).toHaveLength(1);
+      expect(alertsOf('webhook.delivery.exhausted')).toHaveLength(5);
+      expect(alertsOf('webhook.subscription.disabled')).toHaveLength(1);
+    });
+    expect(
+      alertsOf('webhook.delivery.exhausted')
+        .map((r) => (r.payload?.data as { eventId: string }).eventId)
+        .sort(),
+    ).toEqual([...first].sort());
+    expect(alertsOf('webhook.subscription.disabled')[0].payload).toMatchObject({
+      resourceId: id,
+      data: { subscriptionId: id, reason: 'consecutive_failures' },
+    });
+    // Every dead letter reached the dead-letter topic, with its reason.
+    await eventually(() => {
+      const mine = ctx.deadLetters.filter((d) => d.subscriptionId === id);
+      expect(mine.map((d) => [d.eventId, d.reason]).sort()).toEqual(
+        [
+          ...first.map((e) => [e, 'retries_exhausted']),
+          ...later.map((e) => [e, 'subscription_disabled']),
+        ].sort(),
+      );
+    });
+
+    // Committed while disabled: not recorded for it.
+    const whileDisabled: string[] = [];
+    for (const orderId of ['ord_d_a', 'ord_d_c'])
+      whileDisabled.push((await writeOrderEvent(ctx.ds, tenant.tenantId, orderId)).eventId);
+    await eventually(() =>
+      expect(ctx.receiver.delivered('/witness').map((r) => r.headers['webhook-id'])).toEqual(
+        expect.arrayContaining(whileDisabled),
+      ),
+    );
+    expect((await deliveries(id)).filter((r) => whileDisabled.includes(r.event_id))).toEqual([]);
+
+    // The endpoint is back; a dry run counts what re-enabling will replay, then the replay sends exactly that.
+    ctx.receiver.always('/dead', { status: 204 });
+    const dry = await api.call('POST', `/webhooks/${id}/enable`, tenant.apiKey, { dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, replayCount: 10, webhook: { status: 'disabled' } });
+    const failedBodies = new Map(
+      ctx.receiver.all('/dead').map((r) => [String(r.headers['webhook-id']), r.body] as const),
+    );
+    const enabled = await api.call('POST', `/webhooks/${id}/enable`, tenant.apiKey, {});
+    expect(enabled.body).toMatchObject({ dryRun: false, replayCount: 10, webhook: { status: 'active' } });
+
+    const everything = [...first, ...later, ...whileDisabled];
+    const delivered = await eventually(
+      () => {
+        const got = ctx.receiver.all('/dead').filter((r) => r.reply.status === 204);
+        expect(got.map((r) => r.headers['webhook-id']).sort()).toEqual([...everything].sort());
+        return got;
+      },
+      { timeoutMs: 30_000 },
+    );
+    for (const r of delivered) {
+      expect(r.verified).toBe(true);
+      const before = failedBodies.get(String(r.headers['webhook-id']));
+      if (before !== undefined) expect(r.body).toBe(before);
+    }
+    // Per-resource order: each order's events arrive in sequence order.
+    const byOrder = new Map<string, number[]>();
+    for (const r of delivered) {
+      const p = r.payload as { resourceId: string; sequence: number };
+      byOrder.set(p.resourceId, [...(byOrder.get(p.resourceId) ?? []), p.sequence]);
+    }
+    for (const sequences of byOrder.values()) expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    await eventually(() => expect(alertsOf('webhook.subscription.enabled')).toHaveLength(1));
+    expect(await subscription(id)).toMatchObject({ status: 'active', consecutiveDeadLetters: 0 });
+
+    const metrics = await fetch(`${ctx.dispatcherUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(
+      /tidings_webhook_dead_letters_total\{[^}]*reason="retries_exhausted"[^}]*\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /tidings_webhook_dead_letters_total\{[^}]*reason="subscription_disabled"[^}]*\} [1-9]/,
+    );
+    expect(metrics).toMatch(/tidings_webhook_subscriptions_failing_total\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/tidings_webhook_dead_letters_published_total\{[^}]*\} [1-9]/);
+  });
+});
