@@ -16,10 +16,14 @@ function setup() {
 }
 
 describe('docs/alerts/relay.yml', () => {
-  it('alerts on parked events and on repeated too-large refusals', () => {
+  it('alerts on parked events, repeated too-large refusals and an old backlog', () => {
     const { sut } = setup();
     const rules = sut.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.alert)).toEqual(['RelayEventsParked', 'RelayRefusedTooLarge']);
+    expect(rules.map((r) => r.alert)).toEqual([
+      'RelayEventsParked',
+      'RelayRefusedTooLarge',
+      'RelayBacklogOld',
+    ]);
     expect(rules[0].expr).toContain('tidings_relay_parked');
   });
 
