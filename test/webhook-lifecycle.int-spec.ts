@@ -226,7 +226,8 @@ describe('the failing warning (issue 11, open)', () => {
   // warning (1–4 in 200 events observed), although no streak lasts the warning window in the receiver's order.
   // The cause is not found yet (suspected: successes that do not reset the streak when their group commit and a
   // failure's transaction interleave). Disables never happen; only the warning is affected.
-  it.skip('sends no failing warning for an endpoint that alternates failures and successes (issue 11)', async () => {
+  // Skipped until issue #11 is fixed.
+  it.skip('sends no failing warning for an endpoint that alternates failures and successes (issue #11)', async () => {
     const tenant = await createTenant(ctx.ds, { name: 'alternating' });
     const id = await subscribe(tenant, ctx.receiver, '/alternating-only');
     ctx.receiver.script('/alternating-only', (n) => (n % 2 === 0 ? { status: 500 } : { status: 200 }));

@@ -5,3 +5,4 @@ export * from './health.controller';
 export { METRICS_REGISTRY } from './metrics.controller';
 export * from './problem.filter';
 export * from './request-headers';
+export * from './wake-up';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type KafkaClient, platformTopics, type Producer } from '@tidings/kafka';
-import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import { APP_CONFIG, KAFKA_CLIENT, WakeUp } from '@tidings/runtime';
 import { markDeadLettersPublished, unpublishedDeadLetters } from '@tidings/webhooks';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
@@ -30,8 +30,7 @@ export class DeadLetterPublisher {
   private producer?: Producer;
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
-  private woken = false;
+  private readonly wakeUp = new WakeUp();
 
   constructor(
     private readonly ds: DataSource,
@@ -55,8 +54,7 @@ export class DeadLetterPublisher {
 
   /** Dead letters were just written: publish now rather than at the next poll. */
   poke(): void {
-    if (this.wake) this.wake();
-    else this.woken = true;
+    this.wakeUp.poke();
   }
 
   private async run(): Promise<void> {
@@ -99,20 +97,6 @@ export class DeadLetterPublisher {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.woken || !this.running) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
+    return this.running ? this.wakeUp.sleep(ms) : Promise.resolve();
   }
 }

@@ -7,7 +7,7 @@ import {
   renderAtVersion,
   versionInfo,
 } from '@tidings/events';
-import { APP_CONFIG } from '@tidings/runtime';
+import { APP_CONFIG, WakeUp } from '@tidings/runtime';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
@@ -136,8 +136,7 @@ export class DeliveryWorker {
   private retryDue = 0;
   /** Due times of retries this process recorded, not yet reached. */
   private retryDues: number[] = [];
-  private wake?: () => void;
-  private woken = false;
+  private readonly wakeUp = new WakeUp();
   /** Per subscription and in total, a process holds up to twice what it sends at once: one queued per slot. */
   private readonly laneLimit: number;
   private readonly totalLimit: number;
@@ -160,8 +159,7 @@ export class DeliveryWorker {
 
   /** Wakes the loop now instead of at the next poll. */
   private poke(): void {
-    if (this.wake) this.wake();
-    else this.woken = true;
+    this.wakeUp.poke();
   }
 
   /**
@@ -342,21 +340,7 @@ export class DeliveryWorker {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
+    return this.wakeUp.sleep(ms);
   }
 
   /** Runs one attempt of a delivery already counted as sending; its slot frees once the response is in. */
