@@ -178,6 +178,17 @@ describe('outbox relay under broker byte limits', () => {
           },
         ],
       });
+      // The broker applies a topic's new config asynchronously: restart once it reports the new limit, or the
+      // relay's retry on taking leadership may still be refused (and wait RELAY_PARKED_RETRY_MS, 10 min).
+      await eventually(async () => {
+        const { resources } = await t.admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [
+            { type: ConfigResourceTypes.TOPIC, name: t.messageTopic, configNames: ['max.message.bytes'] },
+          ],
+        });
+        expect(resources[0].configEntries[0].configValue).toBe('1048588');
+      });
       await t.stopRelays();
       await t.startRelay();
       const all = await readTopics(kafkaBrokers(), t.topics, hasAll([big, bigDeleted]));
