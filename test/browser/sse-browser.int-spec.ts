@@ -1,13 +1,10 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort } from '../../scripts/infra/ports';
+import { launchChromium } from '../support/chromium';
 import { eventually } from '../support/eventually';
 import { orderUpdated, sseHarness, type SseHarness, type TestTenant } from '../support/sse-harness';
-
-// The Debian package; CI installs it (.ci/run). Never downloaded by the test.
-const CHROMIUM = '/usr/bin/chromium';
 
 /** The page a browser app would ship: native EventSource, token in access_token, ids recorded. */
 function page(gateway: string, token: string): string {
@@ -28,22 +25,9 @@ describe('SSE gateway in a real browser', () => {
   let gw: { app: INestApplication; url: string };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install the Debian package (apt-get install -y chromium)`);
-    }
     h = await sseHarness();
     t = await h.createTenant();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
