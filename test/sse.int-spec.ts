@@ -52,8 +52,19 @@ describe('SSE gateway: streams, filters, auth', () => {
     const reader = res.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     // First on the wire; on a loaded machine the first read can also hold a heartbeat sent 100 ms later.
-    expect(first.startsWith('retry: 100\n\n')).toBe(true);
+    expect(first.startsWith('retry: 100\n')).toBe(true);
     await reader.cancel();
+  });
+
+  it('ends no block without data: the retry hint and heartbeats ride in the next frame (httpx-sse)', async () => {
+    const c = await open('?types=order.created&resourceId=ord_blocks');
+    await eventually(() => expect(c.raw.split(':keepalive\n').length).toBeGreaterThan(2));
+    await h.append(a.tenantId, 'order.created', 'ord_blocks', orderCreated('ord_blocks'));
+    await eventually(() => expect(c.events).toHaveLength(1));
+    // What a parser that yields every block (retry or comments alone included) would see: one event.
+    const blocks = c.raw.split('\n\n').slice(0, -1);
+    expect(blocks).toHaveLength(1);
+    expect(blocks[0]).toMatch(/^retry: 100\n(:keepalive\n)+id: \d+\nevent: order.created\ndata: \{/);
   });
 
   it('filters by exact type, wildcard and resource, in position order', async () => {
@@ -96,7 +107,7 @@ describe('SSE gateway: streams, filters, auth', () => {
 
   it('sends a :keepalive comment every SSE_HEARTBEAT_MS', async () => {
     const c = await open('?types=webhook.test');
-    await eventually(() => expect(c.raw.split(':keepalive\n\n').length).toBeGreaterThan(2));
+    await eventually(() => expect(c.raw.split(':keepalive\n').length).toBeGreaterThan(2));
   });
 
   it('renders each frame at the requested version when the type has it, else at the latest', async () => {

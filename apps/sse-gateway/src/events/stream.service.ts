@@ -165,7 +165,9 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     });
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
-    res.write(`retry: ${this.config.SSE_RETRY_MS}\n\n`);
+    // No blank line after the hint, nor after heartbeats: a block holding only `retry:` is an empty event
+    // to parsers such as httpx-sse, so the hint rides in the first frame's block (browsers apply it on read).
+    res.write(`retry: ${this.config.SSE_RETRY_MS}\n`);
 
     // Registration and reading `liveFrom` happen in one synchronous step: every position ≥ liveFrom reaches
     // this connection's queue, every position < liveFrom is already committed and visible to the replay.
@@ -303,7 +305,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     for (const set of this.byTenant.values()) {
       for (const conn of set) {
         if (conn.closeReason) continue;
-        conn.res.write(':keepalive\n\n');
+        conn.res.write(':keepalive\n');
         this.checkBuffer(conn);
       }
     }
