@@ -1,4 +1,5 @@
 import { dbConfigSchema } from '@tidings/db';
+import { egressConfigSchema } from '@tidings/egress';
 import { kafkaConfigSchema } from '@tidings/kafka';
 import { bool, port, runtimeConfigSchema } from '@tidings/runtime';
 import { z } from 'zod';
@@ -6,6 +7,7 @@ import { z } from 'zod';
 export const apiConfigSchema = runtimeConfigSchema
   .extend(dbConfigSchema.shape)
   .extend(kafkaConfigSchema.shape)
+  .extend(egressConfigSchema.shape)
   .extend({
     API_PORT: port(3000),
     // The platform operator's key for POST /tenants. Unset = tenant creation over HTTP is off (use the CLI).
@@ -30,17 +32,6 @@ export const apiConfigSchema = runtimeConfigSchema
     ADMIN_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(10),
     // Webhook URLs must be https in production; local development and tests turn this on to use http.
     WEBHOOK_ALLOW_HTTP: bool(false),
-    // Hosts exempt from the SSRF check at creation: same name and meaning as the dispatcher's variable (which
-    // applies it at connect time). Off by default; local development and tests set `127.0.0.1`.
-    WEBHOOK_ALLOWED_HOSTS: z
-      .string()
-      .default('')
-      .transform((s) =>
-        s
-          .split(',')
-          .map((h) => h.trim())
-          .filter(Boolean),
-      ),
     // 24 h: after a rotation the old secret keeps signing (both signatures sent) for a day, long enough for a
     // subscriber to deploy the new secret without rejecting a single delivery.
     WEBHOOK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),

@@ -1,4 +1,5 @@
 import { dbConfigSchema } from '@tidings/db';
+import { egressConfigSchema } from '@tidings/egress';
 import { kafkaConfigSchema } from '@tidings/kafka';
 import { port, runtimeConfigSchema } from '@tidings/runtime';
 import { z } from 'zod';
@@ -42,19 +43,10 @@ const retrySchedule = z
     return delays as number[];
   });
 
-const hostList = z
-  .string()
-  .default('')
-  .transform((s) =>
-    s
-      .split(',')
-      .map((h) => h.trim())
-      .filter(Boolean),
-  );
-
 export const dispatcherConfigSchema = runtimeConfigSchema
   .extend(dbConfigSchema.shape)
   .extend(kafkaConfigSchema.shape)
+  .extend(egressConfigSchema.shape)
   .extend({
     DISPATCHER_PORT: port(3003),
     WEBHOOK_RETRY_SCHEDULE: retrySchedule,
@@ -96,9 +88,6 @@ export const dispatcherConfigSchema = runtimeConfigSchema
     // schedule that is an endpoint failing for about a day (each delivery fails 6 times over ~26.5 h), never a
     // burst of concurrent first attempts during a restart.
     WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: z.coerce.number().int().min(1).default(5),
-    // Hosts exempt from the SSRF guard, matched by name as written in the URL. Off by default; local
-    // development and tests set `127.0.0.1` so a receiver on this machine can be reached.
-    WEBHOOK_ALLOWED_HOSTS: hostList,
     // 1 s: how often a tenant's subscription list is refreshed for admission to the fast path. Matching itself
     // is exact (done in the recording statement); a stale list only sends a delivery by the slower claim path.
     WEBHOOK_SUBSCRIPTION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),

@@ -1,8 +1,10 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 
 /**
  * Why an address is not a public unicast destination. Webhook receivers live on the public internet; anything
- * else (the host itself, the private network, cloud metadata at 169.254.169.254, …) is an SSRF target.
+ * else (the host itself, the private network, cloud metadata at 169.254.169.254, …) is an SSRF target. IPv6 is
+ * an allow-list: only global unicast (2000::/3) outside the registry's special-purpose blocks; the rest of the
+ * space is `reserved` unless a more precise name applies.
  */
 export type ForbiddenRange =
   | 'unspecified'
@@ -19,6 +21,7 @@ export type ForbiddenRange =
   | 'reserved'
   | 'broadcast'
   | 'ipv4-mapped'
+  | 'ipv4-translated'
   | 'ipv4-compatible'
   | 'nat64'
   | '6to4'
@@ -100,51 +103,70 @@ const startsWith = (bytes: number[], prefix: number[], bits: number): boolean =>
   return true;
 };
 
-const v6 = (cidr: string) => {
+interface V6Range {
+  prefix: number[];
+  bits: number;
+}
+
+const v6 = (cidr: string): V6Range => {
   const [address, bits] = cidr.split('/');
   return { prefix: ipv6ToBytes(address), bits: Number(bits) };
-};
-
-const V6 = {
-  mapped: v6('::ffff:0:0/96'),
-  compatible: v6('::/96'),
-  nat64: v6('64:ff9b::/96'),
-  nat64Local: v6('64:ff9b:1::/48'),
-  discard: v6('100::/64'),
-  teredo: v6('2001::/32'),
-  ietf: v6('2001::/23'),
-  documentation: v6('2001:db8::/32'),
-  documentation2: v6('3fff::/20'),
-  sixToFour: v6('2002::/16'),
-  uniqueLocal: v6('fc00::/7'),
-  linkLocal: v6('fe80::/10'),
-  siteLocal: v6('fec0::/10'),
-  multicast: v6('ff00::/8'),
 };
 
 const v4At = (bytes: number[], offset: number) =>
   ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0;
 
+// The only IPv6 space webhooks may reach: global unicast (RFC 4291 §2.4). Everything outside it is refused.
+const GLOBAL_UNICAST = v6('2000::/3');
+
+// Outside 2000::/3 every address is refused; these names only say why. The forms that embed an IPv4 address
+// are named after that address when it is itself forbidden (`::ffff:127.0.0.1` is a loopback address).
+const V6_OUTSIDE: [V6Range, ForbiddenRange, embeddedV4At?: number][] = [
+  [v6('::ffff:0:0/96'), 'ipv4-mapped', 12],
+  [v6('::ffff:0:0:0/96'), 'ipv4-translated', 12],
+  [v6('::/96'), 'ipv4-compatible', 12],
+  [v6('64:ff9b::/96'), 'nat64', 12],
+  [v6('64:ff9b:1::/48'), 'nat64'],
+  [v6('100::/64'), 'discard-only'],
+  [v6('fc00::/7'), 'unique-local'],
+  [v6('fe80::/10'), 'link-local'],
+  [v6('fec0::/10'), 'site-local'],
+  [v6('ff00::/8'), 'multicast'],
+];
+
+// Inside 2000::/3, the IANA IPv6 special-purpose registry's blocks that are not globally reachable. First match
+// wins, so the registry's globally reachable sub-blocks of 2001::/23 come before it (allowed: null).
+const V6_SPECIAL: [V6Range, ForbiddenRange | null][] = [
+  [v6('2001:1::1/128'), null], // Port Control Protocol anycast
+  [v6('2001:1::2/128'), null], // TURN anycast
+  [v6('2001:1::3/128'), null], // DNS-SD service registration anycast
+  [v6('2001:3::/32'), null], // AMT
+  [v6('2001:4:112::/48'), null], // AS112-v6
+  [v6('2001:20::/28'), null], // ORCHIDv2
+  [v6('2001:30::/28'), null], // drone remote ID entity tags
+  [v6('2001::/32'), 'teredo'],
+  [v6('2001:2::/48'), 'benchmarking'],
+  [v6('2001::/23'), 'ietf-protocol'],
+  [v6('2001:db8::/32'), 'documentation'],
+  [v6('3fff::/20'), 'documentation'],
+];
+
+// 6to4 (2002::/16) reaches the IPv4 address in bits 16-47: it is judged as that address.
+const SIX_TO_FOUR = v6('2002::/16');
+
 function classifyV6(bytes: number[]): ForbiddenRange | null {
-  const is = (r: { prefix: number[]; bits: number }) => startsWith(bytes, r.prefix, r.bits);
-  if (bytes.every((b) => b === 0)) return 'unspecified';
-  if (bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1) return 'loopback';
-  // IPv4-mapped and -compatible addresses reach the embedded IPv4 host through the dual stack: no webhook
-  // needs to be spelled that way, so they are refused whatever they embed.
-  if (is(V6.mapped)) return 'ipv4-mapped';
-  if (is(V6.compatible)) return 'ipv4-compatible';
-  // NAT64 and 6to4 translate to the embedded IPv4 address: refused when that address is.
-  if (is(V6.nat64)) return classifyV4(v4At(bytes, 12)) === null ? null : 'nat64';
-  if (is(V6.nat64Local)) return 'nat64';
-  if (is(V6.sixToFour)) return classifyV4(v4At(bytes, 2)) === null ? null : '6to4';
-  if (is(V6.discard)) return 'discard-only';
-  if (is(V6.teredo)) return 'teredo';
-  if (is(V6.documentation) || is(V6.documentation2)) return 'documentation';
-  if (is(V6.ietf)) return 'ietf-protocol';
-  if (is(V6.uniqueLocal)) return 'unique-local';
-  if (is(V6.linkLocal)) return 'link-local';
-  if (is(V6.siteLocal)) return 'site-local';
-  if (is(V6.multicast)) return 'multicast';
+  const is = (r: V6Range) => startsWith(bytes, r.prefix, r.bits);
+  if (!is(GLOBAL_UNICAST)) {
+    if (bytes.every((b) => b === 0)) return 'unspecified';
+    if (bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1) return 'loopback';
+    const outside = V6_OUTSIDE.find(([r]) => is(r));
+    if (!outside) return 'reserved';
+    const [, range, embeddedAt] = outside;
+    return (embeddedAt === undefined ? null : classifyV4(v4At(bytes, embeddedAt))) ?? range;
+  }
+  const special = V6_SPECIAL.find(([r]) => is(r));
+  if (special) return special[1];
+  if (is(SIX_TO_FOUR)) return classifyV4(v4At(bytes, 2)) === null ? null : '6to4';
   return null;
 }
 
@@ -156,7 +178,7 @@ function classifyV6(bytes: number[]): ForbiddenRange | null {
 export function canonicalIp(input: string): string | null {
   const bare = input.startsWith('[') && input.endsWith(']') ? input.slice(1, -1) : input;
   if (isIPv4(bare)) return bare;
-  if (isIPv6(bare)) return bare.includes('%') ? null : bare.toLowerCase();
+  if (bare.includes('%')) return null;
   let host: string;
   try {
     host = new URL(`http://${isIPv6Like(bare) ? `[${bare}]` : bare}/`).hostname;

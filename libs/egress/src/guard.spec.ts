@@ -77,8 +77,11 @@ describe('guardedConnector', () => {
   let server: Server;
   let port: number;
 
+  let connections = 0;
+
   beforeAll(async () => {
     server = createServer((_req, res) => res.end('reached'));
+    server.on('connection', () => connections++);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -105,6 +108,36 @@ describe('guardedConnector', () => {
   it('refuses a loopback IP literal before dialling', async () => {
     const { error } = await get(`http://127.0.0.1:${port}/`, '');
     expect(causeOf(error) ?? error).toBeInstanceOf(ForbiddenAddressError);
+  });
+
+  it('refuses every SSRF sweep spelling before dialling, with a forbidden_address reason', async () => {
+    const before = connections;
+    const hosts = [
+      '127.0.0.1',
+      '127.1',
+      '0x7f000001',
+      '2130706433',
+      '[::1]',
+      '[::ffff:127.0.0.1]',
+      '[::ffff:0:127.0.0.1]',
+      '[::ffff:0:169.254.169.254]',
+      '[::127.0.0.1]',
+      '[64:ff9b::127.0.0.1]',
+      '[2002:7f00:1::1]',
+      '[::1:0:0:1]',
+      '[1::]',
+      '[4000::1]',
+      '[e000::1]',
+      '[fe80::1]',
+      '[fc00::1]',
+    ];
+    for (const host of hosts) {
+      const { error } = await get(`http://${host}:${port}/x`, '');
+      const refused = causeOf(error) ?? error;
+      expect([host, refused]).toEqual([host, expect.any(ForbiddenAddressError)]);
+      expect((refused as Error).message).toMatch(/^forbidden_address: refused to connect to /);
+    }
+    expect(connections).toBe(before);
   });
 
   it('refuses a name that resolves to loopback (localhost) at connect time', async () => {
@@ -134,7 +167,9 @@ describe('guardedConnector', () => {
 describe('checkPeer', () => {
   it('refuses a socket connected to a forbidden address, in IPv6-mapped form too', () => {
     expect(checkPeer('rebind.example', '127.0.0.1')?.range).toBe('loopback');
-    expect(checkPeer('rebind.example', '::ffff:10.1.2.3')?.range).toBe('ipv4-mapped');
+    expect(checkPeer('rebind.example', '::ffff:10.1.2.3')?.range).toBe('private');
+    expect(checkPeer('rebind.example', '::ffff:0:127.0.0.1')?.range).toBe('loopback');
+    expect(checkPeer('rebind.example', '4000::1')?.range).toBe('reserved');
     expect(checkPeer('rebind.example', undefined)).toBeInstanceOf(ForbiddenAddressError);
   });
 

@@ -3,7 +3,11 @@ import { buildConnector } from 'undici';
 import { canonicalIp, classifyAddress, type ForbiddenRange } from './address';
 import { normaliseHost } from './webhook-url';
 
-/** A connection refused because the host is, or resolves to, a non-public address (SSRF guard). */
+/**
+ * A connection refused because the host is, or resolves to, a non-public address (SSRF guard). The message
+ * starts with `forbidden_address:` (the reason creation-time refusals carry too), so a recorded attempt error
+ * says it was the policy, not the network.
+ */
 export class ForbiddenAddressError extends Error {
   readonly code = 'ERR_FORBIDDEN_ADDRESS';
   constructor(
@@ -11,7 +15,7 @@ export class ForbiddenAddressError extends Error {
     readonly address: string,
     readonly range: ForbiddenRange,
   ) {
-    super(`refused to connect to ${host} (${address}): ${range} address`);
+    super(`forbidden_address: refused to connect to ${host} (${address}): ${range} address`);
     this.name = 'ForbiddenAddressError';
   }
 }

@@ -1,4 +1,7 @@
+import { parseConfig } from '@tidings/runtime';
 import { classifyAddress, isForbiddenAddress } from './address';
+import { egressConfigSchema } from './egress.config';
+import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../test/fixtures/ssrf-ipv6';
 import { normaliseHosts, parseWebhookUrl, WebhookUrlError } from './webhook-url';
 
 function reasonOf(url: string, options = {}): string | undefined {
@@ -55,11 +58,21 @@ describe('parseWebhookUrl', () => {
     ['127.255.255.254', 'loopback'],
     ['[::1]', 'loopback'],
     ['[0:0:0:0:0:0:0:1]', 'loopback'],
-    ['[::ffff:127.0.0.1]', 'ipv4-mapped'],
-    ['[::ffff:7f00:1]', 'ipv4-mapped'],
+    // IPv4 embedded in IPv6 (mapped ::ffff:0:0/96, translated ::ffff:0:0:0/96, compatible ::/96): outside
+    // global unicast, so refused whatever they embed; named after the embedded address when it is forbidden
+    ['[::ffff:127.0.0.1]', 'loopback'],
+    ['[::ffff:7f00:1]', 'loopback'],
+    ['[::ffff:169.254.169.254]', 'link-local'],
     ['[::ffff:8.8.8.8]', 'ipv4-mapped'],
-    ['[::127.0.0.1]', 'ipv4-compatible'],
-    ['[::7f00:1]', 'ipv4-compatible'],
+    ['[::ffff:0:127.0.0.1]', 'loopback'],
+    ['[::ffff:0:7f00:1]', 'loopback'],
+    ['[0:0:0:0:ffff:0:127.0.0.1]', 'loopback'],
+    ['[::ffff:0:169.254.169.254]', 'link-local'],
+    ['[::ffff:0:10.0.0.1]', 'private'],
+    ['[::ffff:0:8.8.8.8]', 'ipv4-translated'],
+    ['[::127.0.0.1]', 'loopback'],
+    ['[::7f00:1]', 'loopback'],
+    ['[::8.8.8.8]', 'ipv4-compatible'],
     // private, link-local (cloud metadata), CGNAT
     ['10.0.0.1', 'private'],
     ['012.0.0.1', 'private'],
@@ -97,15 +110,32 @@ describe('parseWebhookUrl', () => {
     ['[ff02::1]', 'multicast'],
     ['[2001:db8::1]', 'documentation'],
     ['[3fff::1]', 'documentation'],
-    ['[64:ff9b::10.0.0.1]', 'nat64'],
-    ['[64:ff9b::7f00:1]', 'nat64'],
+    ['[64:ff9b::10.0.0.1]', 'private'],
+    ['[64:ff9b::7f00:1]', 'loopback'],
+    ['[64:ff9b::808:808]', 'nat64'],
     ['[64:ff9b:1::1]', 'nat64'],
     ['[2002:a00:1::]', '6to4'],
     ['[2002:7f00:0001::1]', '6to4'],
     ['[2002:c0a8:0101::]', '6to4'],
     ['[2001::1]', 'teredo'],
-    ['[2001:2::1]', 'ietf-protocol'],
+    ['[2001:2::1]', 'benchmarking'],
+    ['[2001:10::1]', 'ietf-protocol'],
+    ['[2001:1::4]', 'ietf-protocol'],
+    ['[2001:1ff::1]', 'ietf-protocol'],
     ['[100::1]', 'discard-only'],
+    // everything else outside global unicast 2000::/3 (IPv6 is an allow-list, not a list of bad ranges)
+    ['[::1:0:0:1]', 'reserved'],
+    ['[::2]', 'this-network'],
+    ['[1::]', 'reserved'],
+    ['[1::1]', 'reserved'],
+    ['[100:0:0:1::1]', 'reserved'],
+    ['[1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]', 'reserved'],
+    ['[4000::1]', 'reserved'],
+    ['[5f00::1]', 'reserved'],
+    ['[8000::1]', 'reserved'],
+    ['[e000::1]', 'reserved'],
+    ['[fbff::1]', 'reserved'],
+    ['[fe7f::1]', 'reserved'],
   ])('rejects the IP literal %s as %s', (host, range) => {
     let error: unknown;
     try {
@@ -118,9 +148,35 @@ describe('parseWebhookUrl', () => {
     expect((error as WebhookUrlError).range).toBe(range);
   });
 
-  it('allows NAT64 and 6to4 addresses that embed a public IPv4 address', () => {
-    expect(reasonOf('https://[64:ff9b::808:808]/')).toBeUndefined();
+  it('allows 6to4 addresses that embed a public IPv4 address', () => {
     expect(reasonOf('https://[2002:808:808::1]/')).toBeUndefined();
+  });
+
+  it('accepts global unicast IPv6 up to the edges of 2000::/3, and the globally reachable special blocks', () => {
+    for (const host of [
+      '2000::1',
+      '2001:200::1',
+      '2001:db7:ffff::1',
+      '2001:db9::1',
+      '2003::1',
+      '2620:4f:8000::1',
+      '3ffe:ffff::1',
+      '3fff:1000::1',
+      '3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      '2001:1::1',
+      '2001:1::2',
+      '2001:1::3',
+      '2001:3::1',
+      '2001:4:112::1',
+      '2001:20::1',
+      '2001:30::1',
+    ])
+      expect([host, reasonOf(`https://[${host}]/`)]).toEqual([host, undefined]);
+  });
+
+  it('refuses the SSRF sweep spellings in http URLs with ports and paths too', () => {
+    for (const url of IPV6_OUTSIDE_GLOBAL_UNICAST_URLS)
+      expect([url, reasonOf(url, { allowHttp: true })]).toEqual([url, 'forbidden_address']);
   });
 
   it('lets allowlisted hosts through, in any spelling of the allowlisted address', () => {
@@ -133,7 +189,15 @@ describe('parseWebhookUrl', () => {
   });
 
   it('accepts names: what they resolve to is checked at connect time', () => {
-    expect(reasonOf('https://localhost/')).toBeUndefined();
+    expect(reasonOf('https://hooks.example.com/')).toBeUndefined();
+  });
+
+  it('refuses localhost names (always loopback, RFC 6761) unless allowlisted', () => {
+    expect(reasonOf('https://localhost/')).toBe('forbidden_address');
+    expect(reasonOf('https://api.LOCALHOST./')).toBe('forbidden_address');
+    expect(
+      reasonOf('https://api.localhost/', { allowedHosts: normaliseHosts('api.localhost') }),
+    ).toBeUndefined();
   });
 });
 
@@ -141,7 +205,8 @@ describe('classifyAddress', () => {
   it('classifies canonical and alternative spellings alike', () => {
     expect(classifyAddress('127.0.0.1')).toBe('loopback');
     expect(classifyAddress('127.1')).toBe('loopback');
-    expect(classifyAddress('::ffff:127.0.0.1')).toBe('ipv4-mapped');
+    expect(classifyAddress('::ffff:127.0.0.1')).toBe('loopback');
+    expect(classifyAddress('::ffff:0:7f00:1')).toBe('loopback');
     expect(classifyAddress('[::1]')).toBe('loopback');
     expect(classifyAddress('93.184.216.34')).toBeNull();
     expect(classifyAddress('2a00:1450:4001:82a::200e')).toBeNull();
@@ -155,12 +220,34 @@ describe('classifyAddress', () => {
     expect(isForbiddenAddress('169.253.255.255')).toBe(false);
     expect(isForbiddenAddress('223.255.255.255')).toBe(false);
     expect(isForbiddenAddress('11.0.0.0')).toBe(false);
-    expect(isForbiddenAddress('fbff::1')).toBe(false);
-    expect(isForbiddenAddress('fe7f::1')).toBe(false);
+    expect(isForbiddenAddress('1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff')).toBe(true);
+    expect(isForbiddenAddress('2000::')).toBe(false);
+    expect(isForbiddenAddress('3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff')).toBe(true);
+    expect(isForbiddenAddress('3fff:1000::')).toBe(false);
+    expect(isForbiddenAddress('4000::')).toBe(true);
+    expect(isForbiddenAddress('2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff')).toBe(true);
+    expect(isForbiddenAddress('2001:200::')).toBe(false);
   });
 
   it('throws on something that is not an IP address', () => {
     expect(() => classifyAddress('example.com')).toThrow(TypeError);
     expect(() => classifyAddress('1.2.3.4.5')).toThrow(TypeError);
   });
+});
+
+describe('WEBHOOK_ALLOWED_HOSTS', () => {
+  it('is empty by default and normalises every spelling of a listed host', () => {
+    expect(parseConfig(egressConfigSchema, {}).WEBHOOK_ALLOWED_HOSTS).toEqual(new Set());
+    const hosts = parseConfig(egressConfigSchema, { WEBHOOK_ALLOWED_HOSTS: ' 127.1, LOCALHOST ,[0::1],::1' });
+    expect(hosts.WEBHOOK_ALLOWED_HOSTS).toEqual(new Set(['127.0.0.1', 'localhost', '::1']));
+  });
+
+  it.each(['http://127.0.0.1', '127.0.0.1:8080', 'localhost/x', 'user@localhost', 'a b'])(
+    'stops boot naming the variable for the entry %s',
+    (entry) => {
+      expect(() => parseConfig(egressConfigSchema, { WEBHOOK_ALLOWED_HOSTS: `localhost,${entry}` })).toThrow(
+        /WEBHOOK_ALLOWED_HOSTS/,
+      );
+    },
+  );
 });

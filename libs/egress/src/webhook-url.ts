@@ -40,7 +40,10 @@ export function normaliseHost(host: string): string {
   return canonicalIp(lower) ?? lower.replace(/^\[|\]$/g, '').replace(/\.$/, '');
 }
 
-/** Parses a comma-separated allowlist (`127.0.0.1,localhost`) into the set `parseWebhookUrl` and the guard use. */
+/**
+ * A comma-separated allowlist (`127.0.0.1,localhost`) as the set `parseWebhookUrl` and the guard use. Config
+ * reads WEBHOOK_ALLOWED_HOSTS through `egressConfigSchema`, which validates the entries first.
+ */
 export function normaliseHosts(list: string | readonly string[]): ReadonlySet<string> {
   const items = typeof list === 'string' ? list.split(',') : list;
   return new Set(
@@ -53,9 +56,11 @@ export function normaliseHosts(list: string | readonly string[]): ReadonlySet<st
 
 /**
  * Validates a webhook URL at creation time: http(s) only, https unless `allowHttp`, no credentials, no
- * fragment, at most 2048 characters, and no IP literal outside public unicast in any spelling (the WHATWG
- * parser normalises `127.1`, `0x7f000001`, `0177.0.0.1`, `[::ffff:127.0.0.1]` … before the check). Names are
- * accepted here: what they resolve to is checked at connect time by `guardedLookup`/`guardedConnector`.
+ * fragment, at most 2048 characters, no `localhost`/`*.localhost` name, and no IP literal outside public
+ * unicast in any spelling (the WHATWG parser normalises `127.1`, `0x7f000001`, `0177.0.0.1`,
+ * `[::ffff:0:127.0.0.1]` … before the check; IPv6 must be global unicast, see `classifyAddress`). Hosts in
+ * `allowedHosts` skip the address rules. Other names are accepted here: what they resolve to is checked at
+ * connect time by `guardedLookup`/`guardedConnector`.
  * @throws WebhookUrlError with a precise reason.
  */
 export function parseWebhookUrl(input: string, options: WebhookUrlOptions = {}): URL {
@@ -80,6 +85,13 @@ export function parseWebhookUrl(input: string, options: WebhookUrlOptions = {}):
   if (url.hostname === '') throw new WebhookUrlError('invalid_url', 'the URL has no host');
   const host = normaliseHost(url.hostname);
   if (options.allowedHosts?.has(host)) return url;
+  // `localhost` and `*.localhost` always resolve to loopback (RFC 6761): refused now, not only at connect time.
+  if (host === 'localhost' || host.endsWith('.localhost'))
+    throw new WebhookUrlError(
+      'forbidden_address',
+      `${url.hostname} is a loopback name; webhooks go to public addresses only`,
+      'loopback',
+    );
   const ip = canonicalIp(url.hostname);
   if (ip !== null) {
     const range = classifyAddress(ip);

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { startApi, type TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase } from '../../../../test/support/infra';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
+import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../../test/fixtures/ssrf-ipv6';
 
 interface Raw {
   status: number;
@@ -152,6 +153,20 @@ describe('hostile input to the api', () => {
       expect(res.status).toBe(200);
       expect(res.body.notes).toBeNull();
     });
+  });
+
+  describe('IPv6 literals outside global unicast (http and 127.0.0.1 allowed, as in development)', () => {
+    it.each(IPV6_OUTSIDE_GLOBAL_UNICAST_URLS)(
+      'POST /webhooks, PATCH /webhooks/:id and PUT /alert-endpoint refuse %s',
+      async (url) => {
+        for (const send of [
+          () => api.call('POST', '/webhooks', a.apiKey, { url, eventTypes: ['order.*'] }),
+          () => api.call('PATCH', `/webhooks/${webhookId}`, a.apiKey, { url }),
+          () => api.call('PUT', '/alert-endpoint', a.apiKey, { url }),
+        ])
+          expect(await expectRefused(send, 422, 'url')).toMatchObject({ reason: 'forbidden_address' });
+      },
+    );
   });
 
   describe('ISO 8601 spellings that are not RFC 3339 timestamps', () => {

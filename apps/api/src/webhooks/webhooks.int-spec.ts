@@ -6,6 +6,7 @@ import { writeOrderEvent } from '../../../../test/support/event-writer';
 import { createTestDatabase } from '../../../../test/support/infra';
 import { assignPositions } from '../../../../test/support/sequencer';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
+import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../../test/fixtures/ssrf-ipv6';
 
 interface LogRow {
   event_type: string;
@@ -31,6 +32,8 @@ async function setup() {
 }
 
 const HOOK = 'https://hooks.example.com/tidings';
+
+const SSRF_SPELLINGS = IPV6_OUTSIDE_GLOBAL_UNICAST_URLS.map((u) => u.replace(/^http:/, 'https:'));
 
 describe('webhook subscriptions API', () => {
   let t: Awaited<ReturnType<typeof setup>>;
@@ -119,6 +122,7 @@ describe('webhook subscriptions API', () => {
     ['https://0177.0.0.1/hook', 'forbidden_address'],
     ['https://[::1]/hook', 'forbidden_address'],
     ['https://[::ffff:127.0.0.1]/hook', 'forbidden_address'],
+    ...SSRF_SPELLINGS.map((url) => [url, 'forbidden_address']),
     ['https://169.254.169.254/latest/meta-data', 'forbidden_address'],
     ['https://10.0.0.1/hook', 'forbidden_address'],
     ['https://192.168.1.1/hook', 'forbidden_address'],
@@ -150,9 +154,14 @@ describe('webhook subscriptions API', () => {
 
   it('rejects the same SSRF targets when a PATCH changes the URL, changing nothing', async () => {
     const id = (await create(a.apiKey)).body.id as string;
-    for (const url of ['https://0x7f000001/', 'https://[::ffff:127.0.0.1]/', 'https://localhost/']) {
+    for (const url of [
+      ...SSRF_SPELLINGS,
+      'https://0x7f000001/',
+      'https://[::ffff:127.0.0.1]/',
+      'https://localhost/',
+    ]) {
       const res = await api.call('PATCH', `/webhooks/${id}`, a.apiKey, { url });
-      expect(res.status).toBe(422);
+      expect([url, res.status]).toEqual([url, 422]);
       expect(res.body).toMatchObject({ reason: 'forbidden_address' });
     }
     expect((await api.call('GET', `/webhooks/${id}`, a.apiKey)).body).toMatchObject({
@@ -160,6 +169,17 @@ describe('webhook subscriptions API', () => {
       version: 1,
     });
     expect(await t.eventsOf(id)).toHaveLength(1);
+  });
+
+  it('rejects the IPv6 spellings outside global unicast for the alert endpoint, changing nothing', async () => {
+    const before = await t.count('SELECT count(*)::int AS n FROM webhook_subscriptions');
+    for (const url of SSRF_SPELLINGS) {
+      const res = await api.call('PUT', '/alert-endpoint', a.apiKey, { url });
+      expect([url, res.status]).toEqual([url, 422]);
+      expect(res.body).toMatchObject({ reason: 'forbidden_address' });
+    }
+    expect((await api.call('GET', '/alert-endpoint', a.apiKey)).status).toBe(404);
+    expect(await t.count('SELECT count(*)::int AS n FROM webhook_subscriptions')).toBe(before);
   });
 
   it('rejects invalid filters, pins and unknown fields with a precise 400 that writes nothing', async () => {

@@ -7,13 +7,7 @@ import {
   type Tx,
   WebhookSubscriptionEntity,
 } from '@tidings/db';
-import {
-  normaliseHost,
-  normaliseHosts,
-  parseWebhookUrl,
-  WebhookUrlError,
-  type WebhookUrlOptions,
-} from '@tidings/egress';
+import { parseWebhookUrl, WebhookUrlError, type WebhookUrlOptions } from '@tidings/egress';
 import { buildEvent } from '@tidings/events';
 import { APP_CONFIG, NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { generateSecret } from '@tidings/signing';
@@ -111,7 +105,7 @@ export class WebhooksService {
   ) {
     this.urlOptions = {
       allowHttp: config.WEBHOOK_ALLOW_HTTP,
-      allowedHosts: normaliseHosts(config.WEBHOOK_ALLOWED_HOSTS),
+      allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
     };
     this.graceMs = config.WEBHOOK_SECRET_GRACE_HOURS * HOUR_MS;
   }
@@ -334,17 +328,7 @@ export class WebhooksService {
 
   private validUrl(input: string): string {
     try {
-      const url = parseWebhookUrl(input, this.urlOptions);
-      const host = normaliseHost(url.hostname);
-      // `localhost` and `*.localhost` always resolve to loopback (RFC 6761): refuse them now, not only at
-      // connect time, unless allowlisted like any other host.
-      if ((host === 'localhost' || host.endsWith('.localhost')) && !this.urlOptions.allowedHosts?.has(host))
-        throw new WebhookUrlError(
-          'forbidden_address',
-          `${url.hostname} is a loopback name; webhooks go to public addresses only`,
-          'loopback',
-        );
-      return url.href;
+      return parseWebhookUrl(input, this.urlOptions).href;
     } catch (error) {
       if (!(error instanceof WebhookUrlError)) throw error;
       const malformed = error.reason === 'invalid_url' || error.reason === 'too_long';

@@ -24,7 +24,7 @@ describe('retry schedule config', () => {
     expect(config.WEBHOOK_RETRY_SCHEDULE).toEqual([60_000, 300_000, 1_800_000, 7_200_000, 86_400_000]);
     expect(config.WEBHOOK_RETRY_JITTER).toBe(0.1);
     expect(config.WEBHOOK_TIMEOUT_MS).toBe(15_000);
-    expect(config.WEBHOOK_ALLOWED_HOSTS).toEqual([]);
+    expect(config.WEBHOOK_ALLOWED_HOSTS).toEqual(new Set());
   });
 
   it('parses a compressed schedule for tests', () => {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { ForbiddenAddressError, guardedConnector, normaliseHosts } from '@tidings/egress';
+import { ForbiddenAddressError, guardedConnector } from '@tidings/egress';
 import { APP_CONFIG } from '@tidings/runtime';
 import { Agent, request } from 'undici';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
@@ -28,8 +28,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 
 const describe = (error: unknown): string => {
   const cause = (error as { cause?: unknown }).cause;
-  if (error instanceof ForbiddenAddressError) return `blocked: ${error.message}`;
-  if (cause instanceof ForbiddenAddressError) return `blocked: ${cause.message}`;
+  if (error instanceof ForbiddenAddressError) return error.message;
+  if (cause instanceof ForbiddenAddressError) return cause.message;
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
   return code ? `${code}: ${message}` : message;
@@ -49,7 +49,7 @@ export class DeliverySender implements OnApplicationShutdown {
     this.agent = new Agent({
       connect: guardedConnector({
         connectTimeoutMs: Math.min(config.WEBHOOK_CONNECT_TIMEOUT_MS, config.WEBHOOK_TIMEOUT_MS),
-        allowedHosts: normaliseHosts(config.WEBHOOK_ALLOWED_HOSTS),
+        allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
       }),
       headersTimeout: config.WEBHOOK_TIMEOUT_MS,
       bodyTimeout: config.WEBHOOK_TIMEOUT_MS,

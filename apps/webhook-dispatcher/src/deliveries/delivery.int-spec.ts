@@ -527,19 +527,31 @@ describe('webhook dispatcher', () => {
     expect(ctx.receiver.all('/redirect-target')).toHaveLength(0);
   });
 
-  it('refuses at connect time a host name that resolves to loopback when only 127.0.0.1 is allowlisted', async () => {
-    const t = tenant();
-    const sub = await subscribe({ path: '/ssrf', tenantId: t, host: 'localhost' });
-    await orderCreated(t);
-    const [first] = await eventually(async () => {
-      const rows = await attemptsOf(sub.id);
-      expect(rows.length).toBeGreaterThanOrEqual(1);
-      return rows;
-    });
-    expect(first.status_code).toBeNull();
-    expect(first.error).toMatch(/^blocked: refused to connect to localhost/);
-    expect(ctx.receiver.all('/ssrf')).toHaveLength(0);
-  });
+  it.each([
+    ['a host name that resolves to loopback', 'localhost', 'localhost (127.0.0.1): loopback'],
+    // Stored before the IPv6 allow-list (creation refuses it now): the connect-time check refuses it on its own.
+    [
+      'an IPv4-translated loopback literal',
+      '[::ffff:0:127.0.0.1]',
+      '::ffff:0:7f00:1 (::ffff:0:7f00:1): loopback',
+    ],
+  ])(
+    'refuses at connect time %s when only 127.0.0.1 is allowlisted, recorded as forbidden_address',
+    async (_what, host, detail) => {
+      const t = tenant();
+      const path = `/ssrf-${randomUUID()}`;
+      const sub = await subscribe({ path, tenantId: t, host });
+      await orderCreated(t);
+      const [first] = await eventually(async () => {
+        const rows = await attemptsOf(sub.id);
+        expect(rows.length).toBeGreaterThanOrEqual(1);
+        return rows;
+      });
+      expect(first.status_code).toBeNull();
+      expect(first.error).toBe(`forbidden_address: refused to connect to ${detail} address`);
+      expect(ctx.receiver.all(path)).toHaveLength(0);
+    },
+  );
 
   it('keeps delivering to a healthy endpoint while a slow one holds its capped slots', async () => {
     const t = tenant();
