@@ -21,14 +21,20 @@ import {
  *               pending/failed ──subscription disabled / deleted──▶ dead (subscription_disabled / _deleted)
  *               dead ──replay / redeliver──▶ pending (attempt 0, whole schedule again, same event id)
  *
- * Endpoint health is decided by what the endpoint answered, in ANSWER order (`Attempt.answeredAt`): a failure
- * answered before the last recorded success is history, not health.
- * Within a process, a failure is written only after every success answered before it (DeliveryOutcomes), so the
- * counters follow answer order; across replicas a failure answered after another replica's not-yet-written
- * success may be reset by it (an undercount: never a wrong disable).
+ * Endpoint health is decided by what the endpoint answered, in ANSWER order (`Attempt.answeredAt`), and a
+ * failure counts against it only when its request was SENT after the last success was answered
+ * (`attemptedAt > last_success_at`). Requests in flight at the same time reach the endpoint and come back in
+ * an order nobody can know (a loaded dispatcher reads responses that arrived together in any order): an
+ * endpoint answering F,S,F,S… to 16 concurrent requests can be seen as F,F,F,S,S,S. So a success wins over
+ * every failure it overlapped: failures that extend a streak are requests sent to an endpoint already seen
+ * failing, which an alternating endpoint never produces three of in a row.
+ * Within a process, a failure is written only after every attempt of its subscription sent before it and every
+ * success answered before it (DeliveryOutcomes), so a success it overlapped is known when it is judged; across
+ * replicas a failure answered after another replica's not-yet-written success may be reset by it (an
+ * undercount: never a wrong disable).
  * - any success resets it: consecutive failures, consecutive dead letters, the failing warning;
- * - `failing` once per streak, when the endpoint has answered only failures for `failingWarningAfterMs`
- *   (default 5 min) and at least `failingWarningAt` (3) times;
+ * - `failing` once per streak, when a request sent `failingWarningAfterMs` (default 5 min) after the streak's
+ *   first failure failed too, and at least `failingWarningAt` (3) failures in a row;
  * - disabled after `disableAfterDeadLetters` deliveries dead-lettered in a row (about a day of continuous
  *   failure under the default schedule), or at once on `410 Gone`.
  * On disable every open delivery is dead-lettered (`subscription_disabled`): nothing waits in limbo, and new
@@ -213,8 +219,8 @@ export async function recordFailure(
       },
       source,
     );
-  // In answer order this failure comes after the last success: it extends the current streak.
-  const inStreak = sub.last_success_at === null || answered > sub.last_success_at;
+  // Sent after the last success was answered: it extends the current streak (an overlapping one does not).
+  const inStreak = sub.last_success_at === null || attempt.attemptedAt > sub.last_success_at;
   if (inStreak) {
     sub.consecutive_failures += 1;
     if (dead) sub.consecutive_dead_letters += 1;
@@ -229,7 +235,7 @@ export async function recordFailure(
     !sub.failing_warned &&
     sub.consecutive_failures >= policy.health.failingWarningAt &&
     sub.failing_since !== null &&
-    answered.getTime() - sub.failing_since.getTime() >= policy.health.failingWarningAfterMs;
+    attempt.attemptedAt.getTime() - sub.failing_since.getTime() >= policy.health.failingWarningAfterMs;
   await tx.query(
     `UPDATE webhook_subscriptions
      SET consecutive_failures = $2, consecutive_dead_letters = $3, failing_warned = $4,
@@ -294,9 +300,12 @@ export async function recordSuccesses(
        FROM r
        WHERE d.id = r.id AND d.attempt_count = r.attempt_count
          AND (d.status IN ('pending', 'failed') OR (d.status = 'dead' AND d.dead_reason = 'subscription_disabled'))
-       RETURNING d.subscription_id, r.answered_at
+       RETURNING d.id
      ), healthy AS (
-       SELECT subscription_id, max(answered_at) AS answered_at FROM succeeded GROUP BY subscription_id
+       -- Every 2xx the endpoint answered, also one whose delivery another worker recorded meanwhile (stale
+       -- here): it is still an answer of a healthy endpoint.
+       SELECT d.subscription_id, max(r.answered_at) AS answered_at
+       FROM r JOIN webhook_deliveries d ON d.id = r.id GROUP BY d.subscription_id
      )
      UPDATE webhook_subscriptions s
      SET consecutive_failures = 0, consecutive_dead_letters = 0, failing_since = NULL, failing_warned = false,

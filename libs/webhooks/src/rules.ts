@@ -33,10 +33,10 @@ export function nextAttemptAt(
 /** Endpoint health thresholds (operator configuration). */
 export interface HealthPolicy {
   /**
-   * `webhook.subscription.failing` is sent once per streak, when the endpoint has answered nothing but failures
-   * for `failingWarningAfterMs` and at least `failingWarningAt` times. The time bound makes the rule immune to
-   * the order in which concurrent answers happen to be processed: an endpoint that fails every other request
-   * never goes minutes without a success.
+   * `webhook.subscription.failing` is sent once per streak, when a request SENT at least `failingWarningAfterMs`
+   * after the streak's first failure also failed (and at least `failingWarningAt` failures in a row). Measured on
+   * sends, the time bound is immune to the order in which concurrent answers happen to be read: an endpoint that
+   * fails every other request never goes minutes without a success.
    */
   failingWarningAt: number;
   failingWarningAfterMs: number;

@@ -37,8 +37,8 @@ const SOURCE = 'tidings/webhook-dispatcher';
  * row lock; if a batch fails, each of its outcomes is written on its own.
  *
  * Health follows answer order: `record()` is called as each answer arrives, and a failure of a subscription
- * is written only after the successes of that subscription answered before it (still in the group commit)
- * are written. `record()` resolves once its outcome is written.
+ * is written only after the attempts of that subscription sent before it and the successes answered before it
+ * (still in the group commit) are written. `record()` resolves once its outcome is written.
  */
 @Injectable()
 export class DeliveryOutcomes {
@@ -48,6 +48,12 @@ export class DeliveryOutcomes {
   private flushing?: Promise<void>;
   /** Per subscription, the write of its latest success not yet written: its failures wait for it. */
   private readonly unwritten = new Map<string, Promise<void>>();
+  /** Per subscription, the attempts sent and not yet written, by send order: a failure waits for earlier ones. */
+  private readonly open = new Map<
+    string,
+    Map<Attempt, { sent: number; written: Promise<void>; done(): void }>
+  >();
+  private sends = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -73,10 +79,37 @@ export class DeliveryOutcomes {
     await this.flushing;
   }
 
+  /**
+   * Called as the attempt's request is sent, before `record(attempt, …)`. A failure is judged only once every
+   * attempt of its subscription sent before it is written: a success it overlapped may have reached the
+   * endpoint first, and then resets the streak before this failure could extend it.
+   */
+  sending(attempt: Attempt): void {
+    let open = this.open.get(attempt.subscriptionId);
+    if (!open) this.open.set(attempt.subscriptionId, (open = new Map()));
+    let done = () => {};
+    const written = new Promise<void>((resolve) => (done = resolve));
+    open.set(attempt, { sent: this.sends++, written, done });
+  }
+
   /** Records the attempt; resolves with when the next attempt is due (null: succeeded or dead). */
   async record(attempt: Attempt, result: AttemptResult): Promise<Date | null> {
+    try {
+      return await this.write(attempt, result);
+    } finally {
+      const open = this.open.get(attempt.subscriptionId);
+      open?.get(attempt)?.done();
+      open?.delete(attempt);
+      if (open?.size === 0) this.open.delete(attempt.subscriptionId);
+    }
+  }
+
+  private async write(attempt: Attempt, result: AttemptResult): Promise<Date | null> {
     if (!isSuccess(result)) {
-      await this.unwritten.get(attempt.subscriptionId)?.catch(() => undefined);
+      const open = this.open.get(attempt.subscriptionId);
+      const mine = open?.get(attempt)?.sent ?? Number.POSITIVE_INFINITY;
+      const earlier = [...(open?.values() ?? [])].filter((o) => o.sent < mine).map((o) => o.written);
+      await Promise.all([...earlier, this.unwritten.get(attempt.subscriptionId)?.catch(() => undefined)]);
       return this.recordOne(attempt, result);
     }
     const written = new Promise<void>((resolve, reject) => {

@@ -431,6 +431,7 @@ export class DeliveryWorker {
       answeredAt: new Date(),
     };
     let result: SendResult;
+    this.outcomes.sending(attempt);
     try {
       const { body, headers } = this.render(row, envelope);
       result = await this.sender.send(row.url, body, headers);
