@@ -1,4 +1,4 @@
-import { isValidEventTypePattern, matchesEventType } from './event-type-pattern';
+import { eventTypePatterns, isValidEventTypePattern, matchesEventType } from './event-type-pattern';
 
 describe('matchesEventType', () => {
   it.each([
@@ -44,5 +44,16 @@ describe('isValidEventTypePattern', () => {
     'order*',
   ])('rejects %p (malformed or matches no catalogue type)', (pattern) => {
     expect(isValidEventTypePattern(pattern)).toBe(false);
+  });
+});
+
+describe('eventTypePatterns', () => {
+  it('lists exactly the valid patterns: each one is valid, and every valid example is listed', () => {
+    const patterns = eventTypePatterns();
+    expect(patterns.filter((p) => !isValidEventTypePattern(p))).toEqual([]);
+    expect(patterns).toEqual(
+      expect.arrayContaining(['*', 'order.*', 'order.created', 'webhook.*', 'webhook.subscription.*']),
+    );
+    expect(new Set(patterns).size).toBe(patterns.length);
   });
 });

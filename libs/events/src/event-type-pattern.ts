@@ -16,3 +16,12 @@ const PATTERN = /^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/;
 export function isValidEventTypePattern(pattern: string): boolean {
   return PATTERN.test(pattern) && CATALOGUE.some((d) => matchesEventType(pattern, d.type));
 }
+
+/** Every valid pattern: `*`, each prefix wildcard of a catalogue type, and each type (JSON Schema enums). */
+export function eventTypePatterns(): string[] {
+  const wildcards = CATALOGUE.flatMap((d) => {
+    const parts = d.type.split('.');
+    return parts.slice(1).map((_, i) => `${parts.slice(0, i + 1).join('.')}.*`);
+  });
+  return [...new Set(['*', ...wildcards, ...CATALOGUE.map((d) => d.type)])];
+}

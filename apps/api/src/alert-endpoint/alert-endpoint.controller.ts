@@ -28,6 +28,7 @@ export class AlertEndpointController {
   constructor(private readonly alerts: AlertEndpointService) {}
 
   @Get()
+  @ApiOperation({ summary: "The tenant's alert endpoint (never its secret)" })
   @ApiOkResponse({ type: AlertEndpointDto })
   @ApiNotFoundResponse({ description: NONE })
   get(@Tenant() t: TenantCtx) {
@@ -49,6 +50,7 @@ export class AlertEndpointController {
 
   @Delete()
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove the alert endpoint' })
   @ApiNoContentResponse({ description: 'Removed; alerts go only to subscriptions and streams' })
   @ApiNotFoundResponse({ description: NONE })
   async remove(@Tenant() t: TenantCtx): Promise<void> {
@@ -57,6 +59,9 @@ export class AlertEndpointController {
 
   @Post('rotate-secret')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'New signing secret for the alert endpoint; the old one keeps signing for the grace period',
+  })
   @ApiOkResponse({ type: RotatedSecretDto })
   @ApiNotFoundResponse({ description: NONE })
   rotateSecret(@Tenant() t: TenantCtx) {

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { RequireScope, Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import { ApiKeyDto, ApiKeyListDto, CreateApiKeyDto, IssuedApiKeyDto } from './api-keys.dto';
 import { ApiKeysService } from './api-keys.service';
@@ -29,6 +36,7 @@ export class ApiKeysController {
   @Delete(':id')
   @ApiOperation({ summary: 'Revoke an API key (emits api_key.revoked)' })
   @ApiOkResponse({ type: ApiKeyDto })
+  @ApiConflictResponse({ description: 'The key is already revoked' })
   revoke(@Tenant() t: TenantCtx, @Param('id') id: string) {
     return this.keys.revoke(t, id);
   }

@@ -1,5 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import { CountDto, DeliveryDetailDto, DeliveryPageDto } from '../deliveries/deliveries.dto';
 import { DeadLettersQueryDto, ReplayDeadLettersDto } from './dead-letters.dto';
@@ -14,6 +22,7 @@ export class DeadLettersController {
   @Get()
   @ApiOperation({ summary: 'Deliveries that exhausted their retry schedule, newest event first' })
   @ApiOkResponse({ type: DeliveryPageDto })
+  @ApiNotFoundResponse({ description: '`subscriptionId` names no subscription of the tenant' })
   list(@Tenant() t: TenantCtx, @Query() q: DeadLettersQueryDto) {
     return this.deadLetters.list(t, q);
   }
@@ -31,6 +40,7 @@ export class DeadLettersController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Replay one dead letter with a fresh retry schedule' })
   @ApiAcceptedResponse({ type: DeliveryDetailDto })
+  @ApiConflictResponse({ description: 'Not a dead letter, or its subscription is disabled or deleted' })
   replayOne(@Tenant() t: TenantCtx, @Param('id') id: string) {
     return this.deadLetters.replayOne(t, id);
   }

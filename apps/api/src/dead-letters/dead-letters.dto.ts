@@ -1,11 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsString, Matches, MaxLength } from 'class-validator';
-import { PageQueryDto } from '../webhooks/webhooks.dto';
+import { IsBoolean, IsString, MaxLength } from 'class-validator';
+import { IsEventTypePattern, PageQueryDto } from '../webhooks/webhooks.dto';
 import { IfPresent } from '../http/optional.validator';
 import { IsTimestamp } from '../http/timestamp.validator';
-
-const EVENT_TYPE_SYNTAX = /^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/;
-const PATTERN_MESSAGE = 'eventType must be an event type, a prefix wildcard like order.* or *';
 
 export class DeadLettersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: 'whk_0193a4e27b1c7d4e8f00123456789abc' })
@@ -16,9 +13,7 @@ export class DeadLettersQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ description: 'Exact type, prefix wildcard (order.*) or *' })
   @IfPresent()
-  @IsString()
-  @MaxLength(128)
-  @Matches(EVENT_TYPE_SYNTAX, { message: PATTERN_MESSAGE })
+  @IsEventTypePattern()
   eventType?: string;
 }
 
@@ -31,17 +26,15 @@ export class ReplayDeadLettersDto {
 
   @ApiPropertyOptional({ description: 'Exact type, prefix wildcard (order.*) or *' })
   @IfPresent()
-  @IsString()
-  @MaxLength(128)
-  @Matches(EVENT_TYPE_SYNTAX, { message: PATTERN_MESSAGE })
+  @IsEventTypePattern()
   eventType?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'Died at or after this time' })
+  @ApiPropertyOptional({ description: 'Died at or after this time' })
   @IfPresent()
   @IsTimestamp()
   since?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'Died before this time' })
+  @ApiPropertyOptional({ description: 'Died before this time' })
   @IfPresent()
   @IsTimestamp()
   until?: string;

@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import {
   CountDto,
@@ -43,6 +50,7 @@ export class DeliveriesController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Attempt this delivery again now' })
   @ApiAcceptedResponse({ type: DeliveryDto })
+  @ApiConflictResponse({ description: "The delivery's subscription is disabled or deleted" })
   retry(@Tenant() t: TenantCtx, @Param('id') id: string) {
     return this.deliveries.retry(t, id);
   }

@@ -12,7 +12,7 @@ import { DataSource, IsNull } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { likePattern } from '../events/events.service';
 import { DEFAULT_PAGE_LIMIT } from '../webhooks/webhooks.dto';
-import { assertKnownPattern, decodeDeliveryCursor, encodeDeliveryCursor } from './deliveries.dto';
+import { decodeDeliveryCursor, encodeDeliveryCursor } from './deliveries.dto';
 
 export interface DeliveryView {
   id: string;
@@ -93,7 +93,6 @@ export class DeliveriesService {
 
   async list(t: TenantCtx, f: DeliveryFilter) {
     if (f.subscriptionId !== undefined) await this.assertSubscription(t, f.subscriptionId);
-    assertKnownPattern(f.eventType);
     const after = decodeDeliveryCursor(f.cursor);
     const limit = f.limit ?? DEFAULT_PAGE_LIMIT;
     const qb = this.ds
@@ -157,7 +156,6 @@ export class DeliveriesService {
    * of active subscriptions are matched. With `dryRun`, only counts.
    */
   redeliver(t: TenantCtx, f: RedeliverFilter, dryRun: boolean): Promise<{ count: number }> {
-    assertKnownPattern(f.eventType);
     const { eventType, ...rest } = f;
     return redeliver(
       this.ds,

@@ -16,11 +16,14 @@ interface Doc {
     {
       post: {
         parameters: { name: string }[];
-        requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+        requestBody: { content: Record<string, { schema: { $ref?: string; oneOf?: { $ref: string }[] } }> };
       };
     }
   >;
-  components: { securitySchemes: Record<string, unknown> };
+  components: {
+    securitySchemes: Record<string, unknown>;
+    schemas: Record<string, { properties: Record<string, unknown> }>;
+  };
 }
 
 interface ExpressLayer {
@@ -52,9 +55,13 @@ describe('OpenAPI document', () => {
     await ctx?.db.drop();
   });
 
-  it('is OpenAPI 3.1.0 with bearer auth', () => {
+  it('is OpenAPI 3.1.0 with bearer auth by opaque API keys', () => {
     expect(doc.openapi).toBe('3.1.0');
-    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.bearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'tdk_<key>',
+    });
   });
 
   it("documents every route of the app's router", () => {
@@ -98,17 +105,24 @@ describe('OpenAPI document', () => {
     expect([...new Set(used)].filter((name) => !(name in doc.components.securitySchemes))).toEqual([]);
   });
 
-  it('has a webhooks entry for every catalogue type with its JSON Schema and signature headers', () => {
+  it('has a webhooks entry for every catalogue type, with every version of it and the signature headers', () => {
+    const schemas = doc.components.schemas;
     for (const info of listEventTypes()) {
       const hook = doc.webhooks[info.type];
       expect(hook).toBeDefined();
-      const latest = info.versions.find((v) => v.version === info.latestVersion)!;
-      const schema = hook.post.requestBody.content['application/json'].schema;
-      expect(schema.properties.data).toEqual(JSON.parse(JSON.stringify(latest.jsonSchema)));
-      const headers = (hook.post as unknown as { parameters: { name: string }[] }).parameters.map(
-        (p) => p.name,
-      );
-      expect(headers).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+      const body = hook.post.requestBody.content['application/json'].schema;
+      const refs = (body.oneOf ?? [body]).map((s) => s.$ref);
+      expect(refs).toEqual(info.versions.map((v) => `#/components/schemas/${info.type}.v${v.version}`));
+      for (const v of info.versions) {
+        const envelope = schemas[`${info.type}.v${v.version}`];
+        expect(envelope.properties.version).toEqual({ const: v.version });
+        expect(envelope.properties.data).toEqual(JSON.parse(JSON.stringify(v.jsonSchema)));
+      }
+      expect(hook.post.parameters.map((p) => p.name)).toEqual([
+        'webhook-id',
+        'webhook-timestamp',
+        'webhook-signature',
+      ]);
     }
     expect(Object.keys(doc.webhooks).sort()).toEqual(
       listEventTypes()

@@ -1,15 +1,20 @@
 import { type INestApplication, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ModulesContainer } from '@nestjs/core';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { ModulesContainer, NestFactory } from '@nestjs/core';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type {
   OperationObject,
+  ParameterObject,
   PathItemObject,
+  ReferenceObject,
   ResponseObject,
   SchemaObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { listEventTypes } from '@tidings/events';
+import { ApiModule } from '../api.module';
 import { PUBLIC_KEY, SCOPE_KEY } from '../auth/tenant.decorator';
+import { applyRule, hasValidationRules, validationRules } from './validation-schema';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -48,6 +53,7 @@ const PROBLEMS: Record<string, string> = {
   '412': 'If-Match does not match the current version (current version in the body and ETag)',
   '413': 'The request body exceeds the size limit',
   '415': 'The request body is not `application/json`',
+  '431': 'The request headers are too large (over 16 KiB)',
   '422': 'The Idempotency-Key was already used with a different request',
   '429': 'Rate limited: retry after the `Retry-After` seconds',
   '500': 'Unexpected server error (logged; no internals are exposed)',
@@ -55,11 +61,31 @@ const PROBLEMS: Record<string, string> = {
 
 const problemRef = (code: string) => ({ $ref: `#/components/responses/Problem${code}` });
 
+type Dto = new (...args: never[]) => unknown;
+
 interface RouteInfo {
   method: HttpMethod;
   path: string;
   isPublic: boolean;
   scope?: string;
+  /** The validated DTOs of `@Body()` and `@Query()`, when the handler has them. */
+  body?: Dto;
+  query?: Dto;
+}
+
+/** The class of the handler's `@Body()` or `@Query()` argument (the whole body or query, not one field). */
+function argumentDto(controller: Dto, name: string, type: RouteParamtypes): Dto | undefined {
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, name) ?? {}) as Record<
+    string,
+    { index: number; data?: unknown }
+  >;
+  const types = (Reflect.getMetadata('design:paramtypes', controller.prototype as object, name) ??
+    []) as unknown[];
+  const found = Object.entries(args).find(
+    ([key, arg]) => key.startsWith(`${type}:`) && arg.data === undefined,
+  );
+  const dto = found ? types[found[1].index] : undefined;
+  return hasValidationRules(dto) ? dto : undefined;
 }
 
 function joinPath(...parts: string[]): string {
@@ -75,7 +101,7 @@ function routes(app: INestApplication): RouteInfo[] {
   const found: RouteInfo[] = [];
   for (const module of app.get(ModulesContainer).values()) {
     for (const wrapper of module.controllers.values()) {
-      const controller = wrapper.metatype as (new (...args: never[]) => unknown) | null;
+      const controller = wrapper.metatype as Dto | null;
       if (!controller) continue;
       const base = Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined;
       for (const name of Object.getOwnPropertyNames(controller.prototype)) {
@@ -93,6 +119,8 @@ function routes(app: INestApplication): RouteInfo[] {
               path: joinPath(b, p),
               isPublic: meta<boolean>(PUBLIC_KEY) === true,
               scope: meta<string>(SCOPE_KEY),
+              body: argumentDto(controller, name, RouteParamtypes.BODY),
+              query: argumentDto(controller, name, RouteParamtypes.QUERY),
             });
           }
         }
@@ -102,11 +130,23 @@ function routes(app: INestApplication): RouteInfo[] {
   return found;
 }
 
-/** One OpenAPI `webhooks` entry per catalogue type, at its latest version (what unpinned subscriptions get). */
-function webhooks(): Record<string, PathItemObject> {
+/**
+ * One OpenAPI `webhooks` entry per catalogue type. Its body is one of the type's versions, each a component
+ * schema `<type>.v<version>`: a subscription pinned to a version receives that one, every other the latest.
+ */
+function webhooks(schemas: Record<string, SchemaObject | ReferenceObject>): Record<string, PathItemObject> {
   const entries = listEventTypes().map((info): [string, PathItemObject] => {
     const latest = info.versions.find((v) => v.version === info.latestVersion) ?? info.versions.at(-1)!;
-    const older = info.versions.filter((v) => v.version !== latest.version).map((v) => v.version);
+    const refs = info.versions.map((v) => {
+      const name = `${info.type}.v${v.version}`;
+      schemas[name] = {
+        ...envelopeSchema(info.type, info.resourceType, v.version, v.jsonSchema),
+        description: `${info.type} at version ${v.version}: ${v.description}`,
+        ...(v.deprecated ? { deprecated: true } : {}),
+      };
+      return { $ref: `#/components/schemas/${name}` };
+    });
+    const versions = info.versions.map((v) => v.version).join(', ');
     const header = (name: string, description: string, example: string) => ({
       name,
       in: 'header' as const,
@@ -120,11 +160,9 @@ function webhooks(): Record<string, PathItemObject> {
       summary: info.type,
       description:
         `${info.description}\n\nDelivered as a signed POST (Standard Webhooks) with the event envelope at ` +
-        `version ${latest.version}.` +
-        (older.length > 0
-          ? ` Subscriptions pinned to version ${older.join(' or ')} receive that version.`
-          : '') +
-        (latest.deprecated ? ' This version is deprecated.' : ''),
+        `the version the subscription pins for this type (\`versionPins\`), else the latest, ` +
+        `${latest.version} (versions: ${versions}).` +
+        (latest.deprecated ? ' The latest version is deprecated.' : ''),
       tags: ['webhooks'],
       parameters: [
         header(
@@ -147,8 +185,16 @@ function webhooks(): Record<string, PathItemObject> {
         required: true,
         content: {
           'application/json': {
-            schema: envelopeSchema(info.type, info.resourceType, latest.version, latest.jsonSchema),
-            example: exampleEnvelope(info.type, info.resourceType, latest.version, latest.example),
+            schema: refs.length === 1 ? refs[0] : { oneOf: refs },
+            examples: Object.fromEntries(
+              info.versions.map((v) => [
+                `v${v.version}`,
+                {
+                  summary: `Version ${v.version}`,
+                  value: exampleEnvelope(info.type, info.resourceType, v.version, v.example),
+                },
+              ]),
+            ),
           },
         },
       },
@@ -162,6 +208,8 @@ function webhooks(): Record<string, PathItemObject> {
           description: 'Any other status, a timeout or a connection error is retried on the schedule',
         },
       },
+      // Signed (webhook-signature), not authenticated by the receiver's credentials.
+      security: [],
       ...(latest.deprecated ? { deprecated: true } : {}),
     };
     return [info.type, { post: operation }];
@@ -221,10 +269,87 @@ function envelopeSchema(type: string, resourceType: string, version: number, dat
   };
 }
 
+// Where @ApiProperty keeps a property's options (DECORATORS.API_MODEL_PROPERTIES; the package does not export it).
+const API_MODEL_PROPERTIES = 'swagger/apiModelProperties';
+
+/** The schema of a DTO in the document (by class name, as @nestjs/swagger names them). */
+function dtoSchema(document: OpenAPIObject, dto: Dto): SchemaObject {
+  const schema = document.components?.schemas?.[dto.name] as SchemaObject | undefined;
+  if (!schema?.properties) throw new Error(`${dto.name} has no schema in the OpenAPI document`);
+  return schema;
+}
+
+/**
+ * Writes the validators' rules into the document: each validated body DTO (and the DTOs nested in it) gets its
+ * constraints, `required` and `additionalProperties: false` (the validation pipe refuses unknown fields); each
+ * query DTO's rules go to its parameters. A validated field the document lacks fails the generation.
+ */
+function applyValidationRules(document: OpenAPIObject, found: RouteInfo[]): void {
+  const seen = new Set<Dto>();
+  const visit = (dto: Dto) => {
+    if (seen.has(dto)) return;
+    seen.add(dto);
+    const schema = dtoSchema(document, dto);
+    const rules = validationRules(dto);
+    for (const [name, rule] of rules) {
+      const generated = schema.properties?.[name] as SchemaObject | undefined;
+      if (!generated) throw new Error(`${dto.name}.${name} is validated but not in the OpenAPI document`);
+      schema.properties![name] = applyRule(generated, rule);
+      const declared = (
+        Reflect.getMetadata(API_MODEL_PROPERTIES, dto.prototype as object, name) as
+          { type?: unknown } | undefined
+      )?.type;
+      const nested: unknown = Array.isArray(declared) ? declared[0] : declared;
+      if (hasValidationRules(nested)) visit(nested);
+    }
+    const required = [...rules].filter(([, rule]) => !rule.optional).map(([name]) => name);
+    if (required.length > 0) schema.required = required;
+    else delete schema.required;
+    schema.additionalProperties = false;
+  };
+  for (const route of found) {
+    if (route.body) visit(route.body);
+    if (!route.query) continue;
+    const operation = document.paths[route.path]?.[route.method];
+    for (const [name, rule] of validationRules(route.query)) {
+      const param = operation?.parameters?.find(
+        (p): p is ParameterObject => 'in' in p && p.in === 'query' && p.name === name,
+      );
+      if (!param) throw new Error(`Query ${name} of ${route.method} ${route.path} is not in the document`);
+      param.schema = applyRule((param.schema ?? {}) as SchemaObject, rule);
+      param.required = !rule.optional;
+    }
+  }
+}
+
+/** OpenAPI 3.0's `nullable` (what @nestjs/swagger writes) as OpenAPI 3.1 / JSON Schema type arrays. */
+function toTypeArrays(node: unknown): void {
+  if (Array.isArray(node)) {
+    node.forEach(toTypeArrays);
+    return;
+  }
+  if (typeof node !== 'object' || node === null) return;
+  const schema = node as Record<string, unknown>;
+  if (typeof schema.nullable === 'boolean') {
+    const nullable = schema.nullable;
+    delete schema.nullable;
+    if (nullable && typeof schema.type === 'string') {
+      schema.type = [schema.type, 'null'];
+      if (Array.isArray(schema.enum)) schema.enum = [...(schema.enum as unknown[]), null];
+    } else if (nullable) {
+      const inner = { ...schema };
+      for (const key of Object.keys(schema)) if (key !== 'description') delete schema[key];
+      delete inner.description;
+      schema.anyOf = [inner, { type: 'null' }];
+    }
+  }
+  Object.values(schema).forEach(toTypeArrays);
+}
+
 /**
  * The API's OpenAPI 3.1 document: every controller route (Nest's explorer), bearer auth exactly where the
- * AuthGuard requires it, problem+json error responses on every operation, and a `webhooks` section generated
- * from the event catalogue.
+ * AuthGuard requires it, the validators' rules on every body and query, problem+json error responses on every
+ * operation, and a `webhooks` section generated from the event catalogue (every version of every type).
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -236,15 +361,32 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '`application/problem+json` (RFC 9457).',
     )
     .setVersion('1')
+    .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
+    .addServer('{origin}', 'Where the api runs', {
+      origin: {
+        default: 'http://localhost:3000',
+        description: 'Scheme, host and port of the api (`npm run dev`: http://localhost:3000, API_PORT)',
+      },
+    })
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer tdk_…`' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'tdk_<key>',
+        description:
+          'An API key: `Authorization: Bearer tdk_…`. Opaque (not a JWT): issued by POST /api-keys or ' +
+          'POST /tenants, shown once, stored hashed, revocable.',
+      },
       'bearer',
     )
     .addBearerAuth(
       {
         type: 'http',
         scheme: 'bearer',
-        description: "The platform operator's ADMIN_API_KEY (tenant creation only; not a tenant key)",
+        bearerFormat: 'ADMIN_API_KEY',
+        description:
+          "The platform operator's ADMIN_API_KEY, an opaque string set in the api's environment (tenant " +
+          'creation only; not a tenant key)',
       },
       'operator',
     )
@@ -253,6 +395,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
   });
   document.openapi = '3.1.0';
+  const found = routes(app);
+  applyValidationRules(document, found);
   document.components = {
     ...document.components,
     schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA },
@@ -270,7 +414,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     },
   };
 
-  const auth = new Map(routes(app).map((r) => [`${r.method} ${r.path}`, r]));
+  const auth = new Map(found.map((r) => [`${r.method} ${r.path}`, r]));
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of HTTP_METHODS) {
       const operation = item[method];
@@ -284,6 +428,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
             'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
           };
         }
+      }
+      // A body whose fields are all optional may be left out: the validation pipe reads a missing body as {}.
+      if (route?.body && !dtoSchema(document, route.body).required && operation.requestBody) {
+        (operation.requestBody as { required?: boolean }).required = false;
       }
       const add = (code: string) => {
         responses[code] ??= problemRef(code);
@@ -317,11 +465,31 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         const scope = route?.scope ?? (method === 'get' || method === 'head' ? 'read' : 'write');
         (operation as OperationObject & Record<string, unknown>)['x-required-scope'] = scope;
       }
+      add('431');
       add('500');
     }
   }
-  document.webhooks = webhooks();
+  document.webhooks = webhooks(document.components.schemas!);
+  toTypeArrays(document);
   return document;
+}
+
+/**
+ * The document without a running api: the app graph is built in preview mode (no provider is instantiated, so
+ * neither Postgres nor Kafka is needed); config placeholders satisfy the parser, nothing connects.
+ */
+export async function previewOpenApiDocument(): Promise<OpenAPIObject> {
+  const env = {
+    DATABASE_URL: 'postgres://preview@localhost:5432/preview',
+    KAFKA_BROKERS: 'localhost:9092',
+    ...process.env,
+  };
+  const app = await NestFactory.create(ApiModule.forRoot(env), { preview: true, logger: false });
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
 }
 
 /** Serves Swagger UI at /docs and the document at /docs-json (both public: the contract is not a secret). */

@@ -1,9 +1,12 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { eventTypePatterns } from '@tidings/events';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import {
   DEFAULT_EVENTS_LIMIT,
   MAX_EVENTS_LIMIT,
+  MAX_VERSION,
+  RESOURCE_ID,
   RESOURCE_TYPES,
   EventEnvelopeDto,
   EventPageDto,
@@ -29,15 +32,17 @@ export class EventsController {
   @ApiQuery({
     name: 'type',
     required: false,
-    type: String,
+    style: 'form',
+    explode: false,
+    schema: { type: 'array', minItems: 1, items: { type: 'string', enum: eventTypePatterns() } },
     description: 'Exact type (order.shipped), prefix wildcard (order.*) or *; comma-separate several',
   })
   @ApiQuery({ name: 'resourceType', required: false, enum: RESOURCE_TYPES })
-  @ApiQuery({ name: 'resourceId', required: false, type: String })
+  @ApiQuery({ name: 'resourceId', required: false, schema: { type: 'string', pattern: RESOURCE_ID.source } })
   @ApiQuery({
     name: 'after',
     required: false,
-    schema: { type: 'integer', minimum: 0, default: 0 },
+    schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
     description: 'Position cursor (exclusive): the `nextAfter` of the previous page',
   })
   @ApiQuery({
@@ -48,7 +53,7 @@ export class EventsController {
   @ApiQuery({
     name: 'version',
     required: false,
-    schema: { type: 'integer', minimum: 1 },
+    schema: { type: 'integer', minimum: 1, maximum: MAX_VERSION },
     description: 'Render `data` at this schema version; requires `type` to be one exact event type',
   })
   @ApiOkResponse({ type: EventPageDto })
@@ -58,8 +63,12 @@ export class EventsController {
 
   @Get(':eventId')
   @ApiOperation({ summary: 'One event by id' })
-  @ApiParam({ name: 'eventId', format: 'uuid' })
-  @ApiQuery({ name: 'version', required: false, schema: { type: 'integer', minimum: 1 } })
+  @ApiParam({ name: 'eventId', schema: { type: 'string', format: 'uuid' } })
+  @ApiQuery({
+    name: 'version',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_VERSION },
+  })
   @ApiOkResponse({ type: EventEnvelopeDto })
   get(@Tenant() t: TenantCtx, @Param('eventId') eventId: string, @Query() query: Record<string, unknown>) {
     return this.events.get(t, parseEventId(eventId), parseVersionQuery(query));

@@ -10,8 +10,10 @@ export const RESOURCE_TYPES = ['order', 'message', 'tenant', 'api_key', 'webhook
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NON_NEGATIVE_INT = /^(0|[1-9][0-9]{0,15})$/;
 const POSITIVE_INT = /^[1-9][0-9]{0,8}$/;
+/** The largest `version` POSITIVE_INT admits. */
+export const MAX_VERSION = 999_999_999;
 // Resource ids are ours (`ord_…`, `msg_…`, `key_…`, UUIDs): printable ASCII without spaces, bounded.
-const RESOURCE_ID = /^[\x21-\x7e]{1,200}$/;
+export const RESOURCE_ID = /^[\x21-\x7e]{1,200}$/;
 
 /** A parsed, validated `GET /events` query. */
 export interface EventQuery {

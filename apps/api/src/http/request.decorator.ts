@@ -1,6 +1,8 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
 import { ProblemError } from '@tidings/runtime';
 import type { Request as ExpressRequest } from 'express';
+import { IDEMPOTENCY_KEY } from '../idempotency/idempotency.service';
 
 export interface MutationRequest {
   idempotencyKey?: string;
@@ -10,13 +12,36 @@ export interface MutationRequest {
   body: unknown;
 }
 
+// `*` or an ETag of ours ("3", W/"3" or 3): HTTP strips the spaces and tabs around a header value.
+const IF_MATCH = /^[ \t]*(?:\*|(?:W\/)?"?(\d{1,9})"?)[ \t]*$/;
+
 function parseIfMatch(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '*') return undefined;
-  const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(value);
+  if (value === undefined) return undefined;
+  const m = IF_MATCH.exec(value);
   if (!m)
     throw new ProblemError(400, 'Bad Request', 'If-Match must be an ETag returned by this API, e.g. "3"');
-  return Number(m[1]);
+  return m[1] === undefined ? undefined : Number(m[1]);
 }
+
+/** Documents the If-Match header that `@Mutation()` reads (412 when it is not the current version). */
+export const ApiIfMatch = () =>
+  ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description: 'The ETag of the version you read: the change is refused with 412 if it is not current',
+    schema: { type: 'string', pattern: IF_MATCH.source },
+  });
+
+/** Documents the Idempotency-Key header of the POSTs that honour it (IdempotencyService). */
+export const ApiIdempotencyKey = () =>
+  ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Replays the first response for 24 h; the same key with another request is a 422, while the first is ' +
+      'still running a 409',
+    schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source },
+  });
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 

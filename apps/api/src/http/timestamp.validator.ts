@@ -25,11 +25,19 @@ export function parseTimestamp(value: unknown): Date | undefined {
   return Number.isNaN(at.getTime()) || utcYear < 1 || utcYear > 9999 ? undefined : at;
 }
 
+/** What IsTimestamp accepts, as JSON Schema for the OpenAPI document (RFC 3339 date-times and dates). */
+export const TIMESTAMP_SCHEMA = {
+  type: 'string',
+  anyOf: [{ format: 'date-time' }, { format: 'date' }],
+  description: 'RFC 3339 date-time (2026-01-01T00:00:00Z) or date (2026-01-01, midnight UTC), years 1–9999',
+};
+
 /** A timestamp as parseTimestamp reads it; services then read it with `new Date(value)`. */
 export function IsTimestamp(options?: ValidationOptions) {
   return ValidateBy(
     {
       name: 'isTimestamp',
+      constraints: [TIMESTAMP_SCHEMA],
       validator: {
         validate: (value) => parseTimestamp(value) !== undefined,
         defaultMessage: (args) =>

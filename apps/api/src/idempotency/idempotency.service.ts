@@ -21,7 +21,7 @@ export interface IdempotentRequest {
 }
 
 // Keys are opaque client strings; 1–255 printable ASCII characters covers UUIDs and ULIDs with room to spare.
-const KEY = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * Idempotency-Key for POSTs. The key row is written in the SAME transaction as the mutation, so a committed
@@ -45,7 +45,7 @@ export class IdempotencyService {
     work: (tx: Tx) => Promise<Outcome<T>>,
   ): Promise<Outcome<T> & { replayed: boolean }> {
     if (req.key === undefined) return { ...(await transaction(this.ds, work)), replayed: false };
-    if (!KEY.test(req.key))
+    if (!IDEMPOTENCY_KEY.test(req.key))
       throw new ProblemError(400, 'Bad Request', 'Idempotency-Key must be 1–255 printable ASCII characters');
     const hash = createHash('sha256')
       .update(`${req.method} ${req.path}\n${JSON.stringify(req.body ?? null)}`)

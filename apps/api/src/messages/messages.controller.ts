@@ -9,7 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
-import { Mutation, type MutationRequest } from '../http/request.decorator';
+import { ApiIdempotencyKey, Mutation, type MutationRequest } from '../http/request.decorator';
 import { CreateMessageDto, ListMessagesQuery, MessageDto, MessagePageDto } from './messages.dto';
 import { MessagesService } from './messages.service';
 
@@ -21,6 +21,7 @@ export class MessagesController {
 
   @Post()
   @ApiOperation({ summary: 'Record a received message (emits message.received)' })
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: MessageDto })
   async create(
     @Tenant() t: TenantCtx,

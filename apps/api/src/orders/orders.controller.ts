@@ -2,7 +2,6 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
-  ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -10,7 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
-import { Mutation, type MutationRequest } from '../http/request.decorator';
+import { ApiIdempotencyKey, ApiIfMatch, Mutation, type MutationRequest } from '../http/request.decorator';
 import { OrderHistoryService, parseAsOf } from './order-history.service';
 import {
   CancelOrderDto,
@@ -36,11 +35,6 @@ function send(res: Response, outcome: Outcome): OrderView {
 
 @ApiTags('orders')
 @ApiBearerAuth()
-@ApiHeader({
-  name: 'Idempotency-Key',
-  required: false,
-  description: 'On POST: replays the first response for 24 h',
-})
 @Controller('orders')
 export class OrdersController {
   constructor(
@@ -50,6 +44,7 @@ export class OrdersController {
 
   @Post()
   @ApiOperation({ summary: 'Place an order (emits order.created)' })
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: OrderDto })
   async create(
     @Tenant() t: TenantCtx,
@@ -91,7 +86,7 @@ export class OrdersController {
   @Patch(':id')
   @ApiOperation({ summary: 'Change editable fields (emits order.updated)' })
   @ApiOkResponse({ type: OrderDto })
-  @ApiHeader({ name: 'If-Match', required: false })
+  @ApiIfMatch()
   async update(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
@@ -104,6 +99,8 @@ export class OrdersController {
 
   @Post(':id/pay')
   @HttpCode(200)
+  @ApiIdempotencyKey()
+  @ApiIfMatch()
   @ApiOperation({
     summary: 'Pay the order (emits order.payment_received); 409 from a state that does not allow it',
   })
@@ -120,6 +117,8 @@ export class OrdersController {
 
   @Post(':id/ship')
   @HttpCode(200)
+  @ApiIdempotencyKey()
+  @ApiIfMatch()
   @ApiOperation({ summary: 'Ship the order (emits order.shipped); 409 from a state that does not allow it' })
   @ApiOkResponse({ type: OrderDto })
   async ship(
@@ -134,6 +133,8 @@ export class OrdersController {
 
   @Post(':id/deliver')
   @HttpCode(200)
+  @ApiIdempotencyKey()
+  @ApiIfMatch()
   @ApiOperation({
     summary: 'Deliver the order (emits order.delivered); 409 from a state that does not allow it',
   })
@@ -149,6 +150,8 @@ export class OrdersController {
 
   @Post(':id/cancel')
   @HttpCode(200)
+  @ApiIdempotencyKey()
+  @ApiIfMatch()
   @ApiOperation({
     summary: 'Cancel the order (emits order.cancelled); 409 from a state that does not allow it',
   })
@@ -166,6 +169,7 @@ export class OrdersController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete the order (emits order.deleted)' })
+  @ApiIfMatch()
   @ApiNoContentResponse()
   delete(@Tenant() t: TenantCtx, @Param('id') id: string, @Mutation() m: MutationRequest) {
     return this.orders.delete(t, id, m);

@@ -150,12 +150,12 @@ export class ListOrdersQuery {
   @Length(1, 128)
   customerId?: string;
 
-  @ApiPropertyOptional({ description: 'ISO 8601' })
+  @ApiPropertyOptional()
   @IfPresent()
   @IsTimestamp()
   createdAfter?: string;
 
-  @ApiPropertyOptional({ description: 'ISO 8601' })
+  @ApiPropertyOptional()
   @IfPresent()
   @IsTimestamp()
   createdBefore?: string;

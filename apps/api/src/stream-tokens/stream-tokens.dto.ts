@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, Max, Min } from 'class-validator';
 import { IfPresent } from '../http/optional.validator';
+import { IsEventTypePattern } from '../webhooks/webhooks.dto';
 
 // Up to 30 days: long-lived dashboards; default one hour for a browser session.
 export const MAX_STREAM_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
@@ -14,7 +15,7 @@ export class CreateStreamTokenDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
-  @IsString({ each: true })
+  @IsEventTypePattern({ each: true })
   eventTypes?: string[];
 
   @ApiPropertyOptional({ example: 3600, minimum: 60, maximum: MAX_STREAM_TOKEN_TTL_SECONDS })

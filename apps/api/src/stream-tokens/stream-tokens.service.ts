@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { hashCredential, newCredential, StreamTokenEntity } from '@tidings/db';
-import { isValidEventTypePattern } from '@tidings/events';
-import { ProblemError } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 
@@ -14,17 +12,6 @@ export class StreamTokensService {
   constructor(private readonly ds: DataSource) {}
 
   async create(t: TenantCtx, eventTypes: string[] = ['*'], ttlSeconds = 3600) {
-    const invalid = eventTypes.filter((p) => !isValidEventTypePattern(p));
-    if (invalid.length > 0) {
-      throw new ProblemError(
-        400,
-        'Validation Failed',
-        `Unknown event type pattern(s): ${invalid.join(', ')}`,
-        {
-          errors: invalid.map((p) => ({ field: 'eventTypes', message: `${p} matches no event type` })),
-        },
-      );
-    }
     const { id, credential } = newCredential('stream_token');
     const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
     await this.ds.getRepository(StreamTokenEntity).insert({

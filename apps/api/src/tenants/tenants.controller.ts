@@ -1,5 +1,12 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import { Public } from '../auth/tenant.decorator';
 import { OperatorGuard } from './operator.guard';
 import { CreatedTenantDto, CreateTenantDto } from './tenants.dto';
@@ -18,6 +25,10 @@ export class TenantsController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Create a tenant and its first admin key (platform operator only)' })
   @ApiCreatedResponse({ type: CreatedTenantDto })
+  @ApiNotFoundResponse({ description: 'Tenant creation over HTTP is disabled: ADMIN_API_KEY is not set' })
+  @ApiTooManyRequestsResponse({
+    description: 'Too many attempts from this address: retry after `Retry-After` seconds',
+  })
   create(@Body() body: CreateTenantDto) {
     return this.tenants.create(body.name);
   }

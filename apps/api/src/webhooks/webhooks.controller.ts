@@ -51,6 +51,7 @@ export class WebhooksController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One subscription (never its secret)' })
   @ApiOkResponse({ type: WebhookDto })
   get(@Tenant() t: TenantCtx, @Param('id') id: string) {
     return this.webhooks.get(t, id);
@@ -81,6 +82,7 @@ export class WebhooksController {
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete the subscription (emits webhook.subscription.deleted)' })
   @ApiNoContentResponse({ description: 'Deleted; nothing more is delivered to it' })
   async remove(@Tenant() t: TenantCtx, @Param('id') id: string): Promise<void> {
     await this.webhooks.remove(t, id);

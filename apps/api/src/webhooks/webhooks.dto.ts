@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { isKnownEventType, isValidEventTypePattern, supportedVersions } from '@tidings/events';
+import {
+  eventTypePatterns,
+  isKnownEventType,
+  isValidEventTypePattern,
+  listEventTypes,
+  supportedVersions,
+} from '@tidings/events';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -43,11 +49,20 @@ function versionPinsProblem(value: unknown): string | null {
   return null;
 }
 
-/** Validates with a function that returns the precise problem (or null), so the 400 says what is wrong. */
-function Check(name: string, problem: (value: unknown) => string | null, options?: ValidationOptions) {
+/**
+ * Validates with a function that returns the precise problem (or null), so the 400 says what is wrong; `schema`
+ * states the same rule as JSON Schema for the OpenAPI document.
+ */
+function Check(
+  name: string,
+  problem: (value: unknown) => string | null,
+  schema: object,
+  options?: ValidationOptions,
+) {
   return ValidateBy(
     {
       name,
+      constraints: [schema],
       validator: {
         validate: (value) => problem(value) === null,
         defaultMessage: (args) => `${args?.property ?? name} ${problem(args?.value) ?? 'is invalid'}`,
@@ -61,6 +76,18 @@ const eventTypePattern = (value: unknown) =>
   typeof value === 'string' && isValidEventTypePattern(value)
     ? null
     : `${JSON.stringify(value)} is not an event type, a prefix wildcard like order.* or *`;
+
+/** An event type, a prefix wildcard of the catalogue (`order.*`) or `*`. */
+export const IsEventTypePattern = (options?: ValidationOptions) =>
+  Check('eventTypePattern', eventTypePattern, { type: 'string', enum: eventTypePatterns() }, options);
+
+const VERSION_PINS_SCHEMA = {
+  type: 'object',
+  properties: Object.fromEntries(
+    listEventTypes().map((t) => [t.type, { type: 'integer', enum: supportedVersions(t.type) }]),
+  ),
+  additionalProperties: false,
+};
 
 export class CreateWebhookDto {
   @ApiProperty({ example: 'https://example.com/webhooks/tidings', maxLength: 2048 })
@@ -76,7 +103,7 @@ export class CreateWebhookDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_EVENT_TYPES)
-  @Check('eventTypePattern', eventTypePattern, { each: true })
+  @IsEventTypePattern({ each: true })
   eventTypes!: string[];
 
   @ApiPropertyOptional({ maxLength: MAX_DESCRIPTION, example: 'Fulfilment service' })
@@ -101,7 +128,7 @@ export class CreateWebhookDto {
     description: 'Event type → schema version delivered to this subscription (default: latest)',
   })
   @IfPresent()
-  @Check('versionPins', versionPinsProblem)
+  @Check('versionPins', versionPinsProblem, VERSION_PINS_SCHEMA)
   versionPins?: Record<string, number>;
 
   @ApiPropertyOptional({
@@ -125,7 +152,7 @@ export class UpdateWebhookDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_EVENT_TYPES)
-  @Check('eventTypePattern', eventTypePattern, { each: true })
+  @IsEventTypePattern({ each: true })
   eventTypes?: string[];
 
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_DESCRIPTION })
@@ -141,7 +168,7 @@ export class UpdateWebhookDto {
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'integer' } })
   @IfPresent()
-  @Check('versionPins', versionPinsProblem)
+  @Check('versionPins', versionPinsProblem, VERSION_PINS_SCHEMA)
   versionPins?: Record<string, number>;
 
   @ApiPropertyOptional()
@@ -158,7 +185,6 @@ export class UpdateWebhookDto {
   status?: 'active' | 'disabled';
 
   @ApiPropertyOptional({
-    format: 'date-time',
     description:
       'Only when re-enabling: re-deliver every matching event committed since this time that the ' +
       'subscription did not receive successfully',
@@ -170,7 +196,6 @@ export class UpdateWebhookDto {
 
 export class EnableWebhookDto {
   @ApiPropertyOptional({
-    format: 'date-time',
     description:
       'Replay what the subscription missed since this time: its dead letters that died since then and the ' +
       'matching events committed while it was disabled. Default: its last successful delivery (or its creation)',
