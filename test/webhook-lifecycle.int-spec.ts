@@ -10,7 +10,14 @@ import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-
 import { startApi, type TestApi } from './support/api-app';
 import { writeConcurrently, writeOrderEvent } from './support/event-writer';
 import { eventually } from './support/eventually';
-import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { ensureTopics } from '../scripts/infra/topics';
+import {
+  createTestDatabase,
+  ensureTestTopics,
+  kafkaBrokers,
+  startDedicatedKafka,
+  testTopicPrefix,
+} from './support/infra';
 import { createTenant, type TestTenant } from './support/tenant';
 import { type Reply, WebhookReceiver } from './support/webhook-receiver';
 
@@ -22,17 +29,20 @@ import { type Reply, WebhookReceiver } from './support/webhook-receiver';
  */
 const SCALE = '0.0001';
 
-async function setup(scale = SCALE) {
+/** The pipeline on the shared broker, or on `brokers` (a dedicated one the test stops). */
+async function setup(scale = SCALE, brokers?: string[]) {
   const db = await createTestDatabase();
   const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  const topics = [...allEventTopics(prefix), ...allPlatformTopics(prefix)];
+  if (brokers) await ensureTopics(brokers, topics, 3);
+  else await ensureTestTopics(prefix, topics, 3);
   const ds = createDataSource(db.url, 3);
   await ds.initialize();
   const receiver = await WebhookReceiver.start();
   const common = {
     DATABASE_URL: db.url,
     DB_POOL_SIZE: '6',
-    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KAFKA_BROKERS: (brokers ?? kafkaBrokers()).join(','),
     KAFKA_TOPIC_PREFIX: prefix,
     KAFKA_PARTITIONS: '3',
     LOG_LEVEL: 'error',
@@ -64,7 +74,7 @@ async function setup(scale = SCALE) {
     { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
   );
   apps.push(dispatcher.app);
-  const kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'lifecycle-int-spec' });
+  const kafka = new KafkaJsClient({ brokers: brokers ?? kafkaBrokers(), clientId: 'lifecycle-int-spec' });
   const deadLetters: Record<string, unknown>[] = [];
   const dlq: Consumer = kafka.createConsumer({
     groupId: `${prefix}lifecycle-dlq`,
@@ -368,4 +378,75 @@ describe('a dead endpoint, its alerts, and re-enabling with replay', () => {
     expect(metrics).toMatch(/tidings_webhook_subscriptions_failing_total\{[^}]*\} [1-9]/);
     expect(metrics).toMatch(/tidings_webhook_dead_letters_published_total\{[^}]*\} [1-9]/);
   });
+});
+
+describe('a broker outage while deliveries die', () => {
+  it('keeps recording outcomes without Kafka, and publishes the dead letters once it is back', async () => {
+    const broker = await startDedicatedKafka();
+    const main = ctx;
+    ctx = await setup(SCALE, broker.brokers);
+    api = ctx.api;
+    try {
+      const tenant = await createTenant(ctx.ds, { name: 'outage' });
+      const dead = await subscribe(tenant, ctx.receiver, '/outage-dead');
+      const recovering = await subscribe(tenant, ctx.receiver, '/outage-recovering');
+      tenants.set(dead, tenant);
+      ctx.receiver.always('/outage-dead', { status: 500 });
+      ctx.receiver.always('/outage-recovering', { status: 503 });
+      const written = await writeConcurrently(ctx.ds, tenant.tenantId, ['ord_out_1', 'ord_out_2'], 4, 2);
+      // Recorded for both subscriptions and tried at least once each (the last of 6 attempts is ~9.6 s away).
+      await eventually(async () => {
+        for (const id of [dead, recovering]) {
+          const rows = await deliveries(id);
+          expect(rows).toHaveLength(written.length);
+          expect(rows.every((r) => r.status === 'failed')).toBe(true);
+        }
+      });
+      await broker.kill();
+      ctx.receiver.always('/outage-recovering', { status: 200 });
+
+      // Without a broker: the recovering endpoint's retries are recorded as successes, the dead one's
+      // deliveries exhaust their schedule and are dead-lettered, waiting for the dead-letter topic.
+      await eventually(
+        async () => {
+          expect((await deliveries(recovering)).map((r) => r.status)).toEqual(written.map(() => 'succeeded'));
+          expect((await deliveries(dead)).map((r) => [r.status, r.dead_reason])).toEqual(
+            written.map(() => ['dead', 'retries_exhausted']),
+          );
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      const unpublished = () =>
+        ctx.ds.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM webhook_deliveries
+           WHERE subscription_id = $1 AND status = 'dead' AND dlq_published_at IS NULL`,
+          [dead],
+        );
+      expect(await unpublished()).toEqual([{ n: written.length }]);
+      const metrics = await (await fetch(`${ctx.dispatcherUrl}/metrics`)).text();
+      const gauge = metrics.split('\n').filter((l) => l.startsWith('tidings_webhook_dead_letters_'));
+      expect(gauge.find((l) => l.startsWith('tidings_webhook_dead_letters_unpublished'))).toMatch(
+        / [1-9]\d*$/,
+      );
+      expect(ctx.deadLetters.filter((d) => d.subscriptionId === dead)).toEqual([]);
+
+      await broker.start();
+      await eventually(
+        async () => {
+          const mine = ctx.deadLetters.filter((d) => d.subscriptionId === dead);
+          expect(mine.map((d) => [d.eventId, d.reason]).sort()).toEqual(
+            written.map((w) => [w.eventId, 'retries_exhausted']).sort(),
+          );
+          expect(await unpublished()).toEqual([{ n: 0 }]);
+        },
+        { timeoutMs: 90_000, intervalMs: 250 },
+      );
+      expect(await subscription(dead)).toMatchObject({ status: 'active' });
+    } finally {
+      await ctx.teardown();
+      ctx = main;
+      api = main.api;
+      await broker.dispose();
+    }
+  }, 180_000);
 });
