@@ -5,7 +5,7 @@ import { eventually } from './eventually';
 export interface SseFrame {
   /** The SSE `id:` (a position), as the client saw it. */
   id: string;
-  /** The SSE `event:` name: an event type, or `reset`. */
+  /** The SSE `event:` name: an event type, `reset` or `revoked`. */
   event: string;
   data: string;
 }
@@ -70,7 +70,7 @@ export class SseClient {
     this.source = new EventSource(typeof target === 'string' ? target : target(), { fetch: fetchLike });
     const record = (event: MessageEvent) =>
       this.frames.push({ id: event.lastEventId, event: event.type, data: String(event.data) });
-    for (const t of [...listEventTypes().map((e) => e.type), 'reset', 'message']) {
+    for (const t of [...listEventTypes().map((e) => e.type), 'reset', 'revoked', 'message']) {
       this.source.addEventListener(t, record);
     }
     this.source.addEventListener('open', () => this.opened++);
@@ -87,13 +87,20 @@ export class SseClient {
     return client;
   }
 
-  /** Event frames (not `reset`), decoded. */
+  /** Event frames (not `reset` or `revoked`), decoded. */
   get events(): EventEnvelope[] {
-    return this.frames.filter((f) => f.event !== 'reset').map((f) => JSON.parse(f.data) as EventEnvelope);
+    return this.frames
+      .filter((f) => f.event !== 'reset' && f.event !== 'revoked')
+      .map((f) => JSON.parse(f.data) as EventEnvelope);
   }
 
   get resets(): { reason: string; earliestPosition: number; latestPosition: number }[] {
     return this.frames.filter((f) => f.event === 'reset').map((f) => JSON.parse(f.data) as never);
+  }
+
+  /** The `revoked` frames' data: the stream's credential died while it was open. */
+  get revocations(): { reason: string }[] {
+    return this.frames.filter((f) => f.event === 'revoked').map((f) => JSON.parse(f.data) as never);
   }
 
   /** The id of the last frame received (what the client would resume from). */

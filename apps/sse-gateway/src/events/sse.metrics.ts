@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@tidings/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export type DisconnectReason = 'client_closed' | 'slow_consumer' | 'shutdown' | 'error';
+export type DisconnectReason = 'client_closed' | 'slow_consumer' | 'shutdown' | 'error' | 'revoked';
 
 @Injectable()
 export class SseMetrics {

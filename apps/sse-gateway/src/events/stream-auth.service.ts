@@ -8,6 +8,10 @@ export interface StreamPrincipal {
   tenantId: string;
   /** Event-type patterns the credential allows; `['*']` for an API key. */
   allowedTypes: string[];
+  /** The API key the stream lives by: the key itself, or the key that minted the stream token. */
+  apiKeyId: string;
+  /** When a stream token stops being valid (ms since the epoch); undefined for an API key. */
+  expiresAt?: number;
 }
 
 class UnauthorizedProblem extends ProblemError {
@@ -19,6 +23,7 @@ class UnauthorizedProblem extends ProblemError {
 /**
  * Resolves a credential (`tdk_…` API key with read scope, or `tds_…` stream token) to its tenant. Every
  * failure — unknown, revoked, expired, wrong scope — is a 401 before the stream opens, with the same shape.
+ * Open streams are re-checked by `liveKeys` (revocation) and the principal's `expiresAt` (token expiry).
  */
 @Injectable()
 export class StreamAuthService {
@@ -38,20 +43,27 @@ export class StreamAuthService {
 
   private async streamToken(hash: string): Promise<StreamPrincipal> {
     // The token dies with its API key: revoking the key must end the streams it granted.
-    const [row] = await this.ds.query<{ tenant_id: string; event_types: string[] }[]>(
-      `SELECT t.tenant_id, t.event_types
+    const [row] = await this.ds.query<
+      { tenant_id: string; event_types: string[]; api_key_id: string; expires_at: Date }[]
+    >(
+      `SELECT t.tenant_id, t.event_types, t.api_key_id, t.expires_at
          FROM stream_tokens t JOIN api_keys k ON k.id = t.api_key_id AND k.tenant_id = t.tenant_id
         WHERE t.token_hash = $1 AND t.expires_at > now() AND k.revoked_at IS NULL`,
       [hash],
     );
     if (!row) throw new UnauthorizedProblem('The stream token is unknown, expired or revoked');
-    return { tenantId: row.tenant_id, allowedTypes: row.event_types.length > 0 ? row.event_types : ['*'] };
+    return {
+      tenantId: row.tenant_id,
+      allowedTypes: row.event_types.length > 0 ? row.event_types : ['*'],
+      apiKeyId: row.api_key_id,
+      expiresAt: row.expires_at.getTime(),
+    };
   }
 
   /** Found by its public prefix (`tdk_` + 12 characters, uniquely indexed), then matched by hash. */
   private async apiKey(prefix: string, hash: string): Promise<StreamPrincipal> {
-    const [row] = await this.ds.query<{ tenant_id: string; scopes: string[] }[]>(
-      'SELECT tenant_id, scopes FROM api_keys WHERE prefix = $1 AND secret_hash = $2 AND revoked_at IS NULL',
+    const [row] = await this.ds.query<{ id: string; tenant_id: string; scopes: string[] }[]>(
+      'SELECT id, tenant_id, scopes FROM api_keys WHERE prefix = $1 AND secret_hash = $2 AND revoked_at IS NULL',
       [prefix, hash],
     );
     if (!row) throw new UnauthorizedProblem('The API key is unknown or revoked');
@@ -59,6 +71,18 @@ export class StreamAuthService {
     if (!row.scopes.some((s) => s === 'read' || s === 'write' || s === 'admin')) {
       throw new UnauthorizedProblem('The API key lacks the read scope');
     }
-    return { tenantId: row.tenant_id, allowedTypes: ['*'] };
+    return { tenantId: row.tenant_id, allowedTypes: ['*'], apiKeyId: row.id };
+  }
+
+  /**
+   * Which of these API keys still exist unrevoked: one query for every open stream's key, however many
+   * streams share them (a key that is absent was revoked, or its tenant deleted).
+   */
+  async liveKeys(apiKeyIds: string[]): Promise<Set<string>> {
+    const rows = await this.ds.query<{ id: string }[]>(
+      'SELECT id FROM api_keys WHERE id = ANY($1::text[]) AND revoked_at IS NULL',
+      [apiKeyIds],
+    );
+    return new Set(rows.map((r) => r.id));
   }
 }

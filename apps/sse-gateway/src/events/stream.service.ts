@@ -30,6 +30,9 @@ const REPLAY_DRAIN_BYTES = 64 * 1024;
 
 export type ResetReason = 'malformed_last_event_id' | 'future_last_event_id' | 'expired_last_event_id';
 
+/** Why a stream's credential stopped being valid while it was open (the `revoked` frame's `reason`). */
+export type RevokedReason = 'key_revoked' | 'token_expired';
+
 /** One open stream. Holds no timer and no closure per event: 10,000 of them must fit in ~16 KB each. */
 class SseConnection {
   /** False while the replay runs: live events are queued, then drained skipping what replay sent. */
@@ -46,6 +49,10 @@ class SseConnection {
     readonly version: number | undefined,
     /** Highest position written (or skipped by the client's own Last-Event-ID): dedupe key. */
     public lastSent: number,
+    /** The API key the credential lives by (for a stream token, the key that minted it). */
+    readonly apiKeyId: string,
+    /** A stream token's expiry (ms since the epoch); undefined for an API key. */
+    readonly expiresAt: number | undefined,
   ) {}
 
   matches(e: EventEnvelope): boolean {
@@ -80,6 +87,10 @@ function frameOf(e: EventEnvelope, version: number, cache?: FrameCache): string 
  * registered (queueing live frames) BEFORE the replay reads the log, the replay covers exactly the positions
  * between the client's Last-Event-ID and the first live position, and the queue is then drained skipping
  * anything at or below the last position sent.
+ *
+ * A stream lives only as long as its credential: each heartbeat ends (with `event: revoked`) the streams of
+ * expired tokens and, after one query for all open streams' keys, of revoked keys; an `api_key.revoked` event
+ * from the fan-out ends that key's streams at once.
  */
 @Injectable()
 export class StreamService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -91,6 +102,8 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   private overCapTimer?: NodeJS.Timeout;
   private accepting = false;
   private heartbeat?: NodeJS.Timeout;
+  /** A credential check is running: a slow database never stacks them up. */
+  private checking = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: SseGatewayConfig,
@@ -180,6 +193,8 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
       query.resourceId,
       query.version,
       liveFrom - 1,
+      principal.apiKeyId,
+      principal.expiresAt,
     );
     this.register(conn);
     res.on('close', () => this.unregister(conn));
@@ -219,6 +234,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     earliest: number,
     liveFrom: number,
   ) {
+    if (conn.closeReason) return;
     const data = {
       reason,
       lastEventId: raw.slice(0, 64),
@@ -289,6 +305,10 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
         this.close(conn, 'error');
       }
     }
+    // The key's streams end after the event itself, so a stream of api_key.* still sees its own key revoked.
+    if (e.eventType === 'api_key.revoked') {
+      for (const conn of set) if (conn.apiKeyId === e.resourceId) this.revoke(conn, 'key_revoked');
+    }
   }
 
   /** Writes one event frame unless it was already sent; cuts the client when its unsent bytes pass the cap. */
@@ -309,6 +329,46 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
         this.checkBuffer(conn);
       }
     }
+    void this.checkCredentials();
+  }
+
+  /**
+   * Ends the streams whose credential died since they opened: expired stream tokens (known in memory) and
+   * revoked keys, found with one query for the distinct keys of all open streams. Only streams whose key was
+   * in that query are judged by its answer (one opened meanwhile waits for the next beat).
+   */
+  private async checkCredentials(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const now = Date.now();
+      const keys = new Set<string>();
+      for (const set of this.byTenant.values()) {
+        for (const conn of set) {
+          if (conn.closeReason) continue;
+          if (conn.expiresAt !== undefined && conn.expiresAt <= now) this.revoke(conn, 'token_expired');
+          else keys.add(conn.apiKeyId);
+        }
+      }
+      if (keys.size === 0) return;
+      const live = await this.auth.liveKeys([...keys]);
+      for (const set of this.byTenant.values()) {
+        for (const conn of set) {
+          if (keys.has(conn.apiKeyId) && !live.has(conn.apiKeyId)) this.revoke(conn, 'key_revoked');
+        }
+      }
+    } catch (error) {
+      this.logger.warn(`credential check failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** The last frame of a stream whose credential died (docs/sse.md, "Revoked"), then the end of the stream. */
+  private revoke(conn: SseConnection, reason: RevokedReason): void {
+    if (conn.closeReason) return;
+    conn.res.write(`event: revoked\ndata: ${JSON.stringify({ reason })}\n\n`);
+    this.close(conn, 'revoked');
   }
 
   private checkBuffer(conn: SseConnection): void {
