@@ -2,14 +2,20 @@
  * `npm run dev`: everything on one machine. Provisions Postgres and Kafka (scripts/infra/provision.ts),
  * migrates, creates topics, starts the four apps with prefixed logs, waits until each is ready, prints the
  * URLs and a dev API key. Ctrl-C (or SIGTERM) stops the apps, then Kafka and Postgres: nothing is left running.
+ * A `.env` file in the working directory is loaded first when present; variables already set win.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { allEventTopics } from '@tidings/events';
 import { allPlatformTopics } from '@tidings/kafka';
 import { runMigrations } from '@tidings/db';
 import { provisionInfra, type Infra } from './infra/provision';
 import { ensureTopics } from './infra/topics';
+
+// Before anything reads the environment (the ports below).
+const dotEnv = existsSync('.env');
+if (dotEnv) process.loadEnvFile('.env');
 
 interface AppSpec {
   name: string;
@@ -122,10 +128,7 @@ async function shutdown(code: number): Promise<never> {
 async function bootstrapDevKey(databaseUrl: string): Promise<string | undefined> {
   try {
     const { createDataSource } = await import('@tidings/db');
-    const cli = (await import('../apps/api/src/cli')) as {
-      bootstrapDevTenant?: (ds: unknown) => Promise<{ tenantId: string; apiKey: string }>;
-    };
-    if (!cli.bootstrapDevTenant) return undefined;
+    const cli = await import('../apps/api/src/cli');
     const ds = createDataSource(databaseUrl, 1);
     await ds.initialize();
     try {
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
   // Kafka and Postgres run in their own process groups: a terminal's Ctrl-C reaches only us and the apps,
   // and we stop the infrastructure after the apps have drained.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
+  if (dotEnv) say('loaded .env (variables set in the environment take precedence)');
   infra = await provisionInfra({
     purpose: 'dev',
     log: (l) => process.stdout.write(`${tag('infra', 34)} ${l}\n`),
@@ -177,6 +181,8 @@ async function main(): Promise<void> {
   say(`  Postgres    ${infra.databaseUrl}`);
   say(`  Kafka       ${infra.kafkaBrokers.join(',')}`);
   if (key) say(`  dev API key ${key}`);
+  say(`  operator key ${env.ADMIN_API_KEY}  (POST /tenants)`);
+  say('  webhook receivers on http://127.0.0.1 and http://localhost are allowed (dev only)');
   say('Ctrl-C stops everything.');
 }
 

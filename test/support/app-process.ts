@@ -11,6 +11,8 @@ export interface AppProcess {
 }
 
 const ROOT = join(__dirname, '..', '..');
+/** Node options that run a TypeScript entry point the way `npm run dev` does (no type check). */
+export const TS_NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'];
 
 /**
  * Starts an app as a real child process (so tests can SIGKILL it), with its env, and waits until its
@@ -25,13 +27,7 @@ export async function startAppProcess(
 ): Promise<AppProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
-      join('apps', app, 'src', 'main.ts'),
-    ],
+    [...TS_NODE_ARGS, join('apps', app, 'src', 'main.ts')],
     {
       cwd: ROOT,
       env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },

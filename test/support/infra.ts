@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKafka, type KafkaBroker } from '../../scripts/infra/kafka';
 import { randomBytes } from 'node:crypto';
-import { createTopicsAndWait } from '@tidings/kafka';
+import { allEventTopics } from '@tidings/events';
+import { allPlatformTopics, createTopicsAndWait } from '@tidings/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 
@@ -90,4 +91,23 @@ export async function startDedicatedKafka(): Promise<
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * What a test file running the pipeline's apps needs: its own database and topic prefix (topics created,
+ * 3 partitions) and the variables every app takes for them. `drop()` removes the database.
+ */
+export async function isolatedAppEnv(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const prefix = testTopicPrefix();
+  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  const env = {
+    DATABASE_URL: db.url,
+    DB_POOL_SIZE: '4',
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_PARTITIONS: '3',
+    LOG_LEVEL: 'error',
+  };
+  return { env, drop: db.drop };
 }

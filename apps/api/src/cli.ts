@@ -1,20 +1,19 @@
 /**
- * Operator commands for the api app:
- *   ts-node -r tsconfig-paths/register apps/api/src/cli.ts bootstrap-dev   → a dev tenant + admin key (JSON)
- *   ts-node -r tsconfig-paths/register apps/api/src/cli.ts create-tenant <name>
- *   ts-node -r tsconfig-paths/register apps/api/src/cli.ts rebuild [--apply]
- *       → replays the event log into fresh orders/messages projections and compares them with the live
- *         tables (exit 1 on any difference); --apply replaces the live tables (docs/event-log.md)
- * Both need DATABASE_URL.
+ * The operator commands of `npm run tidings` (scripts/tidings/main.ts), on the database: bootstrap-dev,
+ * create-tenant, create-key, rebuild (docs/event-log.md). Each prints one JSON object on stdout and returns
+ * its exit code: 0 done, 1 failed (e.g. rebuild found differences), 64 usage error.
  */
-import { createDataSource, TenantEntity } from '@tidings/db';
-import { transaction } from '@tidings/db';
+import { createDataSource, TenantEntity, transaction, type ApiKeyScope } from '@tidings/db';
 import type { DataSource } from 'typeorm';
+import { parseArgs } from 'node:util';
 import { issueApiKey } from './api-keys/api-keys.service';
 import { rebuildCommand } from './events/rebuild.service';
 import { createTenantWithKey } from './tenants/tenants.service';
 
 export { createTenantWithKey };
+
+const SCOPES: readonly ApiKeyScope[] = ['read', 'write', 'admin'];
+const EXIT_USAGE = 64;
 
 /** Reuses the tenant named `dev` if it exists and always mints a fresh admin key for it. */
 export async function bootstrapDevTenant(ds: DataSource): Promise<{ tenantId: string; apiKey: string }> {
@@ -27,31 +26,72 @@ export async function bootstrapDevTenant(ds: DataSource): Promise<{ tenantId: st
   return { tenantId: existing.id, apiKey: key.key };
 }
 
-async function run(argv: string[]): Promise<void> {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error('DATABASE_URL is required');
-  const ds = createDataSource(url, 1);
-  await ds.initialize();
+type Outcome = { json: unknown } | { code: number };
+
+async function createKey(ds: DataSource, args: string[]): Promise<Outcome> {
+  const line = 'create-key <tenantId> [--name <name>] [--scopes read,write,admin]';
+  let parsed;
   try {
-    const [command, ...args] = argv;
-    if (command === 'bootstrap-dev') {
-      process.stdout.write(`${JSON.stringify(await bootstrapDevTenant(ds))}\n`);
-    } else if (command === 'create-tenant' && args[0]) {
+    parsed = parseArgs({
+      args,
+      options: { name: { type: 'string' }, scopes: { type: 'string' } },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    return usage(`${line}  (${(error as Error).message})`);
+  }
+  const { values, positionals } = parsed;
+  const [tenantId] = positionals;
+  if (!tenantId || positionals.length > 1) return usage(line);
+  const scopes = (values.scopes ?? 'admin').split(',').map((s) => s.trim());
+  const unknown = scopes.find((s) => !SCOPES.includes(s as ApiKeyScope));
+  if (unknown !== undefined) return usage(`unknown scope "${unknown}": use ${SCOPES.join(', ')}`);
+  if (!(await ds.getRepository(TenantEntity).existsBy({ id: tenantId }))) {
+    process.stderr.write(`no tenant ${tenantId}\n`);
+    return { code: 1 };
+  }
+  const key = await transaction(ds, (tx) =>
+    issueApiKey(tx, tenantId, values.name ?? 'cli key', [...new Set(scopes)] as ApiKeyScope[]),
+  );
+  return { json: { tenantId, apiKey: key.key, id: key.id, scopes: key.scopes } };
+}
+
+function usage(line: string): Outcome {
+  process.stderr.write(`usage: ${line}\n`);
+  return { code: EXIT_USAGE };
+}
+
+async function operate(ds: DataSource, command: string, args: string[]): Promise<Outcome> {
+  switch (command) {
+    case 'bootstrap-dev':
+      return { json: await bootstrapDevTenant(ds) };
+    case 'create-tenant': {
+      if (args.length !== 1 || args[0].startsWith('-')) return usage('create-tenant <name>');
       const created = await createTenantWithKey(ds, args[0]);
-      process.stdout.write(`${JSON.stringify({ tenantId: created.tenantId, apiKey: created.apiKey.key })}\n`);
-    } else if (command === 'rebuild') {
-      process.exitCode = await rebuildCommand(ds, args);
-    } else {
-      throw new Error('usage: cli.ts bootstrap-dev | create-tenant <name> | rebuild [--apply]');
+      return { json: { tenantId: created.tenantId, apiKey: created.apiKey.key } };
     }
-  } finally {
-    await ds.destroy();
+    case 'create-key':
+      return createKey(ds, args);
+    case 'rebuild':
+      return { code: await rebuildCommand(ds, args) };
+    default:
+      return usage('bootstrap-dev | create-tenant <name> | create-key <tenantId> | rebuild [--apply]');
   }
 }
 
-if (require.main === module) {
-  run(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
+export async function runOperatorCommand(
+  databaseUrl: string,
+  command: string,
+  args: string[],
+): Promise<number> {
+  const ds = createDataSource(databaseUrl, 1);
+  await ds.initialize();
+  try {
+    const outcome = await operate(ds, command, args);
+    if ('code' in outcome) return outcome.code;
+    process.stdout.write(`${JSON.stringify(outcome.json)}\n`);
+    return 0;
+  } finally {
+    await ds.destroy();
+  }
 }

@@ -145,7 +145,7 @@ describe('rebuild', () => {
 
   it('the CLI command rejects unknown arguments without touching anything', async () => {
     const lines: string[] = [];
-    expect(await rebuildCommand(ctx.ds, ['--force'], (l) => lines.push(l))).toBe(2);
+    expect(await rebuildCommand(ctx.ds, ['--force'], (l) => lines.push(l))).toBe(64);
     expect(lines[0]).toMatch(/usage: rebuild/);
   });
 });

@@ -259,7 +259,7 @@ export async function rebuildCommand(
   const unknown = args.filter((a) => a !== '--apply');
   if (unknown.length > 0) {
     write(`usage: rebuild [--apply]  (unknown argument ${unknown[0]})`);
-    return 2;
+    return 64;
   }
   const report = await new RebuildService(ds).run({ apply: args.includes('--apply') });
   // The summary goes to stderr so stdout stays one JSON document, for scripts.
