@@ -10,7 +10,7 @@ import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-
 import { startApi, type TestApi } from './support/api-app';
 import { writeOrderEvent } from './support/event-writer';
 import { eventually } from './support/eventually';
-import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { createTestDatabase, crossAppEnv, ensureTestTopics, testTopicPrefix } from './support/infra';
 import { createTenant, type TestTenant } from './support/tenant';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -26,14 +26,7 @@ async function setup() {
   const ds = createDataSource(db.url, 3);
   await ds.initialize();
   const receiver = await WebhookReceiver.start();
-  const common = {
-    DATABASE_URL: db.url,
-    DB_POOL_SIZE: '4',
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: '3',
-    LOG_LEVEL: 'error',
-  };
+  const common = crossAppEnv(db.url, prefix);
   const api = await startApi(db.url, {
     ...common,
     WEBHOOK_ALLOW_HTTP: 'true',

@@ -11,7 +11,7 @@ import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module'
 import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
 import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
 import { eventually } from './support/eventually';
-import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { createTestDatabase, crossAppEnv, ensureTestTopics, testTopicPrefix } from './support/infra';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
@@ -26,14 +26,7 @@ async function setup() {
   const ds = createDataSource(db.url, 3);
   await ds.initialize();
   const receiver = await WebhookReceiver.start();
-  const common = {
-    DATABASE_URL: db.url,
-    DB_POOL_SIZE: '4',
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: '3',
-    LOG_LEVEL: 'error',
-  };
+  const common = crossAppEnv(db.url, prefix);
   const apps: INestApplication[] = [];
   apps.push(
     (

@@ -49,6 +49,25 @@ export function kafkaBrokers(): string[] {
   return required('KAFKA_BROKERS').split(',');
 }
 
+/**
+ * The variables every in-process app of a cross-app test shares: its database, broker and topic prefix,
+ * 3 partitions, a small pool and quiet logs. Each app adds its port and own settings.
+ */
+export function crossAppEnv(
+  databaseUrl: string,
+  prefix: string,
+  brokers = kafkaBrokers(),
+): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    DB_POOL_SIZE: '4',
+    KAFKA_BROKERS: brokers.join(','),
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_PARTITIONS: '3',
+    LOG_LEVEL: 'error',
+  };
+}
+
 /** A topic prefix unique to the calling test file, so files never see each other's messages. */
 export function testTopicPrefix(): string {
   return `t${randomBytes(4).toString('hex')}.`;

@@ -1,6 +1,6 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Inject, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { RuntimeModule } from '@tidings/runtime';
+import { READINESS_CHECKS, type ReadinessCheck, RuntimeModule } from '@tidings/runtime';
 import { relayConfigSchema } from './outbox-relay.config';
 import { HousekeepingWorker } from './relay/housekeeping.worker';
 import { LeadershipService } from './relay/leadership.service';
@@ -10,6 +10,11 @@ import { RelayWorker } from './relay/relay.worker';
 
 @Module({})
 export class OutboxRelayModule {
+  constructor(worker: RelayWorker, @Inject(READINESS_CHECKS) readiness: ReadinessCheck[]) {
+    // Ready = database (runtime) + a connected producer: what publishing needs.
+    readiness.push({ name: 'kafka', check: () => worker.connected });
+  }
+
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {
       module: OutboxRelayModule,

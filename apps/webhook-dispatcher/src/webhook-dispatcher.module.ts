@@ -1,10 +1,11 @@
 import {
   type BeforeApplicationShutdown,
   type DynamicModule,
+  Inject,
   Module,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { RuntimeModule } from '@tidings/runtime';
+import { READINESS_CHECKS, type ReadinessCheck, RuntimeModule } from '@tidings/runtime';
 import { DeadLetterPublisher } from './deliveries/dead-letter.publisher';
 import { DeliveryMetrics } from './deliveries/delivery-metrics.service';
 import { DeliveryOutcomes } from './deliveries/delivery-outcome.service';
@@ -21,7 +22,11 @@ export class WebhookDispatcherModule implements OnApplicationBootstrap, BeforeAp
     private readonly worker: DeliveryWorker,
     private readonly outcomes: DeliveryOutcomes,
     private readonly deadLetters: DeadLetterPublisher,
-  ) {}
+    @Inject(READINESS_CHECKS) readiness: ReadinessCheck[],
+  ) {
+    // Ready = database (runtime) + a consumer in its group: without it no event becomes a delivery.
+    readiness.push({ name: 'kafka', check: () => this.consumer.connected });
+  }
 
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {

@@ -45,6 +45,11 @@ export class InMemoryKafka implements KafkaClient {
     this.down = down;
   }
 
+  /** @internal */
+  get isUp(): boolean {
+    return !this.down;
+  }
+
   ensureTopics(topics: string[], partitions: number): Promise<void> {
     for (const t of topics)
       if (!this.topics.has(t))
@@ -181,11 +186,15 @@ class InMemoryConsumer implements Consumer {
     private readonly options: ConsumerOptions,
   ) {}
 
-  start(): Promise<void> {
+  get connected(): boolean {
+    return this.running && this.broker.isUp;
+  }
+
+  async start(): Promise<void> {
+    await this.options.prepare?.();
     this.owner = this.broker.claimGroup(this.options.groupId);
     this.running = true;
     if (this.owner) this.loop = this.run();
-    return Promise.resolve();
   }
 
   async stop(): Promise<void> {

@@ -4,3 +4,9 @@ export { KafkaJsClient, createTopicsAndWait, type KafkaJsClientOptions } from '.
 export { InMemoryKafka } from './in-memory.kafka';
 export { MessageTooLargeError } from './produce-batching';
 export * from './kafka.config';
+export {
+  keepConnected,
+  DEFAULT_CONNECT_RETRY,
+  SharedConnection,
+  type KeepConnectedOptions,
+} from './connection-retry';

@@ -66,10 +66,24 @@ export interface ConsumerOptions {
   commitIntervalMs?: number;
   /** Partitions handled in parallel; messages within one partition are always sequential. */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Runs at the start of every connection attempt, before subscribing (e.g. creating the topics); a failure
+   * counts as a failed attempt and is retried with it.
+   */
+  prepare?(): Promise<void>;
+  /** Backoff between connection attempts; DEFAULT_CONNECT_RETRY when absent. */
+  connectRetry?: { initialMs: number; maxMs: number };
 }
 
 export interface Consumer {
+  /**
+   * Starts consuming in the background and resolves at once, without waiting for the broker: connection
+   * attempts (and `prepare`) are retried with a capped exponential backoff until the broker answers, and a
+   * consumer that loses the broker later reconnects the same way. Never rejects for an unreachable broker.
+   */
   start(): Promise<void>;
+  /** True while the consumer is a member of its group (joined, not crashed, not stopped): readiness. */
+  readonly connected: boolean;
   /** Stops fetching, lets the in-flight handler finish, commits, leaves the group. */
   stop(): Promise<void>;
 }

@@ -27,6 +27,7 @@ import type {
   OutgoingMessage,
   Producer,
 } from './kafka.port';
+import { keepConnected, SharedConnection } from './connection-retry';
 import { MessageTooLargeError, budgetOf, packRuns, type TopicLimits } from './produce-batching';
 
 export interface KafkaJsClientOptions {
@@ -43,6 +44,9 @@ const LEVELS: Record<number, 'info' | 'warn' | 'error'> = {
   [logLevel.DEBUG]: 'info',
   [logLevel.NOTHING]: 'info',
 };
+
+/** kafkajs loggers whose errors are connection attempts it retries. */
+const RETRIED_NAMESPACES = new Set(['Connection', 'BrokerPool']);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -92,7 +96,14 @@ export async function createTopicsAndWait(
 
 export class KafkaJsClient implements KafkaClient {
   private readonly kafka: Kafka;
-  private admin?: Promise<Admin>;
+  private readonly admin = new SharedConnection(
+    async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    },
+    (admin: Admin) => admin.disconnect(),
+  );
   private readonly log: NonNullable<KafkaJsClientOptions['log']>;
 
   constructor(options: KafkaJsClientOptions) {
@@ -107,23 +118,18 @@ export class KafkaJsClient implements KafkaClient {
       logLevel: logLevel.WARN,
       logCreator:
         () =>
-        ({ level, log }: LogEntry) => {
+        ({ namespace, level, log }: LogEntry) => {
           const { message, ...rest } = log;
-          this.log(LEVELS[level] ?? 'info', `kafkajs: ${message}`, rest);
+          // An unreachable broker is retried (by kafkajs, then by keepConnected, which logs each retry with
+          // its delay): expected during an outage, so a warning, not an error on every attempt.
+          const retried = level === logLevel.ERROR && RETRIED_NAMESPACES.has(namespace);
+          this.log(retried ? 'warn' : (LEVELS[level] ?? 'info'), `kafkajs: ${message}`, rest);
         },
     });
   }
 
   private getAdmin(): Promise<Admin> {
-    this.admin ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      return admin;
-    })().catch((error: unknown) => {
-      this.admin = undefined;
-      throw error;
-    });
-    return this.admin;
+    return this.admin.get();
   }
 
   async ensureTopics(topics: string[], partitions: number): Promise<void> {
@@ -238,10 +244,8 @@ export class KafkaJsClient implements KafkaClient {
     }
   }
 
-  async disconnect(): Promise<void> {
-    const admin = this.admin;
-    this.admin = undefined;
-    if (admin) await (await admin.catch(() => undefined))?.disconnect();
+  disconnect(): Promise<void> {
+    return this.admin.drop();
   }
 }
 
@@ -369,6 +373,8 @@ function headersOf(message: KafkaMessage): Record<string, string> {
  * with a growing backoff: nothing after it in its partition is handled or committed first, so order holds.
  * If the consumer stops (or loses the partition) meanwhile, the message stays uncommitted and is handled
  * again by whoever owns the partition next.
+ * Connection: `start()` returns at once; keepConnected runs sessions (connect, subscribe, consume until a crash)
+ * one after another with a capped backoff, so a broker that is down at boot or lost later is waited for.
  */
 class KafkaJsConsumer implements Consumer {
   private consumer?: KjsConsumer;
@@ -377,6 +383,11 @@ class KafkaJsConsumer implements Consumer {
   private readonly pending = new Map<string, { topic: string; partition: number; offset: string }>();
   private committing?: Promise<void>;
   private timer?: NodeJS.Timeout;
+  private stopping?: AbortController;
+  private loop?: Promise<void>;
+  private joined = false;
+  /** Ends the current session (stop()). */
+  private endSession?: () => void;
 
   constructor(
     private readonly kafka: Kafka,
@@ -385,25 +396,79 @@ class KafkaJsConsumer implements Consumer {
     private readonly createProducer: () => Promise<Producer>,
   ) {}
 
-  async start(): Promise<void> {
-    const { groupId, topics, fromBeginning } = this.options;
-    const retry = this.options.retry ?? DEFAULT_CONSUMER_RETRY;
-    this.dlqProducer = await this.createProducer();
+  get connected(): boolean {
+    return this.joined;
+  }
 
+  start(): Promise<void> {
+    if (this.loop) return Promise.resolve();
+    const stopping = new AbortController();
+    this.stopping = stopping;
+    if (this.options.commitIntervalMs) {
+      this.timer = setInterval(() => void this.commitPending(), this.options.commitIntervalMs);
+      this.timer.unref();
+    }
+    this.loop = keepConnected({
+      what: `Kafka consumer ${this.options.groupId}`,
+      retry: this.options.connectRetry,
+      signal: stopping.signal,
+      log: this.log,
+      session: (connected) => this.session(stopping.signal, connected),
+    });
+    return Promise.resolve();
+  }
+
+  /**
+   * One kafkajs consumer from connect to crash. kafkajs' own restart is off (`restartOnFailure`): it restarts
+   * only after retriable errors and leaves the consumer dead after the others (a broker unreachable for
+   * longer than its retries), so every crash ends the session and keepConnected starts a new one.
+   */
+  private async session(stopping: AbortSignal, connected: () => void): Promise<void> {
+    const { groupId, topics, fromBeginning } = this.options;
+    await this.options.prepare?.();
+    if (!this.dlqProducer) {
+      const producer = await this.createProducer();
+      if (stopping.aborted) return producer.disconnect();
+      this.dlqProducer = producer;
+    }
     // maxWaitTime 1 s: a partition resumed after a backoff is fetched again within a second even when idle.
     const consumer = this.kafka.consumer({
       groupId,
       sessionTimeout: 15_000,
       heartbeatInterval: 1_000,
       maxWaitTimeInMs: 1_000,
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
+    });
+    const ended = new Promise<Error | undefined>((resolve) => {
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        this.joined = true;
+        connected();
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => resolve(payload.error));
+      this.endSession = () => resolve(undefined);
     });
     this.consumer = consumer;
-    await consumer.connect();
-    if (this.options.commitIntervalMs) {
-      this.timer = setInterval(() => void this.commitPending(), this.options.commitIntervalMs);
-      this.timer.unref();
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning });
+      if (stopping.aborted) return;
+      await this.run(consumer);
+      const error = await ended;
+      if (error && !stopping.aborted) throw error;
+    } finally {
+      this.joined = false;
+      this.endSession = undefined;
+      // Offsets handled under this session's membership cannot be committed by the next one: the partition's
+      // next owner handles those messages again (handlers are idempotent).
+      this.pending.clear();
+      if (this.consumer === consumer) this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
     }
-    await consumer.subscribe({ topics, fromBeginning });
+  }
+
+  private async run(consumer: KjsConsumer): Promise<void> {
+    const { groupId } = this.options;
+    const retry = this.options.retry ?? DEFAULT_CONSUMER_RETRY;
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -525,14 +590,20 @@ class KafkaJsConsumer implements Consumer {
   }
 
   async stop(): Promise<void> {
+    const wasJoined = this.joined;
+    this.stopping?.abort();
     clearInterval(this.timer);
     // Interval mode: commit what was handled so far while still a member; a batch still running commits its
     // own offsets when it sees the consumer stopping.
     if (this.options.commitIntervalMs) await this.flushCommits();
     // disconnect() stops fetching, waits for the running batch (which commits what it finished), leaves the group.
     await this.consumer?.disconnect();
+    this.endSession?.();
+    // A session still trying to reach the broker is not waited for: it sees the abort and closes what it opened.
+    if (wasJoined) await this.loop;
     await this.dlqProducer?.disconnect();
     this.consumer = undefined;
     this.dlqProducer = undefined;
+    this.loop = undefined;
   }
 }

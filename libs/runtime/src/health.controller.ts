@@ -3,7 +3,12 @@ import { ApiExcludeController } from '@nestjs/swagger';
 
 export interface ReadinessCheck {
   name: string;
-  check(): Promise<boolean>;
+  check(): Promise<boolean> | boolean;
+  /**
+   * False: reported in `checks` but not a condition of readiness — a dependency the app's requests do not
+   * need (the gateway serves replay from Postgres while Kafka is away). Default true.
+   */
+  required?: boolean;
 }
 
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
@@ -17,7 +22,12 @@ async function withTimeout(check: ReadinessCheck): Promise<boolean> {
     timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([check.check().catch(() => false), timeout]);
+    return await Promise.race([
+      Promise.resolve()
+        .then(() => check.check())
+        .catch(() => false),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -34,12 +44,15 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready only when every dependency (database, Kafka, …) answers. */
+  /**
+   * Ready when every required check passes: what this app's requests need (docs/operations.md). Every check,
+   * required or not, is reported.
+   */
   @Get('ready')
   async ready() {
-    const results = await Promise.all(this.checks.map(async (c) => [c.name, await withTimeout(c)] as const));
-    const checks = Object.fromEntries(results.map(([name, ok]) => [name, ok ? 'up' : 'down']));
-    if (results.every(([, ok]) => ok)) return { ready: true, checks };
+    const results = await Promise.all(this.checks.map(async (c) => [c, await withTimeout(c)] as const));
+    const checks = Object.fromEntries(results.map(([c, ok]) => [c.name, ok ? 'up' : 'down']));
+    if (results.every(([c, ok]) => ok || c.required === false)) return { ready: true, checks };
     throw new ServiceUnavailableException({ ready: false, checks });
   }
 }

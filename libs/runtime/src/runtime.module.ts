@@ -52,7 +52,7 @@ class KafkaLifecycle implements OnApplicationShutdown {
 
 /**
  * What every Tidings app needs, wired once: typed config parsed at boot, the DataSource, the Kafka client,
- * /health/live + /health/ready (database and Kafka), /metrics, HTTP metrics and the problem+json filter.
+ * /health/live + /health/ready (database; apps add their Kafka checks), /metrics, HTTP metrics and the problem+json filter.
  */
 @Global()
 @Module({})
@@ -89,11 +89,12 @@ export class RuntimeModule implements NestModule {
             }),
         },
         {
+          // Every app's requests need the database. An app that needs Kafka adds its own check (its producer or
+          // consumer connected) with `readinessChecks.push(…)`: the api never does, it writes to the outbox.
           provide: READINESS_CHECKS,
-          inject: [DataSource, KAFKA_CLIENT],
-          useFactory: (ds: DataSource, kafka: KafkaClient): ReadinessCheck[] => [
+          inject: [DataSource],
+          useFactory: (ds: DataSource): ReadinessCheck[] => [
             { name: 'database', check: async () => (await ds.query('SELECT 1')) !== undefined },
-            { name: 'kafka', check: () => kafka.ping() },
           ],
         },
         KafkaLifecycle,

@@ -5,7 +5,13 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { MessageTooLargeError, type KafkaClient, type Producer } from '@tidings/kafka';
+import {
+  keepConnected,
+  MessageTooLargeError,
+  SharedConnection,
+  type KafkaClient,
+  type Producer,
+} from '@tidings/kafka';
 import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
@@ -35,6 +41,8 @@ import { RelayMetrics } from './relay-metrics.service';
  *   its successor republishes is harmless), and the lock is re-checked right before producing.
  *   A cycle that did work loops at once; an idle one waits RELAY_IDLE_POLL_MS; a failed one backs off
  *   (doubling up to RELAY_ERROR_BACKOFF_MAX_MS) and never loses its place: positions are durable.
+ *   The producer is connected in the background (from boot, and again after each drop); while none is, rounds
+ *   only SEQUENCE, so the log stays current during a broker outage and the backlog publishes on reconnect.
  *
  * Guarantees:
  *   - Only committed events are published: the sequencer's snapshot sees committed rows only; a rolled-back
@@ -68,7 +76,10 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
-  private producer?: Producer;
+  private readonly producer: SharedConnection<Producer>;
+  /** Ends the connector's wait when the producer is dropped, so it connects a new one. */
+  private producerDropped?: () => void;
+  private readonly stopConnecting = new AbortController();
   /**
    * Every position up to this one is published or parked. Publishing goes in position order and settles
    * exactly the lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than
@@ -93,11 +104,47 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly leadership: LeadershipService,
     private readonly outbox: OutboxService,
     private readonly metrics: RelayMetrics,
-  ) {}
+  ) {
+    this.producer = new SharedConnection(
+      () => this.kafka.createProducer(),
+      (p) => p.disconnect(),
+    );
+  }
 
   onApplicationBootstrap(): void {
     this.running = true;
+    this.connectProducer();
     this.loop = this.run();
+  }
+
+  /** A producer is connected: published events can go out (readiness). */
+  get connected(): boolean {
+    return this.producer.connected !== undefined;
+  }
+
+  /**
+   * Keeps a producer connected in the background, from boot (the broker may be down) and after every drop,
+   * retrying with a capped backoff. Cycles publish only while one is connected (a split after a too-large
+   * refusal replaces it at once, through getProducer), so sequencing goes on while Kafka is away.
+   */
+  private connectProducer(): void {
+    const signal = this.stopConnecting.signal;
+    void keepConnected({
+      what: 'Kafka producer',
+      signal,
+      log: (level, message, fields) => {
+        const line = `${message} ${JSON.stringify(fields ?? {})}`;
+        if (level === 'info') this.logger.log(line);
+        else this.logger[level](line);
+      },
+      session: async (connected) => {
+        while (!signal.aborted) {
+          await this.getProducer();
+          connected();
+          await new Promise<void>((resolve) => (this.producerDropped = resolve));
+        }
+      },
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -115,6 +162,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       this.logger.warn('shutdown grace elapsed with a cycle in flight; its events will be republished');
     }
     // 3. Release the lock connection (the lock goes with it) and the producer.
+    this.stopConnecting.abort();
     await this.leadership.release('shutting down', true);
     await this.dropProducer();
   }
@@ -130,13 +178,16 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
           }
           this.parkedRetryAt = 0;
         }
-        if (Date.now() >= this.parkedRetryAt) {
-          // Loaded before any cycle of a leadership: a batch must know which resources are held.
+        // Decided once per round: the producer may connect mid-round, and a round must not publish before
+        // the held resources of this leadership are loaded.
+        const publishing = this.connected;
+        if (publishing && Date.now() >= this.parkedRetryAt) {
+          // Loaded before any cycle of a leadership that publishes: a batch must know which resources are held.
           this.held = await this.stage('load', () => this.outbox.parkedResources(this.ds));
           this.parkedRetryAt = Date.now() + this.config.RELAY_PARKED_RETRY_MS;
           await this.retryParked();
         }
-        const done = await this.cycle();
+        const done = await this.cycle(publishing);
         backoff = 0;
         if (done === 0) await this.pause(this.config.RELAY_IDLE_POLL_MS);
       } catch (error) {
@@ -160,20 +211,23 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
    * after every lower position, because rounds publish one after the other. Database work thus overlaps the
    * producer's CPU-bound encoding. Returns how many events moved (0 = idle).
    */
-  private async cycle(): Promise<number> {
+  private async cycle(publishing: boolean): Promise<number> {
     const work = await this.stage('probe', () =>
       this.outbox.hasWork(this.leadership.connection, this.publishedUpTo),
     );
-    if (!work.unpositioned && !work.unpublished) return 0;
+    // Without a producer (the broker is away) only sequencing runs: positioned events reach the log, where
+    // the API's event log and SSE replay read them, and they are published once the connector reconnects.
+    const publish = work.unpublished && publishing;
+    if (!work.unpositioned && !publish) return 0;
     const endBatch = this.metrics.batchDuration.startTimer();
     const lanes = await Promise.allSettled([
       work.unpositioned ? this.sequenceBatch() : Promise.resolve(0),
-      work.unpublished ? this.publishBatch() : Promise.resolve(0),
+      publish ? this.publishBatch() : Promise.resolve(0),
     ]);
     for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
     const [sequenced, published] = lanes.map((lane) => (lane.status === 'fulfilled' ? lane.value : 0));
     // An idle relay that just sequenced a lone event publishes it in the same round: lowest latency.
-    const followUp = sequenced > 0 && published === 0 ? await this.publishBatch() : 0;
+    const followUp = sequenced > 0 && published === 0 && publishing ? await this.publishBatch() : 0;
     endBatch();
     return sequenced + published + followUp;
   }
@@ -335,16 +389,15 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  private async getProducer(): Promise<Producer> {
-    this.producer ??= await this.kafka.createProducer();
-    return this.producer;
+  /** The producer, or the connection attempt in flight. */
+  private getProducer(): Promise<Producer> {
+    return this.producer.get();
   }
 
   /** After a failed send the idempotent producer's state is suspect: start the next attempt with a new one. */
   private async dropProducer(): Promise<void> {
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.disconnect().catch(() => undefined);
+    this.producerDropped?.();
+    await this.producer.drop();
   }
 
   /** Interruptible wait, so shutdown does not sit out a backoff. */

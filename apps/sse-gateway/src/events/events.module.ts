@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module } from '@nestjs/common';
+import { READINESS_CHECKS, type ReadinessCheck } from '@tidings/runtime';
 import { FanoutWorker } from './fanout.worker';
 import { SseMetrics } from './sse.metrics';
 import { StreamAuthService } from './stream-auth.service';
@@ -8,4 +9,9 @@ import { StreamService } from './stream.service';
 @Module({
   providers: [SseMetrics, FanoutWorker, StreamAuthService, StreamService, StreamRoute],
 })
-export class EventsModule {}
+export class EventsModule {
+  constructor(fanout: FanoutWorker, @Inject(READINESS_CHECKS) readiness: ReadinessCheck[]) {
+    // Reported, not required: streams (replay and, through the log, live events) need only the database.
+    readiness.push({ name: 'kafka', required: false, check: () => fanout.connected });
+  }
+}

@@ -11,6 +11,9 @@
  * Idempotency: dedupe key = position; anything below `next` (a Kafka redelivery, or a position already
  * filled from the log) is dropped, so each position is emitted exactly once per instance.
  * Start: `next` = the log's max position + 1 — clients that need older events replay them from the log.
+ * Broker away (at boot or later): the consumer reconnects in the background; meanwhile the head probe keeps
+ * finding new positions and the gap fill reads them from the log, so live streams continue (at the
+ * SSE_GAP_FILL_MS pace) and Kafka copies that arrive later are below `next` and dropped: no gap, no duplicate.
  * Shutdown (three steps): stop taking work (stop the gap timer and the consumer), finish what it holds
  * (the in-flight handler completes inside consumer.stop()), release connections (the consumer leaves its
  * group; the Kafka client is disconnected by the runtime).
@@ -129,7 +132,6 @@ export class FanoutWorker {
     const prefix = this.config.KAFKA_TOPIC_PREFIX;
     const topics = allEventTopics(prefix);
     const deadLetterTopic = platformTopics(prefix).consumerDeadLetter;
-    await this.kafka.ensureTopics([...topics, deadLetterTopic], this.config.KAFKA_PARTITIONS);
     this.order = new PositionOrder((await this.headPosition()) + 1, (e) => this.listener(e));
     this.consumer = this.kafka.createConsumer({
       // A group of its own per instance: every gateway must see every partition; offsets do not matter
@@ -139,10 +141,17 @@ export class FanoutWorker {
       fromBeginning: false,
       deadLetterTopic,
       partitionsConsumedConcurrently: topics.length * this.config.KAFKA_PARTITIONS,
+      // Retried with every connection attempt: the gateway boots and serves replay while the broker is down.
+      prepare: () => this.kafka.ensureTopics([...topics, deadLetterTopic], this.config.KAFKA_PARTITIONS),
       handle: (message) => Promise.resolve(this.handle(message)),
     });
     await this.consumer.start();
     this.timer = setInterval(() => void this.tick(), this.config.SSE_GAP_FILL_MS);
+  }
+
+  /** Receiving live events from Kafka (reported by readiness, not required: see docs/operations.md). */
+  get connected(): boolean {
+    return this.consumer?.connected ?? false;
   }
 
   async stop(): Promise<void> {

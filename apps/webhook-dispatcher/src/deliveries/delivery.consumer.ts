@@ -22,6 +22,8 @@ import { DeliveryRecorder } from './delivery-recorder.service';
  * database is down) retries the same message in place, keeping partition order. HTTP never happens here: a
  * slow endpoint cannot block a partition.
  *
+ * Start: returns at once; the port connects (creating the topics first) and reconnects in the background,
+ * with a capped backoff, so the dispatcher boots and stays up while the broker is away.
  * Shutdown: `stop()` stops fetching, lets the in-flight handler finish and commit, and leaves the group.
  */
 @Injectable()
@@ -38,7 +40,6 @@ export class DeliveryConsumer {
   async start(): Promise<void> {
     const prefix = this.config.KAFKA_TOPIC_PREFIX;
     const topics = allEventTopics(prefix);
-    await this.kafka.ensureTopics([...topics, ...allPlatformTopics(prefix)], this.config.KAFKA_PARTITIONS);
     this.consumer = this.kafka.createConsumer({
       groupId: `${prefix}webhook-dispatcher`,
       topics,
@@ -54,6 +55,9 @@ export class DeliveryConsumer {
         1,
         Math.min(this.config.KAFKA_PARTITIONS, Math.floor(this.config.DB_POOL_SIZE / 2)),
       ),
+      // Retried with every connection attempt: the dispatcher boots while the broker is down.
+      prepare: () =>
+        this.kafka.ensureTopics([...topics, ...allPlatformTopics(prefix)], this.config.KAFKA_PARTITIONS),
       handle: (message) => this.handle(message),
       // The usual path: a fetched run of a partition recorded in one statement. Anything undecodable in it
       // makes the port fall back to `handle`, message by message, which dead-letters just that one.
@@ -61,6 +65,11 @@ export class DeliveryConsumer {
         this.recorder.recordBatch(messages.map((m) => this.decode(m, { quiet: true }))).then(() => {}),
     });
     await this.consumer.start();
+  }
+
+  /** A member of its group: fetching from Kafka (readiness). */
+  get connected(): boolean {
+    return this.consumer?.connected ?? false;
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,271 @@
+import type { INestApplication } from '@nestjs/common';
+import { createDataSource } from '@tidings/db';
+import { allEventTopics, type EventEnvelope } from '@tidings/events';
+import { allPlatformTopics } from '@tidings/kafka';
+import { createApp } from '@tidings/runtime';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
+import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
+import type { SseGatewayConfig } from '../apps/sse-gateway/src/sse-gateway.config';
+import { SseGatewayModule } from '../apps/sse-gateway/src/sse-gateway.module';
+import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
+import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
+import { ensureTopics } from '../scripts/infra/topics';
+import { startApi } from './support/api-app';
+import { eventually } from './support/eventually';
+import { createTestDatabase, crossAppEnv, startDedicatedKafka, testTopicPrefix } from './support/infra';
+import { SseClient } from './support/sse-client';
+import { createTenant } from './support/tenant';
+import { WebhookReceiver } from './support/webhook-receiver';
+
+type App = 'api' | 'outbox-relay' | 'webhook-dispatcher' | 'sse-gateway';
+
+/**
+ * The readiness answers docs/operations.md documents, keyed `<app> <phase>`: the test compares every app's
+ * /health/ready against them, so the document cannot drift from what the apps say.
+ */
+function documentedReadiness(): Map<string, { status: number; body: unknown }> {
+  const doc = readFileSync(join(__dirname, '..', 'docs', 'operations.md'), 'utf8');
+  const answers = new Map<string, { status: number; body: unknown }>();
+  for (const m of doc.matchAll(/<!-- readiness: (\S+) (\S+) (\d{3}) -->\s*```json\n([\s\S]*?)```/g))
+    answers.set(`${m[1]} ${m[2]}`, { status: Number(m[3]), body: JSON.parse(m[4]) });
+  return answers;
+}
+
+async function readiness(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${url}/health/ready`);
+  return { status: res.status, body: await res.json() };
+}
+
+/**
+ * The platform with its broker away: every app boots, answers readiness by what its requests need, the api
+ * keeps taking writes, the gateway keeps streaming from the log (replay and live); when the broker returns,
+ * every event is delivered to the webhook exactly once and streamed once, in order, and all apps are ready.
+ * A dedicated broker (test/support/infra.ts) is stopped and started: the shared one stays up.
+ */
+async function setup() {
+  const broker = await startDedicatedKafka();
+  const prefix = testTopicPrefix();
+  // Topics are provisioned (npm run dev does it) before the outage begins.
+  await ensureTopics(broker.brokers, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  await broker.stop();
+
+  const db = await createTestDatabase();
+  const ds = createDataSource(db.url, 3);
+  await ds.initialize();
+  const receiver = await WebhookReceiver.start();
+  const common = { ...crossAppEnv(db.url, prefix, broker.brokers), NODE_ENV: 'test' };
+  const apps: INestApplication[] = [];
+  const urls = {} as Record<App, string>;
+  const api = await startApi(db.url, {
+    ...common,
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  });
+  apps.push(api.app);
+  urls.api = api.url;
+  const relay = await createApp<OutboxRelayConfig>(
+    () => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0', RELAY_LEADER_RETRY_MS: '200' }),
+    { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
+  );
+  apps.push(relay.app);
+  urls['outbox-relay'] = relay.url;
+  const dispatcher = await createApp<WebhookDispatcherConfig>(
+    () =>
+      WebhookDispatcherModule.forRoot({
+        ...common,
+        DISPATCHER_PORT: '0',
+        WEBHOOK_POLL_MAX_MS: '50',
+        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      }),
+    { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
+  );
+  apps.push(dispatcher.app);
+  urls['webhook-dispatcher'] = dispatcher.url;
+  const gateway = await createApp<SseGatewayConfig>(
+    () => SseGatewayModule.forRoot({ ...common, SSE_PORT: '0', SSE_RETRY_MS: '100' }),
+    { app: 'sse-gateway', port: (c) => c.SSE_PORT },
+  );
+  apps.push(gateway.app);
+  urls['sse-gateway'] = gateway.url;
+
+  const streams: SseClient[] = [];
+  return {
+    broker,
+    ds,
+    api,
+    receiver,
+    urls,
+    openStream: async (key: string, lastEventId: string) => {
+      const stream = await SseClient.connect(`${urls['sse-gateway']}/events/stream?types=order.*`, {
+        token: key,
+        lastEventId,
+      });
+      streams.push(stream);
+      return stream;
+    },
+    /** The tenant's order events in the log, positioned, in position order. */
+    positionedOrders: async (tenantId: string) =>
+      (
+        await ds.query<{ event_id: string; position: string }[]>(
+          `SELECT event_id, position FROM event_log
+            WHERE tenant_id = $1 AND resource_type = 'order' AND position IS NOT NULL ORDER BY position`,
+          [tenantId],
+        )
+      ).map((r) => ({ eventId: r.event_id, position: Number(r.position) })),
+    teardown: async () => {
+      for (const s of streams) s.close();
+      for (const app of apps.reverse()) await app.close();
+      await receiver.close();
+      await ds.destroy();
+      await db.drop();
+      await broker.dispose();
+    },
+  };
+}
+
+describe('a broker outage (dedicated broker)', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  beforeAll(async () => {
+    ctx = await setup();
+  }, 120_000);
+  afterAll(async () => {
+    await ctx?.teardown();
+  }, 60_000);
+
+  it('boots every app without the broker, keeps writes and streams going, and delivers everything once it returns', async () => {
+    const documented = documentedReadiness();
+    const apps: App[] = ['api', 'outbox-relay', 'webhook-dispatcher', 'sse-gateway'];
+    // Booted (createApp resolved, listening) and live, with the broker down.
+    for (const app of apps) expect((await fetch(`${ctx.urls[app]}/health/live`)).status).toBe(200);
+    for (const app of apps) expect(await readiness(ctx.urls[app])).toEqual(documented.get(`${app} outage`));
+
+    const tenant = await createTenant(ctx.ds, { name: 'outage' });
+    const hook = await ctx.api.call('POST', '/webhooks', tenant.apiKey, {
+      url: ctx.receiver.url('/outage'),
+      eventTypes: ['order.*'],
+    });
+    expect(hook.status).toBe(201);
+    ctx.receiver.expectSecrets('/outage', hook.body.secret as string);
+    const createOrder = async (n: number) => {
+      const res = await ctx.api.call('POST', '/orders', tenant.apiKey, {
+        customerId: `cus_outage_${n}`,
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1, unitPriceMinor: 100 + n }],
+      });
+      expect(res).toMatchObject({ status: 201 });
+    };
+    for (let n = 0; n < 5; n++) await createOrder(n);
+
+    // The relay sequences without Kafka, so a stream resumed during the outage gets its replay from the log…
+    const early = await eventually(async () => {
+      const logged = await ctx.positionedOrders(tenant.tenantId);
+      expect(logged).toHaveLength(5);
+      return logged;
+    });
+    const stream = await ctx.openStream(tenant.apiKey, String(early[0].position));
+    await eventually(() =>
+      expect(stream.events.map((e) => e.eventId)).toEqual(early.slice(1).map((e) => e.eventId)),
+    );
+    // …and live events keep arriving from the log while the broker is away.
+    for (let n = 5; n < 8; n++) await createOrder(n);
+    await eventually(async () => {
+      const logged = await ctx.positionedOrders(tenant.tenantId);
+      expect(logged).toHaveLength(8);
+      expect(stream.events.map((e) => e.eventId)).toEqual(logged.slice(1).map((e) => e.eventId));
+    });
+    expect(ctx.receiver.all('/outage')).toHaveLength(0);
+
+    await ctx.broker.start();
+    // Every app reconnects on its own and becomes ready; then new writes flow through Kafka again.
+    await eventually(
+      async () => {
+        for (const app of apps)
+          expect(await readiness(ctx.urls[app])).toEqual(documented.get(`${app} recovered`));
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    for (let n = 8; n < 11; n++) await createOrder(n);
+
+    const all = await eventually(
+      async () => {
+        const logged = await ctx.positionedOrders(tenant.tenantId);
+        expect(logged).toHaveLength(11);
+        expect(
+          ctx.receiver
+            .delivered('/outage')
+            .map((r) => r.headers['webhook-id'])
+            .sort(),
+        ).toEqual(logged.map((e) => e.eventId).sort());
+        return logged;
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    // Exactly once each: no request beyond the eleven deliveries, every one verified.
+    expect(ctx.receiver.all('/outage')).toHaveLength(11);
+    expect(ctx.receiver.all('/outage').every((r) => r.verified)).toBe(true);
+    // Streamed once each, in position order, no gap: the frames are exactly the log after the resume point.
+    await eventually(() =>
+      expect(stream.events.map((e: EventEnvelope) => e.eventId)).toEqual(all.slice(1).map((e) => e.eventId)),
+    );
+    expect(stream.openCount).toBe(1);
+  }, 240_000);
+
+  it('recovers from a broker lost after connecting: consumers rejoin, nothing is lost or doubled', async () => {
+    const tenant = await createTenant(ctx.ds, { name: 'outage-again' });
+    const hook = await ctx.api.call('POST', '/webhooks', tenant.apiKey, {
+      url: ctx.receiver.url('/again'),
+      eventTypes: ['order.*'],
+    });
+    expect(hook.status).toBe(201);
+    ctx.receiver.expectSecrets('/again', hook.body.secret as string);
+    const createOrder = async (n: number) => {
+      const res = await ctx.api.call('POST', '/orders', tenant.apiKey, {
+        customerId: `cus_again_${n}`,
+        currency: 'EUR',
+        items: [{ sku: 'B', quantity: 1, unitPriceMinor: 200 + n }],
+      });
+      expect(res).toMatchObject({ status: 201 });
+    };
+    await createOrder(0);
+    await eventually(() => expect(ctx.receiver.delivered('/again')).toHaveLength(1), { timeoutMs: 30_000 });
+    const [first] = await ctx.positionedOrders(tenant.tenantId);
+    const stream = await ctx.openStream(tenant.apiKey, String(first.position));
+
+    await ctx.broker.stop();
+    // The dispatcher's consumer notices the loss (kafkajs gives up, the consumer crashes) and says so.
+    await eventually(async () => expect((await readiness(ctx.urls['webhook-dispatcher'])).status).toBe(503), {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+    });
+    for (let n = 1; n < 4; n++) await createOrder(n);
+    await ctx.broker.start();
+
+    const all = await eventually(
+      async () => {
+        const logged = await ctx.positionedOrders(tenant.tenantId);
+        expect(logged).toHaveLength(4);
+        expect(
+          ctx.receiver
+            .delivered('/again')
+            .map((r) => r.headers['webhook-id'])
+            .sort(),
+        ).toEqual(logged.map((e) => e.eventId).sort());
+        return logged;
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    expect(ctx.receiver.all('/again')).toHaveLength(4);
+    await eventually(() =>
+      expect(stream.events.map((e) => e.eventId)).toEqual(all.slice(1).map((e) => e.eventId)),
+    );
+    const apps: App[] = ['api', 'outbox-relay', 'webhook-dispatcher', 'sse-gateway'];
+    await eventually(
+      async () => {
+        for (const app of apps) expect((await readiness(ctx.urls[app])).status).toBe(200);
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+  }, 240_000);
+});
