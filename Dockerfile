@@ -21,6 +21,8 @@ ENV NODE_ENV=production TS_NODE_BASEURL=./dist
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
+# The web console's checked-in static bundle, beside the compiled api that serves it (apps/api/src/console).
+COPY --from=build /app/apps/api/console/public dist/apps/api/console/public
 COPY package.json tsconfig.json ./
 USER node
 # tsconfig-paths maps @tidings/<lib> (tsconfig.json paths) onto dist/ (TS_NODE_BASEURL).

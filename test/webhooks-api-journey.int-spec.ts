@@ -1,18 +1,9 @@
-import type { INestApplication } from '@nestjs/common';
-import { createDataSource } from '@tidings/db';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
-import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
-import { startApi, type TestApi } from './support/api-app';
+import type { TestApi } from './support/api-app';
 import { writeOrderEvent } from './support/event-writer';
 import { eventually } from './support/eventually';
-import { createTestDatabase, crossAppEnv, ensureTestTopics, testTopicPrefix } from './support/infra';
 import { createTenant, type TestTenant } from './support/tenant';
 import { WebhookReceiver } from './support/webhook-receiver';
+import { startPipeline } from './support/pipeline';
 
 /**
  * Journey through the webhook API: subscriptions created, rotated, tested, disabled and re-enabled over HTTP
@@ -20,62 +11,23 @@ import { WebhookReceiver } from './support/webhook-receiver';
  * and Kafka, delivering to a local receiver that verifies every signature with `standardwebhooks`.
  */
 async function setup() {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
-  const ds = createDataSource(db.url, 3);
-  await ds.initialize();
-  const receiver = await WebhookReceiver.start();
-  const common = crossAppEnv(db.url, prefix);
-  const api = await startApi(db.url, {
-    ...common,
-    WEBHOOK_ALLOW_HTTP: 'true',
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  const pipeline = await startPipeline();
+  const api = await pipeline.startApi();
+  await pipeline.startRelay();
+  await pipeline.startDispatcher({
+    WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
+    WEBHOOK_RETRY_JITTER: '0',
+    WEBHOOK_POLL_MAX_MS: '50',
+    // Status edits are seen by the very next event (the journey asserts what a disabled one misses).
+    WEBHOOK_SUBSCRIPTION_CACHE_MS: '0',
   });
-  const apps: INestApplication[] = [api.app];
-  apps.push(
-    (
-      await createApp<OutboxRelayConfig>(() => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0' }), {
-        app: 'outbox-relay',
-        port: (c) => c.RELAY_PORT,
-      })
-    ).app,
-  );
-  apps.push(
-    (
-      await createApp<WebhookDispatcherConfig>(
-        () =>
-          WebhookDispatcherModule.forRoot({
-            ...common,
-            DISPATCHER_PORT: '0',
-            WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
-            WEBHOOK_RETRY_JITTER: '0',
-            WEBHOOK_POLL_MAX_MS: '50',
-            WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-            // Status edits are seen by the very next event (the journey asserts what a disabled one misses).
-            WEBHOOK_SUBSCRIPTION_CACHE_MS: '0',
-          }),
-        { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
-      )
-    ).app,
-  );
+  const { ds, receiver } = pipeline;
   const deliveriesOf = (eventId: string) =>
     ds.query<{ subscription_id: string }[]>(
       'SELECT subscription_id FROM webhook_deliveries WHERE event_id = $1 ORDER BY subscription_id',
       [eventId],
     );
-  return {
-    ds,
-    api,
-    receiver,
-    deliveriesOf,
-    teardown: async () => {
-      for (const app of apps.reverse()) await app.close();
-      await receiver.close();
-      await ds.destroy();
-      await db.drop();
-    },
-  };
+  return { ds, api, receiver, deliveriesOf, teardown: pipeline.teardown };
 }
 
 const eventIdsAt = (receiver: WebhookReceiver, path: string) =>

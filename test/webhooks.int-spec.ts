@@ -1,18 +1,10 @@
-import type { INestApplication } from '@nestjs/common';
-import { appendEvent, createDataSource, transaction } from '@tidings/db';
-import { allEventTopics, buildEvent } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
+import { appendEvent, transaction } from '@tidings/db';
+import { buildEvent } from '@tidings/events';
 import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
-import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
 import { eventually } from './support/eventually';
-import { createTestDatabase, crossAppEnv, ensureTestTopics, testTopicPrefix } from './support/infra';
-import { WebhookReceiver } from './support/webhook-receiver';
+import { startPipeline } from './support/pipeline';
 
 /**
  * Journey across the real outbox relay and the real webhook dispatcher (both in-process) on real Postgres
@@ -20,51 +12,17 @@ import { WebhookReceiver } from './support/webhook-receiver';
  * events travel back through the outbox and the relay to the tenant's admin subscription.
  */
 async function setup() {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
-  const ds = createDataSource(db.url, 3);
-  await ds.initialize();
-  const receiver = await WebhookReceiver.start();
-  const common = crossAppEnv(db.url, prefix);
-  const apps: INestApplication[] = [];
-  apps.push(
-    (
-      await createApp<OutboxRelayConfig>(() => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0' }), {
-        app: 'outbox-relay',
-        port: (c) => c.RELAY_PORT,
-      })
-    ).app,
-  );
-  apps.push(
-    (
-      await createApp<WebhookDispatcherConfig>(
-        () =>
-          WebhookDispatcherModule.forRoot({
-            ...common,
-            DISPATCHER_PORT: '0',
-            WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
-            WEBHOOK_RETRY_JITTER: '0',
-            WEBHOOK_FAILING_WARNING_AT: '2',
-            WEBHOOK_FAILING_WARNING_AFTER: '40ms',
-            WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
-            WEBHOOK_POLL_MAX_MS: '50',
-            WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-          }),
-        { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
-      )
-    ).app,
-  );
-  return {
-    ds,
-    receiver,
-    teardown: async () => {
-      for (const app of apps.reverse()) await app.close();
-      await receiver.close();
-      await ds.destroy();
-      await db.drop();
-    },
-  };
+  const pipeline = await startPipeline();
+  await pipeline.startRelay();
+  await pipeline.startDispatcher({
+    WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
+    WEBHOOK_RETRY_JITTER: '0',
+    WEBHOOK_FAILING_WARNING_AT: '2',
+    WEBHOOK_FAILING_WARNING_AFTER: '40ms',
+    WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
+    WEBHOOK_POLL_MAX_MS: '50',
+  });
+  return { ds: pipeline.ds, receiver: pipeline.receiver, teardown: pipeline.teardown };
 }
 
 let ctx: Awaited<ReturnType<typeof setup>>;

@@ -32,6 +32,14 @@ export const apiConfigSchema = runtimeConfigSchema
     ADMIN_RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(10),
     // Webhook URLs must be https in production; local development and tests turn this on to use http.
     WEBHOOK_ALLOW_HTTP: bool(false),
+    // Where browsers reach the SSE gateway: the console's live stream connects there (and its CSP allows it).
+    // Default: the gateway of `npm run dev` (SSE_PORT 3001) as a browser on the same machine sees it.
+    CONSOLE_STREAM_URL: z
+      .string()
+      .url('CONSOLE_STREAM_URL must be an absolute http(s) URL')
+      .regex(/^https?:\/\//, 'CONSOLE_STREAM_URL must be an absolute http(s) URL')
+      .transform((s) => s.replace(/\/+$/, ''))
+      .default('http://localhost:3001'),
     // 24 h: after a rotation the old secret keeps signing (both signatures sent) for a day, long enough for a
     // subscriber to deploy the new secret without rejecting a single delivery.
     WEBHOOK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),

@@ -4,6 +4,7 @@ import { RuntimeModule } from '@tidings/runtime';
 import { apiConfigSchema } from './api.config';
 import { AlertEndpointModule } from './alert-endpoint/alert-endpoint.module';
 import { AuthModule } from './auth/auth.module';
+import { ConsoleModule } from './console/console.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DeliveriesModule } from './deliveries/deliveries.module';
 import { EventTypesModule } from './event-types/event-types.module';
@@ -34,6 +35,7 @@ export class ApiModule implements NestModule {
         AlertEndpointModule,
         DeliveriesModule,
         DeadLettersModule,
+        ConsoleModule,
       ],
     };
   }

@@ -280,6 +280,13 @@ export class WebhookDto {
   lastSuccessAt!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   lastFailureAt!: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When the current failing streak began (null while healthy)',
+  })
+  failingSince!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   previousSecretExpiresAt!: string | null;
   @ApiProperty({ description: 'Bumped by every change (the `sequence` of its audit events)' })

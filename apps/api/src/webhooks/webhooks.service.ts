@@ -47,6 +47,7 @@ export interface WebhookView {
   consecutiveDeadLetters: number;
   lastSuccessAt: string | null;
   lastFailureAt: string | null;
+  failingSince: string | null;
   previousSecretExpiresAt: string | null;
   version: number;
   createdAt: string;
@@ -76,6 +77,7 @@ function view(s: WebhookSubscriptionEntity, now = Date.now()): WebhookView {
     consecutiveDeadLetters: s.consecutiveDeadLetters,
     lastSuccessAt: s.lastSuccessAt?.toISOString() ?? null,
     lastFailureAt: s.lastFailureAt?.toISOString() ?? null,
+    failingSince: s.failingSince?.toISOString() ?? null,
     previousSecretExpiresAt: previous.at(-1) ?? null,
     version: s.version,
     createdAt: s.createdAt.toISOString(),
