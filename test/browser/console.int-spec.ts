@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { TestApi } from '../support/api-app';
+import { listEventTypes } from '@tidings/events';
 import { launchChromium } from '../support/chromium';
 import { eventually } from '../support/eventually';
 import { startPipeline } from '../support/pipeline';
@@ -51,6 +52,10 @@ async function tabTo(page: Page, target: Locator, maxPresses = 60): Promise<void
   }
   throw new Error(`${String(target)} was not reached with ${maxPresses} presses of Tab`);
 }
+
+/** A link of the console's main navigation. */
+const menu = (page: Page, name: string) =>
+  page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name, exact: true });
 
 async function createOrder(api: TestApi, t: TestTenant, customerId: string): Promise<string> {
   const res = await api.call('POST', '/orders', t.apiKey, {
@@ -181,5 +186,135 @@ describe('web console (api + relay + dispatcher + gateway, headless Chromium)', 
     expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
     await eventually(async () => expect(await attempts.getByRole('row').count()).toBe(3));
     expect(problems()).toEqual([]);
+  });
+
+  it('dead-letters a delivery to an endpoint that always fails, then replays it after showing the dry-run count', async () => {
+    ctx.receiver.always('/down', { status: 503, body: 'maintenance' });
+    await menu(page, 'Subscriptions').click();
+    await page.getByLabel('Endpoint URL').fill(ctx.receiver.url('/down'));
+    await page.getByLabel('Event types').fill('order.created');
+    await page.getByLabel('Description').fill('Warehouse');
+    await page.getByRole('button', { name: 'Create subscription' }).click();
+    const secret = (await page.getByLabel('Signing secret').textContent())!;
+    ctx.receiver.expectSecrets('/down', secret);
+
+    const orderId = await createOrder(ctx.api, ctx.tenant, 'cus_console_2');
+    // Six attempts at the compressed default schedule, then a dead letter; health shows the streak.
+    const row = page.getByRole('row', { name: /Warehouse/ });
+    await eventually(async () => expect(await row.getByRole('cell').nth(3).textContent()).toBe('1'), {
+      timeoutMs: 30_000,
+    });
+    expect(await row.textContent()).toContain('Failing');
+    expect(ctx.receiver.all('/down')).toHaveLength(6);
+    await shot('04-failing-subscription');
+
+    await menu(page, 'Dead letters').click();
+    await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
+    const dead = page.getByRole('row', { name: new RegExp(`order\\.created Warehouse ${orderId}`) });
+    await dead.waitFor();
+    await page.getByLabel('Subscription', { exact: true }).selectOption({ label: 'Warehouse' });
+    await page.getByLabel('Event type').fill('order.*');
+    await page.getByRole('button', { name: 'Count matching' }).click();
+    await eventually(async () =>
+      expect(await page.getByRole('status').first().textContent()).toBe(
+        '1 dead letters match (dry run: nothing replayed yet)',
+      ),
+    );
+    // The dry run changed nothing.
+    expect(ctx.receiver.all('/down')).toHaveLength(6);
+    await shot('05-dead-letter-dry-run');
+
+    ctx.receiver.always('/down', { status: 200 });
+    await page.getByRole('button', { name: 'Replay 1 dead letters' }).click();
+    await eventually(() => expect(ctx.receiver.delivered('/down')).toHaveLength(1), { timeoutMs: 20_000 });
+    const [replayed] = ctx.receiver.delivered('/down');
+    expect(replayed.headers['webhook-id']).toBe(ctx.receiver.all('/down')[0].headers['webhook-id']);
+    await eventually(async () =>
+      expect(await page.getByText('1 dead letters replayed').isVisible()).toBe(true),
+    );
+    await eventually(async () => expect(await dead.count()).toBe(0));
+    await shot('06-dead-letter-replayed');
+    expect(problems()).toEqual([]);
+  });
+
+  it('disables a subscription and re-enables it, replaying what it missed after showing the dry-run count', async () => {
+    await menu(page, 'Subscriptions').click();
+    await page.getByRole('link', { name: 'Warehouse' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Warehouse' }).waitFor();
+    const warehouseId = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('button', { name: 'Enable…' }).waitFor();
+    const missed = await createOrder(ctx.api, ctx.tenant, 'cus_console_5');
+    // Committed while disabled: the dispatcher has seen it once the event is in the audit log's delivery view.
+    const expected = await eventually(async () => {
+      const res = await ctx.api.call('POST', `/webhooks/${warehouseId}/enable`, ctx.tenant.apiKey, {
+        dryRun: true,
+      });
+      expect(res.body.replayCount).toBeGreaterThanOrEqual(1);
+      return res.body.replayCount as number;
+    });
+    await page.getByRole('button', { name: 'Enable…' }).click();
+    await eventually(async () =>
+      expect(await page.getByText(/deliveries would be replayed/).textContent()).toMatch(
+        new RegExp(`^${expected} deliveries would be replayed`),
+      ),
+    );
+    await shot('07-enable-dry-run');
+    await page.getByRole('button', { name: `Enable and replay ${expected}` }).click();
+    await eventually(
+      () =>
+        expect(
+          ctx.receiver.delivered('/down').map((r) => (r.payload as { resourceId: string }).resourceId),
+        ).toContain(missed),
+      { timeoutMs: 20_000 },
+    );
+    await eventually(async () => expect(await page.getByText('Healthy').count()).toBeGreaterThan(0));
+    expect(problems()).toEqual([]);
+  });
+
+  it('streams events live with a type filter and resumes after the last one seen', async () => {
+    await menu(page, 'Live stream').click();
+    await page.getByLabel('Event types').fill('order.*');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await eventually(async () =>
+      expect(await page.getByRole('status').first().textContent()).toBe('Stream open'),
+    );
+    const log = page.getByRole('log', { name: 'Streamed events' });
+    const first = await createOrder(ctx.api, ctx.tenant, 'cus_console_3');
+    await eventually(async () => expect(await log.textContent()).toContain(first));
+
+    // Missed while disconnected: a webhook.test (outside the filter) and an order (inside it).
+    await page.getByRole('button', { name: 'Disconnect', exact: true }).click();
+    const test = await ctx.api.call('POST', `/webhooks/${subscriptionId}/test`, ctx.tenant.apiKey, {});
+    expect(test.status).toBe(202);
+    const missed = await createOrder(ctx.api, ctx.tenant, 'cus_console_4');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await eventually(async () => expect(await log.textContent()).toContain(missed));
+    expect(await page.getByText(/^Resuming after position \d+$/).isVisible()).toBe(true);
+    const types = await log.locator('summary strong').allTextContents();
+    // Newest first; each event once; nothing outside order.*.
+    expect(types.every((t) => t.startsWith('order.'))).toBe(true);
+    const positions = (await log
+      .locator('li')
+      .evaluateAll((els) =>
+        els.map((el) => Number((el as unknown as { dataset: { position: string } }).dataset.position)),
+      )) as number[];
+    expect(positions).toEqual([...positions].sort((a, b) => b - a));
+    expect(new Set(positions).size).toBe(positions.length);
+    await shot('08-live-stream');
+    expect(problems()).toEqual([]);
+  });
+
+  it('shows every version of every event type with its JSON Schema and example', async () => {
+    await menu(page, 'Event catalogue').click();
+    for (const info of listEventTypes()) {
+      for (const v of info.versions) {
+        const schema = page.getByLabel(`JSON Schema of ${info.type} v${v.version}`, { exact: true });
+        const example = page.getByLabel(`Example of ${info.type} v${v.version}`, { exact: true });
+        expect(JSON.parse((await schema.textContent())!)).toEqual(JSON.parse(JSON.stringify(v.jsonSchema)));
+        expect(JSON.parse((await example.textContent())!)).toEqual(JSON.parse(JSON.stringify(v.example)));
+      }
+    }
+    await shot('09-catalogue');
   });
 });

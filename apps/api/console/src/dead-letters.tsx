@@ -104,9 +104,10 @@ export function DeadLetters() {
       <form onSubmit={dryRun} aria-labelledby="replay-heading">
         <h2 id="replay-heading">Replay by filter</h2>
         <div class="grid">
-          <label>
-            Subscription
+          <div>
+            <label for="dead-letter-subscription">Subscription</label>
             <select
+              id="dead-letter-subscription"
               name="subscriptionId"
               value={filter.subscriptionId}
               onChange={(e) => set('subscriptionId')(e.currentTarget.value)}
@@ -118,7 +119,7 @@ export function DeadLetters() {
                 </option>
               ))}
             </select>
-          </label>
+          </div>
           <Field
             label="Event type"
             name="eventType"

@@ -138,17 +138,21 @@ export function DeliveryLog({ subscriptionId }: { subscriptionId: string }) {
   return (
     <section aria-labelledby="log-heading">
       <h2 id="log-heading">Delivery log</h2>
-      <label>
-        Show deliveries
-        <select name="status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-          <option value="">All</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
+      <label for="delivery-status">Show deliveries</label>
+      <select
+        id="delivery-status"
+        name="status"
+        value={status}
+        onChange={(e) => setStatus(e.currentTarget.value)}
+      >
+        <option value="">All</option>
+        {STATUSES.map((s) => (
+          <option key={s} value={s}>
+            {s}
+          </option>
+        ))}
+      </select>
+
       <ErrorNote error={log.error} />
       <figure>
         <table aria-describedby="log-help">
