@@ -188,6 +188,29 @@ describe('web console (api + relay + dispatcher + gateway, headless Chromium)', 
     expect(problems()).toEqual([]);
   });
 
+  it('sends a test event, rotates the secret and edits the subscription', async () => {
+    const tests = () => ctx.receiver.delivered('/ok').filter((r) => r.payload?.eventType === 'webhook.test');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await eventually(() => expect(tests()).toHaveLength(1), { timeoutMs: 20_000 });
+
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = (await page.getByLabel('New signing secret').textContent())!;
+    expect(rotated).toMatch(/^whsec_/);
+    // From now on the receiver accepts only the new secret: the next delivery must be signed with it.
+    ctx.receiver.expectSecrets('/ok', rotated);
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await eventually(() => expect(tests()).toHaveLength(2), { timeoutMs: 20_000 });
+
+    await page.locator('summary', { hasText: 'Edit subscription' }).click();
+    await page.getByLabel('Description').fill('Fulfilment EU');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Fulfilment EU' }).waitFor();
+    const res = await ctx.api.call('GET', `/webhooks/${subscriptionId}`, ctx.tenant.apiKey);
+    expect(res.body).toMatchObject({ description: 'Fulfilment EU', eventTypes: ['order.*'] });
+    await shot('03b-subscription-edited');
+    expect(problems()).toEqual([]);
+  });
+
   it('dead-letters a delivery to an endpoint that always fails, then replays it after showing the dry-run count', async () => {
     ctx.receiver.always('/down', { status: 503, body: 'maintenance' });
     await menu(page, 'Subscriptions').click();
@@ -214,6 +237,16 @@ describe('web console (api + relay + dispatcher + gateway, headless Chromium)', 
     await dead.waitFor();
     await page.getByLabel('Subscription', { exact: true }).selectOption({ label: 'Warehouse' });
     await page.getByLabel('Event type').fill('order.*');
+    // A time range that holds nothing counts nothing.
+    await page.getByLabel('Died since').fill('2099-01-01T00:00:00');
+    await page.getByRole('button', { name: 'Count matching' }).click();
+    await eventually(async () =>
+      expect(await page.getByRole('status').first().textContent()).toBe(
+        '0 dead letters match (dry run: nothing replayed yet)',
+      ),
+    );
+    await page.getByLabel('Died since').fill('');
+    await page.getByLabel('Died before').fill('2099-01-01T00:00:00');
     await page.getByRole('button', { name: 'Count matching' }).click();
     await eventually(async () =>
       expect(await page.getByRole('status').first().textContent()).toBe(
