@@ -1,6 +1,7 @@
 import { listEventTypes } from '@tidings/events';
 import { createApp } from '@tidings/runtime';
 import { createTestDatabase } from '../../../../test/support/infra';
+import { createTenant } from '../../../../test/support/tenant';
 import type { ApiConfig } from '../api.config';
 import { ApiModule } from '../api.module';
 import { setupOpenApi } from './openapi';
@@ -12,7 +13,18 @@ const PAGES = /^\/(docs|console)\b/;
 
 interface Doc {
   openapi: string;
-  paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown[];
+        responses: Record<string, unknown>;
+        requestBody?: { required?: boolean };
+        parameters?: { name: string; in: string; schema: Record<string, unknown> }[];
+      }
+    >
+  >;
   webhooks: Record<
     string,
     {
@@ -24,7 +36,15 @@ interface Doc {
   >;
   components: {
     securitySchemes: Record<string, unknown>;
-    schemas: Record<string, { properties: Record<string, unknown> }>;
+    schemas: Record<
+      string,
+      {
+        properties: Record<string, unknown>;
+        required?: string[];
+        minProperties?: number;
+        additionalProperties?: unknown;
+      }
+    >;
   };
 }
 
@@ -38,7 +58,20 @@ async function setup() {
     () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
     { app: 'api', port: () => 0, configure: (a) => setupOpenApi(a) },
   );
-  return { app, url, db };
+  const tenant = await createTenant(db.url);
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tenant.apiKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+  return { app, url, db, call };
 }
 
 describe('OpenAPI document', () => {
@@ -131,6 +164,97 @@ describe('OpenAPI document', () => {
         .map((t) => t.type)
         .sort(),
     );
+  });
+
+  describe('says what the server does (regressions found by fuzzing and review)', () => {
+    const declares = (path: string, method: string, status: string) =>
+      expect([path, method, Object.keys(doc.paths[path][method].responses)]).toEqual([
+        path,
+        method,
+        expect.arrayContaining([status]),
+      ]);
+    const newOrder = () =>
+      ctx.call('POST', '/orders', {
+        customerId: 'cus_1',
+        currency: 'EUR',
+        items: [{ sku: 'A', quantity: 1, unitPriceMinor: 100 }],
+      });
+
+    it('409 on PATCH /orders/{id} of a cancelled order is declared', async () => {
+      const order = await newOrder();
+      await ctx.call('POST', `/orders/${String(order.body.id)}/cancel`, {});
+      expect(
+        (await ctx.call('PATCH', `/orders/${String(order.body.id)}`, { customerId: 'cus_2' })).status,
+      ).toBe(409);
+      declares('/orders/{id}', 'patch', '409');
+    });
+
+    it('an empty PATCH /orders/{id} is refused, and the document requires a field', async () => {
+      const order = await newOrder();
+      expect((await ctx.call('PATCH', `/orders/${String(order.body.id)}`, {})).status).toBe(400);
+      expect(doc.paths['/orders/{id}'].patch.requestBody?.required).toBe(true);
+      expect(doc.components.schemas.UpdateOrderDto.minProperties).toBe(1);
+    });
+
+    it('asOf is documented as a sequence or a time, which is all the server reads', async () => {
+      const order = await newOrder();
+      expect((await ctx.call('GET', `/orders/${String(order.body.id)}?asOf=yesterday`)).status).toBe(400);
+      expect((await ctx.call('GET', `/orders/${String(order.body.id)}?asOf=1`)).status).toBe(200);
+      const asOf = doc.paths['/orders/{id}'].get.parameters?.find((p) => p.name === 'asOf');
+      const [sequence] = asOf?.schema.anyOf as { pattern: string }[];
+      expect(new RegExp(sequence.pattern).test('yesterday')).toBe(false);
+      expect(new RegExp(sequence.pattern).test('1')).toBe(true);
+    });
+
+    it('409 on revoking a revoked key is declared', async () => {
+      const issued = await ctx.call('POST', '/api-keys', { name: 'twice', scopes: ['read'] });
+      await ctx.call('DELETE', `/api-keys/${String(issued.body.id)}`);
+      expect((await ctx.call('DELETE', `/api-keys/${String(issued.body.id)}`)).status).toBe(409);
+      declares('/api-keys/{id}', 'delete', '409');
+    });
+
+    it('404 on POST /tenants without ADMIN_API_KEY is declared', async () => {
+      expect((await ctx.call('POST', '/tenants', { name: 'x' })).status).toBe(404);
+      declares('/tenants', 'post', '404');
+    });
+
+    it('404 on GET /dead-letters for an unknown subscriptionId is declared', async () => {
+      expect((await ctx.call('GET', '/dead-letters?subscriptionId=whk_unknown')).status).toBe(404);
+      declares('/dead-letters', 'get', '404');
+    });
+
+    it('bodies whose fields are all optional may be left out, and the document says so', async () => {
+      const hook = await ctx.call('POST', '/webhooks', {
+        url: 'https://receiver.example/hook',
+        eventTypes: ['order.*'],
+      });
+      const id = String(hook.body.id);
+      const cases: [string, string, string, number][] = [
+        ['POST', '/dead-letters/replay', '/dead-letters/replay', 202],
+        ['POST', '/stream-tokens', '/stream-tokens', 201],
+        ['POST', `/webhooks/${id}/test`, '/webhooks/{id}/test', 202],
+        ['PATCH', `/webhooks/${id}`, '/webhooks/{id}', 200],
+      ];
+      for (const [method, url, path, status] of cases) {
+        expect([method, url, (await ctx.call(method, url)).status]).toEqual([method, url, status]);
+        expect([method, path, doc.paths[path][method.toLowerCase()].requestBody?.required]).toEqual([
+          method,
+          path,
+          false,
+        ]);
+      }
+    });
+
+    it('request bodies refuse unknown fields, and their schemas say additionalProperties: false', async () => {
+      expect((await ctx.call('POST', '/stream-tokens', { unknown: 1 })).status).toBe(400);
+      expect(doc.components.schemas.CreateStreamTokenDto.additionalProperties).toBe(false);
+      expect(doc.components.schemas.CreateOrderDto.additionalProperties).toBe(false);
+    });
+
+    it('notes are strings (or null) in the order bodies', () => {
+      for (const dto of ['CreateOrderDto', 'UpdateOrderDto'])
+        expect(doc.components.schemas[dto].properties.notes).toMatchObject({ type: ['string', 'null'] });
+    });
   });
 
   it('serves Swagger UI at /docs', async () => {

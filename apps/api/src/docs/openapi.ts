@@ -14,7 +14,7 @@ import type {
 import { listEventTypes } from '@tidings/events';
 import { ApiModule } from '../api.module';
 import { PUBLIC_KEY, SCOPE_KEY } from '../auth/tenant.decorator';
-import { applyRule, hasValidationRules, validationRules } from './validation-schema';
+import { applyRule, hasValidationRules, isNonEmptyBody, validationRules } from './validation-schema';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -305,6 +305,7 @@ function applyValidationRules(document: OpenAPIObject, found: RouteInfo[]): void
     const required = [...rules].filter(([, rule]) => !rule.optional).map(([name]) => name);
     if (required.length > 0) schema.required = required;
     else delete schema.required;
+    if (isNonEmptyBody(dto)) schema.minProperties = 1;
     schema.additionalProperties = false;
   };
   for (const route of found) {
@@ -430,7 +431,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         }
       }
       // A body whose fields are all optional may be left out: the validation pipe reads a missing body as {}.
-      if (route?.body && !dtoSchema(document, route.body).required && operation.requestBody) {
+      const body = route?.body && dtoSchema(document, route.body);
+      if (body && !body.required && !body.minProperties && operation.requestBody) {
         (operation.requestBody as { required?: boolean }).required = false;
       }
       const add = (code: string) => {

@@ -79,6 +79,19 @@ export function validationRules(target: new (...args: never[]) => unknown): Map<
   return rules;
 }
 
+const NON_EMPTY = 'tidings:non-empty-body';
+
+/**
+ * Documents a body that must name at least one field (`minProperties: 1`; the body is then required): for
+ * DTOs whose service refuses a request that changes nothing.
+ */
+export const ApiNonEmptyBody = (): ClassDecorator => (target) =>
+  Reflect.defineMetadata(NON_EMPTY, true, target);
+
+export function isNonEmptyBody(target: object): boolean {
+  return Reflect.getMetadata(NON_EMPTY, target) === true;
+}
+
 export function hasValidationRules(target: unknown): target is new (...args: never[]) => unknown {
   return (
     typeof target === 'function' &&

@@ -3,6 +3,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { DataSource } from 'typeorm';
 import { startApi, type TestApi } from '../../../../test/support/api-app';
 import { createTestDatabase } from '../../../../test/support/infra';
+import { tableSnapshotter } from '../../../../test/support/table-snapshot';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../../test/fixtures/ssrf-ipv6';
 
@@ -39,24 +40,7 @@ async function setup() {
       body: text ? (JSON.parse(text) as Raw['body']) : {},
     };
   };
-  const tables = (
-    await ds.query<{ name: string }[]>(
-      `SELECT table_name AS name FROM information_schema.tables
-       WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
-    )
-  ).map((t) => t.name);
-  /** Row count and content checksum of every table: a refused request must change neither. */
-  const snapshot = async () =>
-    Object.fromEntries(
-      await Promise.all(
-        tables.map(async (name) => {
-          const [row] = await ds.query<{ n: number; sum: string | null }[]>(
-            `SELECT count(*)::int AS n, md5(string_agg(t::text, ',' ORDER BY t::text)) AS sum FROM "${name}" t`,
-          );
-          return [name, row] as const;
-        }),
-      ),
-    );
+  const snapshot = await tableSnapshotter(ds);
   return { db, ds, api, raw, snapshot };
 }
 

@@ -5,7 +5,7 @@ describe('parseAsOf', () => {
   it.each([
     ['1', { sequence: 1 }],
     ['42', { sequence: 42 }],
-    ['2147483647', { sequence: 2147483647 }],
+    ['999999999', { sequence: 999999999 }],
   ])('reads %s as a sequence', (raw, expected) => {
     expect(parseAsOf(raw)).toEqual(expected);
   });
@@ -26,6 +26,7 @@ describe('parseAsOf', () => {
     '0',
     '-1',
     '01',
+    '1000000000',
     '2147483648',
     '1e3',
     '1.5',

@@ -11,30 +11,31 @@ import type { OrderView } from './orders.service';
 /** A point in an order's life: after its event with this sequence, or as of this instant. */
 export type AsOf = { sequence: number } | { time: Date };
 
-const SEQUENCE = /^[1-9][0-9]{0,9}$/;
-// RFC 3339 date-time (offset required) or a bare date (= midnight UTC).
-const MAX_SEQUENCE = 2 ** 31 - 1; // event_log.sequence is an int
+// At most 9 digits: every such sequence fits event_log.sequence (an int), so the pattern is the whole rule.
+export const AS_OF_SEQUENCE = /^[1-9][0-9]{0,8}$/;
+
+/** Why `raw` is not an `asOf` (a sequence or an RFC 3339 time), or undefined when it is one. */
+export function asOfProblem(raw: unknown): string | undefined {
+  if (typeof raw !== 'string') return 'must be given once, as a sequence number or an RFC 3339 time';
+  if (AS_OF_SEQUENCE.test(raw) || parseTimestamp(raw)) return undefined;
+  return (
+    'must be a sequence number (1 to 999999999) or an RFC 3339 time like 2026-11-28T12:00:00Z of a real day ' +
+    'in the years 1-9999'
+  );
+}
 
 /**
- * Parses `asOf`: all digits is a sequence (the order's version), anything else must be an ISO 8601 instant.
+ * Parses `asOf`: all digits is a sequence (the order's version), anything else must be an RFC 3339 instant.
  * A bad value is a 400: guessing would answer a different question than the one asked.
  */
 export function parseAsOf(raw: unknown): AsOf {
-  const invalid = (message: string) =>
-    new ProblemError(400, 'Validation Failed', `asOf ${message}`, { errors: [{ field: 'asOf', message }] });
-  if (typeof raw !== 'string') throw invalid('must be given once, as a sequence number or an ISO 8601 time');
-  if (SEQUENCE.test(raw)) {
-    const sequence = Number(raw);
-    if (sequence > MAX_SEQUENCE) throw invalid(`must be a sequence between 1 and ${MAX_SEQUENCE}`);
-    return { sequence };
-  }
-  const time = parseTimestamp(raw);
-  if (!time) {
-    throw invalid(
-      'must be a sequence number (1, 2, …) or an ISO 8601 time like 2026-11-28T12:00:00Z of a real day in the years 1-9999',
-    );
-  }
-  return { time };
+  const problem = asOfProblem(raw);
+  if (problem !== undefined)
+    throw new ProblemError(400, 'Validation Failed', `asOf ${problem}`, {
+      errors: [{ field: 'asOf', message: problem }],
+    });
+  const value = raw as string;
+  return AS_OF_SEQUENCE.test(value) ? { sequence: Number(value) } : { time: parseTimestamp(value)! };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -85,6 +86,9 @@ export class OrdersController {
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change editable fields (emits order.updated)' })
+  @ApiConflictResponse({
+    description: 'The order is delivered or cancelled, or items change after payment (state in the body)',
+  })
   @ApiOkResponse({ type: OrderDto })
   @ApiIfMatch()
   async update(

@@ -11,11 +11,14 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { IsStringMap } from '../http/string-map.validator';
 import { IfPresent, Nullable } from '../http/optional.validator';
-import { IsTimestamp } from '../http/timestamp.validator';
+import { IsTimestamp, TIMESTAMP_SCHEMA } from '../http/timestamp.validator';
+import { ApiNonEmptyBody } from '../docs/validation-schema';
+import { asOfProblem, AS_OF_SEQUENCE } from './order-history.service';
 
 export class OrderItemDto {
   @ApiProperty({ example: 'TSHIRT-M' })
@@ -66,6 +69,8 @@ export class CreateOrderDto {
   metadata?: Record<string, string>;
 }
 
+/** A patch that changes nothing is refused (OrdersService.update), so an empty one is too. */
+@ApiNonEmptyBody()
 export class UpdateOrderDto {
   @ApiPropertyOptional()
   @IfPresent()
@@ -162,10 +167,16 @@ export class ListOrdersQuery {
 }
 
 export class GetOrderQuery {
-  @ApiPropertyOptional({ description: 'An ISO 8601 time or a sequence number: the order as it was then' })
+  @ApiPropertyOptional({ description: 'A sequence number or an RFC 3339 time: the order as it was then' })
   @IfPresent()
-  @IsString()
-  @Length(1, 64)
+  @ValidateBy({
+    name: 'isAsOf',
+    constraints: [{ anyOf: [{ type: 'string', pattern: AS_OF_SEQUENCE.source }, TIMESTAMP_SCHEMA] }],
+    validator: {
+      validate: (value) => asOfProblem(value) === undefined,
+      defaultMessage: (args) => `asOf ${asOfProblem(args?.value) ?? 'is invalid'}`,
+    },
+  })
   asOf?: string;
 }
 
