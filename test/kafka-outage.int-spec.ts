@@ -233,7 +233,8 @@ describe('a broker outage (dedicated broker)', () => {
     const [first] = await ctx.positionedOrders(tenant.tenantId);
     const stream = await ctx.openStream(tenant.apiKey, String(first.position));
 
-    await ctx.broker.stop();
+    // A crash this time (SIGKILL), the harsher loss, and quicker than a controlled shutdown.
+    await ctx.broker.kill();
     // The dispatcher's consumer notices the loss (kafkajs gives up, the consumer crashes) and says so.
     await eventually(async () => expect((await readiness(ctx.urls['webhook-dispatcher'])).status).toBe(503), {
       timeoutMs: 90_000,

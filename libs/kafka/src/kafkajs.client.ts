@@ -561,26 +561,33 @@ class KafkaJsConsumer implements Consumer {
 
   /** Commits what was handled since the last commit; one commit at a time, so offsets never go backwards. */
   private commitPending(): Promise<void> {
-    this.committing ??= (async () => {
-      const offsets = [...this.pending.values()];
-      this.pending.clear();
-      try {
-        if (offsets.length > 0) await this.consumer?.commitOffsets(offsets);
-      } catch (error) {
-        // A partition lost in a rebalance cannot be committed by this member: its new owner handles those
-        // messages again (handlers are idempotent). Anything else is retried with the next tick.
-        for (const o of offsets)
-          if (!this.pending.has(`${o.topic}|${o.partition}`))
-            this.pending.set(`${o.topic}|${o.partition}`, o);
-        this.log('warn', 'offset commit failed; will retry', {
-          groupId: this.options.groupId,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      } finally {
-        this.committing = undefined;
-      }
-    })();
+    if (!this.committing) {
+      // Cleared from `finally`, which always runs after this assignment: with nothing pending the commit
+      // finishes without awaiting, and clearing inside it would run first and leave a settled promise here
+      // for good — no later tick (nor stop()) would commit again.
+      const commit = this.commitNow().finally(() => {
+        if (this.committing === commit) this.committing = undefined;
+      });
+      this.committing = commit;
+    }
     return this.committing;
+  }
+
+  private async commitNow(): Promise<void> {
+    const offsets = [...this.pending.values()];
+    this.pending.clear();
+    try {
+      if (offsets.length > 0) await this.consumer?.commitOffsets(offsets);
+    } catch (error) {
+      // A partition lost in a rebalance cannot be committed by this member: its new owner handles those
+      // messages again (handlers are idempotent). Anything else is retried with the next tick.
+      for (const o of offsets)
+        if (!this.pending.has(`${o.topic}|${o.partition}`)) this.pending.set(`${o.topic}|${o.partition}`, o);
+      this.log('warn', 'offset commit failed; will retry', {
+        groupId: this.options.groupId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Waits for a commit in progress, then commits everything pending. */
