@@ -58,17 +58,20 @@ export function Subscriptions() {
       <PageHeading>Subscriptions</PageHeading>
       <ErrorNote error={list.error} />
       {created && (
-        <article aria-labelledby="created-heading">
-          <h2 id="created-heading">Subscription created</h2>
-          <p>
-            <a href={`#/subscriptions/${created.id}`}>{created.url}</a>. Its signing secret is shown only now:
-          </p>
-          <p>
-            <code class="secret" aria-label="Signing secret">
-              {created.secret}
-            </code>
-          </p>
-        </article>
+        <div role="status">
+          <article aria-labelledby="created-heading">
+            <h2 id="created-heading">Subscription created</h2>
+            <p>
+              <a href={`#/subscriptions/${created.id}`}>{created.url}</a>. Its signing secret is shown only
+              now:
+            </p>
+            <p>
+              <code class="secret" aria-label="Signing secret">
+                {created.secret}
+              </code>
+            </p>
+          </article>
+        </div>
       )}
       <figure>
         <table>
