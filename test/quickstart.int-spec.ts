@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -77,6 +77,14 @@ describe('README quickstart', () => {
   it('gets a verified webhook, the stream and the Kafka record of a first order', async () => {
     const blocks = quickstartBlocks();
     expect(blocks[0].trim()).toBe('npm run dev');
+    const missing = ['curl', 'jq', 'kcat'].filter(
+      (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
+    );
+    if (missing.length > 0) {
+      throw new Error(
+        `the quickstart uses ${missing.join(', ')}: install them (Debian: apt-get install ${missing.join(' ')})`,
+      );
+    }
     const busy = [];
     for (const port of PORTS) if (!(await portFree(port))) busy.push(port);
     if (busy.length > 0) throw new Error(`the quickstart needs ports ${busy.join(', ')}, which are in use`);

@@ -63,7 +63,7 @@ describe('the @tidings/signing package', () => {
         )
       ).app,
     );
-  });
+  }, 180_000);
 
   afterAll(async () => {
     receiver?.kill('SIGKILL');
@@ -151,5 +151,5 @@ describe('the @tidings/signing package', () => {
       tenant.apiKey,
     );
     expect(JSON.stringify(deliveries.body)).toContain(delivered.webhook.id);
-  });
+  }, 180_000);
 });

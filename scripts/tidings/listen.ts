@@ -10,8 +10,6 @@ import { generateSecret, parseSecret, signPayload } from '@tidings/signing';
 import { EventSource, type FetchLike } from 'eventsource';
 import { CliError, EXIT, needApiKey, parse, required, type CliEnv } from './main';
 
-// Three missed heartbeats of the gateway's default 15 s (SSE_HEARTBEAT_MS): the connection is gone.
-const IDLE_MS = 45_000;
 // The dispatcher's own total timeout for one attempt (WEBHOOK_TIMEOUT_MS): a local app gets no less.
 const FORWARD_TIMEOUT_MS = 15_000;
 
@@ -88,7 +86,7 @@ export async function listen(args: string[], env: CliEnv): Promise<number> {
   if (values.since !== undefined) query.set('lastEventId', values.since);
   const url = `${env.sseUrl}/events/stream${query.size ? `?${query.toString()}` : ''}`;
 
-  const source = new EventSource(url, { fetch: watchedFetch(key) });
+  const source = new EventSource(url, { fetch: watchedFetch(key, env.listenIdleMs) });
   process.stdout.write(
     `Forwarding ${values.types ?? 'all'} events of your tenant to ${to.url}\n` +
       `Signing secret: ${to.secret}\n` +
@@ -138,7 +136,7 @@ export async function listen(args: string[], env: CliEnv): Promise<number> {
 }
 
 /** fetch for the EventSource: the key as a Bearer header, and an idle watchdog that aborts a silent stream. */
-function watchedFetch(key: string): FetchLike {
+function watchedFetch(key: string, idleMs: number): FetchLike {
   return async (url, init) => {
     const idle = new AbortController();
     const res = await fetch(url, {
@@ -147,7 +145,7 @@ function watchedFetch(key: string): FetchLike {
       signal: init.signal ? AbortSignal.any([init.signal, idle.signal]) : idle.signal,
     });
     const body = res.body;
-    let timer = setTimeout(() => idle.abort(), IDLE_MS);
+    let timer = setTimeout(() => idle.abort(), idleMs);
     const reader = body?.getReader();
     return {
       url: res.url,
@@ -161,10 +159,13 @@ function watchedFetch(key: string): FetchLike {
                 try {
                   const chunk = await reader.read();
                   clearTimeout(timer);
-                  if (!chunk.done) timer = setTimeout(() => idle.abort(), IDLE_MS);
+                  if (!chunk.done) timer = setTimeout(() => idle.abort(), idleMs);
                   return chunk;
                 } catch (error) {
                   clearTimeout(timer);
+                  // eventsource treats an AbortError as its own close(): report the silence as what it is, a
+                  // lost connection, so it reconnects with Last-Event-ID.
+                  if (idle.signal.aborted) throw new Error(`no bytes for ${idleMs} ms`);
                   throw error;
                 }
               },

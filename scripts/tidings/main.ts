@@ -23,9 +23,10 @@ export const USAGE = `Usage: npm run tidings -- <command> [options]
 Developer commands (talk to a running stack; TIDINGS_API_URL, default http://127.0.0.1:3000,
 TIDINGS_SSE_URL, default http://127.0.0.1:3001, and the tenant's key in TIDINGS_API_KEY or --api-key):
   listen --forward-to <url> [--types order.*,…] [--secret whsec_…] [--since <position>]
-        Streams the tenant's events over SSE (resuming with Last-Event-ID after any disconnect, so a
-        laptop that sleeps misses nothing), signs each with a local secret (Standard Webhooks; printed at
-        start unless given), POSTs it to <url> and prints one line per event: status and latency.
+        Streams the tenant's events over SSE, resuming with Last-Event-ID after any disconnect and after
+        TIDINGS_LISTEN_IDLE_MS (default 45000) of silence, so a laptop that sleeps misses nothing; signs
+        each with a local secret (Standard Webhooks; printed at start unless given), POSTs it to <url> and
+        prints one line per event: status and latency.
   resend <eventId> --forward-to <url> [--secret whsec_…]
         Fetches a past event from the event log and forwards it once, signed, like listen does.
   trigger <eventType>
@@ -51,11 +52,24 @@ export interface CliEnv {
   apiKey?: string;
   databaseUrl?: string;
   webhookSecret?: string;
+  /** listen drops a stream silent for this long and resumes it (a slept laptop's dead connection). */
+  listenIdleMs: number;
 }
+
+// Three missed heartbeats of the gateway's default 15 s (SSE_HEARTBEAT_MS): the connection is gone.
+const DEFAULT_LISTEN_IDLE_MS = 45_000;
 
 // The only place the CLI reads its environment.
 export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
+  const idle = env.TIDINGS_LISTEN_IDLE_MS;
+  if (idle !== undefined && !/^[1-9][0-9]*$/.test(idle)) {
+    throw new CliError(
+      `TIDINGS_LISTEN_IDLE_MS must be a positive number of milliseconds, got ${idle}`,
+      EXIT.config,
+    );
+  }
   return {
+    listenIdleMs: idle === undefined ? DEFAULT_LISTEN_IDLE_MS : Number(idle),
     apiUrl: (env.TIDINGS_API_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''),
     sseUrl: (env.TIDINGS_SSE_URL ?? 'http://127.0.0.1:3001').replace(/\/+$/, ''),
     apiKey: env.TIDINGS_API_KEY || undefined,
@@ -127,15 +141,17 @@ export async function run(argv: string[], env: CliEnv = cliEnv()): Promise<numbe
 }
 
 if (require.main === module) {
-  run(process.argv.slice(2)).then(
-    (code) => {
-      // Long-running commands (listen, receive) resolve only when they stop.
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      const cli = error instanceof CliError;
-      process.stderr.write(`tidings: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(cli ? error.exitCode : EXIT.failed);
-    },
-  );
+  Promise.resolve()
+    .then(() => run(process.argv.slice(2)))
+    .then(
+      (code) => {
+        // Long-running commands (listen, receive) resolve only when they stop.
+        process.exitCode = code;
+      },
+      (error: unknown) => {
+        const cli = error instanceof CliError;
+        process.stderr.write(`tidings: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(cli ? error.exitCode : EXIT.failed);
+      },
+    );
 }
