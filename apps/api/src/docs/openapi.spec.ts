@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { previewOpenApiDocument } from './openapi';
 
@@ -11,6 +12,30 @@ describe('docs/openapi.json', () => {
     const committed: unknown = JSON.parse(readFileSync(join(ROOT, 'docs/openapi.json'), 'utf8'));
     expect(committed).toEqual(generated);
   });
+
+  it('comes with its openapi-typescript client types in test/client/tidings-api.ts (`npm run openapi`)', () => {
+    // The script itself, in a child process: openapi-typescript needs Node's require of ES modules, not Jest's.
+    const dir = mkdtempSync(join(tmpdir(), 'tidings-openapi-'));
+    try {
+      const run = spawnSync(
+        process.execPath,
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          '-r',
+          'tsconfig-paths/register',
+          'scripts/openapi.ts',
+        ].concat([join(dir, 'openapi.json'), join(dir, 'tidings-api.ts')]),
+        { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(run.stderr).toBe('');
+      expect(readFileSync(join(dir, 'tidings-api.ts'), 'utf8')).toEqual(
+        readFileSync(join(ROOT, 'test/client/tidings-api.ts'), 'utf8'),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it('passes `redocly lint` (recommended rules, redocly.yaml) without an error or a warning', () => {
     const lint = spawnSync(join(ROOT, 'node_modules/.bin/redocly'), ['lint', 'tidings', '--format=json'], {

@@ -27,8 +27,10 @@ export function parseTimestamp(value: unknown): Date | undefined {
 
 /** What IsTimestamp accepts, as JSON Schema for the OpenAPI document (RFC 3339 date-times and dates). */
 export const TIMESTAMP_SCHEMA = {
-  type: 'string',
-  anyOf: [{ format: 'date-time' }, { format: 'date' }],
+  anyOf: [
+    { type: 'string', format: 'date-time' },
+    { type: 'string', format: 'date' },
+  ],
   description: 'RFC 3339 date-time (2026-01-01T00:00:00Z) or date (2026-01-01, midnight UTC), years 1–9999',
 };
 
