@@ -1,6 +1,6 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { RuntimeModule } from '@tidings/runtime';
+import { RuntimeModule, traceRequest } from '@tidings/runtime';
 import { apiConfigSchema } from './api.config';
 import { AlertEndpointModule } from './alert-endpoint/alert-endpoint.module';
 import { AuthModule } from './auth/auth.module';
@@ -41,6 +41,7 @@ export class ApiModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestGuardMiddleware).forRoutes('*');
+    // The SERVER span first, so requests the guard refuses are traced too.
+    consumer.apply(traceRequest, RequestGuardMiddleware).forRoutes('*');
   }
 }

@@ -34,7 +34,9 @@ function headersFor(type: string, version: number): Record<string, unknown> {
         description: 'Envelope version (schema version of data), as a decimal string',
       },
       'content-type': { type: 'string', const: 'application/json' },
-      traceparent: stringHeader('W3C trace context of the request that caused the event, when present'),
+      traceparent: stringHeader(
+        'W3C trace context of the publish, in the trace of the request that caused the event, when present',
+      ),
       ce_specversion: { type: 'string', const: '1.0', description: 'CloudEvents spec version' },
       ce_id: stringHeader('CloudEvents id (= eventId)'),
       ce_source: stringHeader('CloudEvents source (= envelope source)'),

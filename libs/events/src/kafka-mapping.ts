@@ -66,6 +66,12 @@ function header(headers: Record<string, HeaderValue> | undefined, name: string):
   return first === undefined ? undefined : first.toString();
 }
 
+/** The record's `traceparent` header (the relay's publish span), when present and valid. */
+export function kafkaTraceparent(msg: { headers?: Record<string, HeaderValue> }): string | undefined {
+  const value = header(msg.headers, 'traceparent');
+  return value !== undefined && TRACEPARENT.test(value) ? value : undefined;
+}
+
 /**
  * Decodes a record produced by `toKafkaMessage`: validates the envelope, requires a position, checks the
  * routing headers agree with the body, and optionally renders the data at the `version` asked for.

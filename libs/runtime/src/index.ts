@@ -6,3 +6,4 @@ export { METRICS_REGISTRY } from './metrics.controller';
 export * from './problem.filter';
 export * from './request-headers';
 export * from './wake-up';
+export * from './tracing';

@@ -27,8 +27,30 @@ export function parseConfig<S extends z.ZodType>(
   );
 }
 
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+export const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+/**
+ * The standard OpenTelemetry variables Tidings reads (tracing.ts). Tracing is OFF unless OTEL_TRACES_EXPORTER=otlp,
+ * or an OTLP endpoint is set and OTEL_TRACES_EXPORTER is not `none`; OTEL_SDK_DISABLED=true wins over both.
+ */
+export const tracingConfigSchema = z.object({
+  OTEL_SDK_DISABLED: bool(false),
+  OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp'], { error: 'must be otlp or none' }).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url('must be an absolute URL').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url('must be an absolute URL').optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+});
+
+export type TracingConfig = z.infer<typeof tracingConfigSchema>;
+
 /** Variables every app reads. */
-export const runtimeConfigSchema = z.object({
+export const runtimeConfigSchema = tracingConfigSchema.extend({
   LOG_LEVEL: z.enum(['debug', 'log', 'warn', 'error']).default('log'),
   // 10 s: long enough for in-flight HTTP requests and loop iterations to finish, short enough for rollouts.
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
@@ -38,14 +60,6 @@ export const runtimeConfigSchema = z.object({
     .regex(/^\d+(b|kb|mb)$/i, 'HTTP_BODY_LIMIT must look like 256kb or 1mb')
     .default('256kb'),
 });
-
-export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-
-export const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1');
 
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
 

@@ -26,9 +26,11 @@ import {
 } from './metrics.controller';
 import { ProblemFilter } from './problem.filter';
 import { parseConfig, type RuntimeConfig } from './runtime.config';
+import { startTracing } from './tracing';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const KAFKA_CLIENT = Symbol('KAFKA_CLIENT');
+const TRACING = Symbol('TRACING');
 
 export type BaseConfig = RuntimeConfig & DbConfig & KafkaConfig;
 
@@ -39,6 +41,16 @@ export interface RuntimeOptions<S extends z.ZodType<BaseConfig>> {
   schema: S;
   /** Usually `process.env`; tests pass their own so several apps can run in one process. */
   env: Record<string, string | undefined>;
+}
+
+/** Flushes and releases the tracer provider this app started (none when tracing is off). */
+@Injectable()
+class TracingLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(TRACING) private readonly release: (() => Promise<void>) | null) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.release?.();
+  }
 }
 
 @Injectable()
@@ -97,6 +109,8 @@ export class RuntimeModule implements NestModule {
             { name: 'database', check: async () => (await ds.query('SELECT 1')) !== undefined },
           ],
         },
+        { provide: TRACING, useFactory: () => startTracing(config, options.app) },
+        TracingLifecycle,
         KafkaLifecycle,
         HttpMetrics,
         { provide: APP_FILTER, useClass: ProblemFilter },

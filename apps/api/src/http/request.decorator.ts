@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
-import { ProblemError } from '@tidings/runtime';
+import { ProblemError, requestTraceparent } from '@tidings/runtime';
 import type { Request as ExpressRequest } from 'express';
 import { IDEMPOTENCY_KEY } from '../idempotency/idempotency.service';
 
@@ -43,16 +43,16 @@ export const ApiIdempotencyKey = () =>
     schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source },
   });
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** The parts of a write request the services need: Idempotency-Key, If-Match, traceparent, path and body. */
+/**
+ * The parts of a write request the services need: Idempotency-Key, If-Match, path, body and the traceparent
+ * its work continues from (the request's SERVER span; with tracing off, the client's valid one).
+ */
 export const Mutation = createParamDecorator((_: unknown, ctx: ExecutionContext): MutationRequest => {
   const req = ctx.switchToHttp().getRequest<ExpressRequest>();
-  const traceparent = req.header('traceparent');
   return {
     idempotencyKey: req.header('idempotency-key'),
     ifMatch: parseIfMatch(req.header('if-match')),
-    traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
+    traceparent: requestTraceparent(req),
     path: req.path,
     body: req.body as unknown,
   };

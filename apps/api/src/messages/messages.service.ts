@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { appendEvent, type Tx } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { NotFoundProblem } from '@tidings/runtime';
+import { inSpan, NotFoundProblem } from '@tidings/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
@@ -49,31 +49,33 @@ export class MessagesService {
   ) {}
 
   create(t: TenantCtx, dto: CreateMessageDto, req: MutationRequest) {
-    return this.idempotency.execute(
-      { tenantId: t.tenantId, key: req.idempotencyKey, method: 'POST', path: req.path, body: req.body },
-      async (tx) => {
-        const id = `msg_${uuidv7().replace(/-/g, '')}`;
-        const now = new Date();
-        const metadata = dto.metadata ?? {};
-        const [row] = (await tx.query(
-          `INSERT INTO messages (id, tenant_id, sender, channel, body, metadata, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7) RETURNING *`,
-          [id, t.tenantId, dto.from, dto.channel, dto.body, JSON.stringify(metadata), now],
-        )) as MessageRow[];
-        await appendEvent(
-          tx,
-          buildEvent({
-            eventType: 'message.received',
-            tenantId: t.tenantId,
-            resourceId: id,
-            sequence: 1,
-            source: 'tidings/api',
-            timestamp: now,
-            data: { messageId: id, from: dto.from, channel: dto.channel, body: dto.body, metadata },
-          }),
-          req.traceparent,
-        );
-        return { status: 201, body: view(row) };
-      },
+    return inSpan('transaction message.create', { parent: req.traceparent }, (span) =>
+      this.idempotency.execute(
+        { tenantId: t.tenantId, key: req.idempotencyKey, method: 'POST', path: req.path, body: req.body },
+        async (tx) => {
+          const id = `msg_${uuidv7().replace(/-/g, '')}`;
+          const now = new Date();
+          const metadata = dto.metadata ?? {};
+          const [row] = (await tx.query(
+            `INSERT INTO messages (id, tenant_id, sender, channel, body, metadata, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7) RETURNING *`,
+            [id, t.tenantId, dto.from, dto.channel, dto.body, JSON.stringify(metadata), now],
+          )) as MessageRow[];
+          await appendEvent(
+            tx,
+            buildEvent({
+              eventType: 'message.received',
+              tenantId: t.tenantId,
+              resourceId: id,
+              sequence: 1,
+              source: 'tidings/api',
+              timestamp: now,
+              data: { messageId: id, from: dto.from, channel: dto.channel, body: dto.body, metadata },
+            }),
+            span.traceparent,
+          );
+          return { status: 201, body: view(row) };
+        },
+      ),
     );
   }
 
@@ -116,36 +118,38 @@ export class MessagesService {
   }
 
   delete(t: TenantCtx, id: string, req: MutationRequest): Promise<void> {
-    return this.ds.transaction(async (em) => {
-      const tx = em as Tx;
-      const [row] = (await tx.query(
-        'SELECT version FROM messages WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL FOR UPDATE',
-        [id, t.tenantId],
-      )) as {
-        version: number;
-      }[];
-      if (!row) throw new NotFoundProblem('Message', id);
-      const now = new Date();
-      const version = row.version + 1;
-      await tx.query('UPDATE messages SET deleted_at = $3, version = $4 WHERE id = $1 AND tenant_id = $2', [
-        id,
-        t.tenantId,
-        now,
-        version,
-      ]);
-      await appendEvent(
-        tx,
-        buildEvent({
-          eventType: 'message.deleted',
-          tenantId: t.tenantId,
-          resourceId: id,
-          sequence: version,
-          source: 'tidings/api',
-          timestamp: now,
-          data: { messageId: id, deletedAt: now.toISOString() },
-        }),
-        req.traceparent,
-      );
-    });
+    return inSpan('transaction message.delete', { parent: req.traceparent }, (span) =>
+      this.ds.transaction(async (em) => {
+        const tx = em as Tx;
+        const [row] = (await tx.query(
+          'SELECT version FROM messages WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL FOR UPDATE',
+          [id, t.tenantId],
+        )) as {
+          version: number;
+        }[];
+        if (!row) throw new NotFoundProblem('Message', id);
+        const now = new Date();
+        const version = row.version + 1;
+        await tx.query('UPDATE messages SET deleted_at = $3, version = $4 WHERE id = $1 AND tenant_id = $2', [
+          id,
+          t.tenantId,
+          now,
+          version,
+        ]);
+        await appendEvent(
+          tx,
+          buildEvent({
+            eventType: 'message.deleted',
+            tenantId: t.tenantId,
+            resourceId: id,
+            sequence: version,
+            source: 'tidings/api',
+            timestamp: now,
+            data: { messageId: id, deletedAt: now.toISOString() },
+          }),
+          span.traceparent,
+        );
+      }),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { appendEvent, type OrderItem, type OrderStatus, type Tx } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { NotFoundProblem, ProblemError } from '@tidings/runtime';
+import { inSpan, NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
@@ -111,53 +111,55 @@ export class OrdersService {
     dto: CreateOrderDto,
     req: Request,
   ): Promise<Outcome<OrderView> & { replayed: boolean }> {
-    return this.idempotency.execute(
-      { tenantId: t.tenantId, key: req.idempotencyKey, method: 'POST', path: req.path, body: req.body },
-      async (tx) => {
-        const id = `ord_${uuidv7().replace(/-/g, '')}`;
-        const now = new Date();
-        const items = dto.items.map((i) => ({
-          sku: i.sku,
-          quantity: i.quantity,
-          unitPriceMinor: i.unitPriceMinor,
-        }));
-        const totalMinor = total(items);
-        const event = buildEvent({
-          eventType: 'order.created',
-          tenantId: t.tenantId,
-          resourceId: id,
-          sequence: 1,
-          source: 'tidings/api',
-          timestamp: now,
-          data: {
-            orderId: id,
-            customer: { id: dto.customerId },
-            currency: dto.currency,
-            items,
-            totalMinor,
-            status: 'pending',
-            notes: dto.notes ?? null,
-            metadata: dto.metadata ?? {},
-          },
-        });
-        const [row] = (await tx.query(
-          `INSERT INTO orders (id, tenant_id, customer_id, currency, items, total_minor, status, notes, metadata, version, created_at, updated_at)
+    return inSpan('transaction order.create', { parent: req.traceparent }, (span) =>
+      this.idempotency.execute(
+        { tenantId: t.tenantId, key: req.idempotencyKey, method: 'POST', path: req.path, body: req.body },
+        async (tx) => {
+          const id = `ord_${uuidv7().replace(/-/g, '')}`;
+          const now = new Date();
+          const items = dto.items.map((i) => ({
+            sku: i.sku,
+            quantity: i.quantity,
+            unitPriceMinor: i.unitPriceMinor,
+          }));
+          const totalMinor = total(items);
+          const event = buildEvent({
+            eventType: 'order.created',
+            tenantId: t.tenantId,
+            resourceId: id,
+            sequence: 1,
+            source: 'tidings/api',
+            timestamp: now,
+            data: {
+              orderId: id,
+              customer: { id: dto.customerId },
+              currency: dto.currency,
+              items,
+              totalMinor,
+              status: 'pending',
+              notes: dto.notes ?? null,
+              metadata: dto.metadata ?? {},
+            },
+          });
+          const [row] = (await tx.query(
+            `INSERT INTO orders (id, tenant_id, customer_id, currency, items, total_minor, status, notes, metadata, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, 1, $9, $9) RETURNING *`,
-          [
-            id,
-            t.tenantId,
-            dto.customerId,
-            dto.currency,
-            JSON.stringify(items),
-            totalMinor,
-            dto.notes ?? null,
-            JSON.stringify(dto.metadata ?? {}),
-            now,
-          ],
-        )) as OrderRow[];
-        await appendEvent(tx, event, req.traceparent);
-        return { status: 201, body: toOrderView(row) };
-      },
+            [
+              id,
+              t.tenantId,
+              dto.customerId,
+              dto.currency,
+              JSON.stringify(items),
+              totalMinor,
+              dto.notes ?? null,
+              JSON.stringify(dto.metadata ?? {}),
+              now,
+            ],
+          )) as OrderRow[];
+          await appendEvent(tx, event, span.traceparent);
+          return { status: 201, body: toOrderView(row) };
+        },
+      ),
     );
   }
 
@@ -201,67 +203,69 @@ export class OrdersService {
   }
 
   update(t: TenantCtx, id: string, dto: UpdateOrderDto, req: Request): Promise<OrderView> {
-    return this.ds.transaction(async (em) => {
-      const tx = em as Tx;
-      const order = await this.lock(tx, t, id, req.ifMatch);
-      if (!canApply('update', order.status)) throw this.conflict(order, 'update');
-      const changes: Record<string, unknown> = {};
-      if (dto.customerId !== undefined && dto.customerId !== order.customer_id)
-        changes.customerId = dto.customerId;
-      if (dto.items !== undefined) {
-        if (order.status !== 'pending')
-          throw new ProblemError(409, 'Conflict', 'Items can only change while the order is pending', {
-            currentStatus: order.status,
-            currentVersion: order.version,
+    return inSpan('transaction order.update', { parent: req.traceparent }, (span) =>
+      this.ds.transaction(async (em) => {
+        const tx = em as Tx;
+        const order = await this.lock(tx, t, id, req.ifMatch);
+        if (!canApply('update', order.status)) throw this.conflict(order, 'update');
+        const changes: Record<string, unknown> = {};
+        if (dto.customerId !== undefined && dto.customerId !== order.customer_id)
+          changes.customerId = dto.customerId;
+        if (dto.items !== undefined) {
+          if (order.status !== 'pending')
+            throw new ProblemError(409, 'Conflict', 'Items can only change while the order is pending', {
+              currentStatus: order.status,
+              currentVersion: order.version,
+            });
+          changes.items = dto.items.map((i) => ({
+            sku: i.sku,
+            quantity: i.quantity,
+            unitPriceMinor: i.unitPriceMinor,
+          }));
+          changes.totalMinor = total(changes.items as OrderItem[]);
+        }
+        if (dto.notes !== undefined && dto.notes !== order.notes) changes.notes = dto.notes;
+        if (dto.metadata !== undefined) changes.metadata = dto.metadata;
+        if (Object.keys(changes).length === 0)
+          throw new ProblemError(400, 'Bad Request', 'The patch changes nothing', {
+            errors: [{ field: '(body)', message: 'name at least one field to change' }],
           });
-        changes.items = dto.items.map((i) => ({
-          sku: i.sku,
-          quantity: i.quantity,
-          unitPriceMinor: i.unitPriceMinor,
-        }));
-        changes.totalMinor = total(changes.items as OrderItem[]);
-      }
-      if (dto.notes !== undefined && dto.notes !== order.notes) changes.notes = dto.notes;
-      if (dto.metadata !== undefined) changes.metadata = dto.metadata;
-      if (Object.keys(changes).length === 0)
-        throw new ProblemError(400, 'Bad Request', 'The patch changes nothing', {
-          errors: [{ field: '(body)', message: 'name at least one field to change' }],
-        });
-      const now = new Date();
-      const version = order.version + 1;
-      const row = await updateReturning(
-        tx,
-        `UPDATE orders SET customer_id = COALESCE($3, customer_id), items = COALESCE($4::jsonb, items), total_minor = COALESCE($5, total_minor),
+        const now = new Date();
+        const version = order.version + 1;
+        const row = await updateReturning(
+          tx,
+          `UPDATE orders SET customer_id = COALESCE($3, customer_id), items = COALESCE($4::jsonb, items), total_minor = COALESCE($5, total_minor),
            notes = CASE WHEN $6::boolean THEN $7 ELSE notes END, metadata = COALESCE($8::jsonb, metadata), version = $9, updated_at = $10
          WHERE id = $1 AND tenant_id = $2 RETURNING *`,
-        [
-          id,
-          t.tenantId,
-          changes.customerId ?? null,
-          changes.items ? JSON.stringify(changes.items) : null,
-          changes.totalMinor ?? null,
-          'notes' in changes,
-          changes.notes ?? null,
-          changes.metadata ? JSON.stringify(changes.metadata) : null,
-          version,
-          now,
-        ],
-      );
-      await appendEvent(
-        tx,
-        buildEvent({
-          eventType: 'order.updated',
-          tenantId: t.tenantId,
-          resourceId: id,
-          sequence: version,
-          source: 'tidings/api',
-          timestamp: now,
-          data: { orderId: id, changes },
-        }),
-        req.traceparent,
-      );
-      return toOrderView(row);
-    });
+          [
+            id,
+            t.tenantId,
+            changes.customerId ?? null,
+            changes.items ? JSON.stringify(changes.items) : null,
+            changes.totalMinor ?? null,
+            'notes' in changes,
+            changes.notes ?? null,
+            changes.metadata ? JSON.stringify(changes.metadata) : null,
+            version,
+            now,
+          ],
+        );
+        await appendEvent(
+          tx,
+          buildEvent({
+            eventType: 'order.updated',
+            tenantId: t.tenantId,
+            resourceId: id,
+            sequence: version,
+            source: 'tidings/api',
+            timestamp: now,
+            data: { orderId: id, changes },
+          }),
+          span.traceparent,
+        );
+        return toOrderView(row);
+      }),
+    );
   }
 
   pay(t: TenantCtx, id: string, paymentReference: string | undefined, req: Request) {
@@ -305,29 +309,31 @@ export class OrdersService {
   }
 
   delete(t: TenantCtx, id: string, req: Request): Promise<void> {
-    return this.ds.transaction(async (em) => {
-      const tx = em as Tx;
-      const order = await this.lock(tx, t, id, req.ifMatch);
-      const now = new Date();
-      const version = order.version + 1;
-      await tx.query(
-        'UPDATE orders SET deleted_at = $3, version = $4, updated_at = $3 WHERE id = $1 AND tenant_id = $2',
-        [id, t.tenantId, now, version],
-      );
-      await appendEvent(
-        tx,
-        buildEvent({
-          eventType: 'order.deleted',
-          tenantId: t.tenantId,
-          resourceId: id,
-          sequence: version,
-          source: 'tidings/api',
-          timestamp: now,
-          data: { orderId: id, deletedAt: now.toISOString() },
-        }),
-        req.traceparent,
-      );
-    });
+    return inSpan('transaction order.delete', { parent: req.traceparent }, (span) =>
+      this.ds.transaction(async (em) => {
+        const tx = em as Tx;
+        const order = await this.lock(tx, t, id, req.ifMatch);
+        const now = new Date();
+        const version = order.version + 1;
+        await tx.query(
+          'UPDATE orders SET deleted_at = $3, version = $4, updated_at = $3 WHERE id = $1 AND tenant_id = $2',
+          [id, t.tenantId, now, version],
+        );
+        await appendEvent(
+          tx,
+          buildEvent({
+            eventType: 'order.deleted',
+            tenantId: t.tenantId,
+            resourceId: id,
+            sequence: version,
+            source: 'tidings/api',
+            timestamp: now,
+            data: { orderId: id, deletedAt: now.toISOString() },
+          }),
+          span.traceparent,
+        );
+      }),
+    );
   }
 
   private transition(
@@ -336,58 +342,60 @@ export class OrdersService {
     req: Request,
     mutation: (order: OrderRow, at: string) => Mutation,
   ) {
-    return this.idempotency.execute(
-      { tenantId: t.tenantId, key: req.idempotencyKey, method: 'POST', path: req.path, body: req.body },
-      async (tx) => {
-        const order = await this.lock(tx, t, id, req.ifMatch);
-        const now = new Date();
-        const { transition, data } = mutation(order, now.toISOString());
-        if (!canApply(transition, order.status)) throw this.conflict(order, transition);
-        const version = order.version + 1;
-        const row = await updateReturning(
-          tx,
-          `UPDATE orders SET status = $3, version = $4, updated_at = $5,
+    return inSpan('transaction order.transition', { parent: req.traceparent }, (span) =>
+      this.idempotency.execute(
+        { tenantId: t.tenantId, key: req.idempotencyKey, method: 'POST', path: req.path, body: req.body },
+        async (tx) => {
+          const order = await this.lock(tx, t, id, req.ifMatch);
+          const now = new Date();
+          const { transition, data } = mutation(order, now.toISOString());
+          if (!canApply(transition, order.status)) throw this.conflict(order, transition);
+          const version = order.version + 1;
+          const row = await updateReturning(
+            tx,
+            `UPDATE orders SET status = $3, version = $4, updated_at = $5,
            payment_reference = CASE WHEN $6::boolean THEN $7 ELSE payment_reference END,
            carrier = CASE WHEN $8::boolean THEN $9 ELSE carrier END,
            tracking_number = CASE WHEN $8::boolean THEN $10 ELSE tracking_number END,
            cancel_reason = CASE WHEN $11::boolean THEN $12 ELSE cancel_reason END
          WHERE id = $1 AND tenant_id = $2 RETURNING *`,
-          [
-            id,
-            t.tenantId,
-            statusAfter(transition),
-            version,
-            now,
-            transition === 'pay',
-            data.paymentReference ?? null,
-            transition === 'ship',
-            data.carrier ?? null,
-            data.trackingNumber ?? null,
-            transition === 'cancel',
-            data.reason ?? null,
-          ],
-        );
-        const eventType = {
-          pay: 'order.payment_received',
-          ship: 'order.shipped',
-          deliver: 'order.delivered',
-          cancel: 'order.cancelled',
-        }[transition];
-        await appendEvent(
-          tx,
-          buildEvent({
-            eventType,
-            tenantId: t.tenantId,
-            resourceId: id,
-            sequence: version,
-            source: 'tidings/api',
-            timestamp: now,
-            data,
-          }),
-          req.traceparent,
-        );
-        return { status: 200, body: toOrderView(row) };
-      },
+            [
+              id,
+              t.tenantId,
+              statusAfter(transition),
+              version,
+              now,
+              transition === 'pay',
+              data.paymentReference ?? null,
+              transition === 'ship',
+              data.carrier ?? null,
+              data.trackingNumber ?? null,
+              transition === 'cancel',
+              data.reason ?? null,
+            ],
+          );
+          const eventType = {
+            pay: 'order.payment_received',
+            ship: 'order.shipped',
+            deliver: 'order.delivered',
+            cancel: 'order.cancelled',
+          }[transition];
+          await appendEvent(
+            tx,
+            buildEvent({
+              eventType,
+              tenantId: t.tenantId,
+              resourceId: id,
+              sequence: version,
+              source: 'tidings/api',
+              timestamp: now,
+              data,
+            }),
+            span.traceparent,
+          );
+          return { status: 200, body: toOrderView(row) };
+        },
+      ),
     );
   }
 

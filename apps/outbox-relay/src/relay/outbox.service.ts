@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { envelopeFromRawRow, type RawEventColumns } from '@tidings/db';
-import { toKafkaMessage, type KafkaRecord } from '@tidings/events';
+import { topicFor, toKafkaMessage, type KafkaRecord } from '@tidings/events';
+import { SpanKind, startSpan, type TraceSpan } from '@tidings/runtime';
 import type { Client } from 'pg';
 
 export interface PendingEvent {
@@ -9,6 +10,8 @@ export interface PendingEvent {
   /** `<resourceType>/<resourceId>`: the unit of order (invariant 4) that parking holds back as a whole. */
   resource: string;
   message: KafkaRecord;
+  /** The PRODUCER span of this publish, child of the context stored with the event; its traceparent is the record's. */
+  span: TraceSpan;
 }
 
 /** An event the relay stops trying to publish, and why (shown in outbox.parked_reason). */
@@ -32,11 +35,24 @@ const PENDING_COLUMNS = `o.id AS outbox_id, o.position, e.event_id, e.tenant_id,
   e.resource_type, e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent`;
 
 function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
+  const topic = topicFor(row.resource_type, topicPrefix);
+  const span = startSpan(`publish ${topic}`, {
+    kind: SpanKind.PRODUCER,
+    parent: row.traceparent,
+    attributes: {
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': topic,
+      'messaging.message.id': row.event_id,
+      'tidings.position': Number(row.position),
+    },
+  });
   return {
     outboxId: row.outbox_id,
     position: Number(row.position),
     resource: `${row.resource_type}/${row.resource_id}`,
-    message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: row.traceparent }),
+    message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: span.traceparent }),
+    span,
   };
 }
 

@@ -257,7 +257,15 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     if (pending.length === 0) return 0;
     // A copy: what this batch parks counts only once it is written.
     const held = new Map(this.held);
-    const { published, parked } = await this.stage('produce', () => this.produce(pending, held));
+    let outcome: { published: PendingEvent[]; parked: Parked[] };
+    try {
+      outcome = await this.stage('produce', () => this.produce(pending, held));
+    } catch (error) {
+      for (const e of pending) e.span.end(error);
+      throw error;
+    }
+    const { published, parked } = outcome;
+    endPublishSpans(pending, parked);
     this.fault('after-produce');
     await this.stage('mark', async () => {
       if (parked.length > 0) await this.outbox.park(this.ds, parked);
@@ -348,14 +356,19 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const stillRefused = new Set<string>();
     let republished = 0;
     for (const e of parked) {
-      if (stillRefused.has(e.resource)) continue;
+      if (stillRefused.has(e.resource)) {
+        e.span.end('held behind a parked event that is still refused');
+        continue;
+      }
       const sent = await this.stage('produce', async () => {
         const producer = await this.getProducer();
         this.leadership.assertLeader();
         try {
           await producer.send([e.message]);
+          e.span.end();
           return true;
         } catch (error) {
+          e.span.end(error);
           if (!(error instanceof MessageTooLargeError)) throw error;
           this.metrics.refusedTooLarge.inc();
           await this.dropProducer();
@@ -422,6 +435,12 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.logger.warn(`fault injection: SIGKILL at ${point} (hit ${hits})`);
     process.kill(process.pid, 'SIGKILL');
   }
+}
+
+/** Ends each publish span with what happened to its event: sent, or parked with the reason. */
+function endPublishSpans(events: PendingEvent[], parked: Parked[]): void {
+  const reasons = new Map(parked.map((p) => [p.outboxId, p.reason]));
+  for (const e of events) e.span.end(reasons.get(e.outboxId));
 }
 
 interface Parked extends ParkedEvent {

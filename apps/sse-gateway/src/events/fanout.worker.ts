@@ -20,7 +20,13 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
-import { EnvelopeDecodeError, allEventTopics, fromKafkaMessage, type EventEnvelope } from '@tidings/events';
+import {
+  EnvelopeDecodeError,
+  allEventTopics,
+  fromKafkaMessage,
+  kafkaTraceparent,
+  type EventEnvelope,
+} from '@tidings/events';
 import {
   PoisonMessageError,
   platformTopics,
@@ -28,7 +34,7 @@ import {
   type IncomingMessage,
   type KafkaClient,
 } from '@tidings/kafka';
-import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import { APP_CONFIG, KAFKA_CLIENT, tracingStarted } from '@tidings/runtime';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
@@ -100,7 +106,9 @@ export class FanoutWorker {
   private consumer?: Consumer;
   private timer?: NodeJS.Timeout;
   private filling = false;
-  private listener: (event: EventEnvelope) => void = () => undefined;
+  private listener: (event: EventEnvelope, traceparent: string | undefined) => void = () => undefined;
+  /** Buffered positions → the context their send span continues (kept only while tracing is on). */
+  private readonly traces = new Map<number, string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: SseGatewayConfig,
@@ -110,7 +118,7 @@ export class FanoutWorker {
   ) {}
 
   /** The one receiver of emitted events (the stream service's dispatcher). */
-  onEvent(listener: (event: EventEnvelope) => void): void {
+  onEvent(listener: (event: EventEnvelope, traceparent: string | undefined) => void): void {
     this.listener = listener;
   }
 
@@ -132,7 +140,11 @@ export class FanoutWorker {
     const prefix = this.config.KAFKA_TOPIC_PREFIX;
     const topics = allEventTopics(prefix);
     const deadLetterTopic = platformTopics(prefix).consumerDeadLetter;
-    this.order = new PositionOrder((await this.headPosition()) + 1, (e) => this.listener(e));
+    this.order = new PositionOrder((await this.headPosition()) + 1, (e) => {
+      const traceparent = this.traces.get(e.position!);
+      if (traceparent !== undefined) this.traces.delete(e.position!);
+      this.listener(e, traceparent);
+    });
     this.consumer = this.kafka.createConsumer({
       // A group of its own per instance: every gateway must see every partition; offsets do not matter
       // because a restarted gateway starts at the log's head and clients replay from the log.
@@ -168,7 +180,14 @@ export class FanoutWorker {
       if (error instanceof EnvelopeDecodeError) throw new PoisonMessageError(error.message, error);
       throw error;
     }
+    this.remember(event, kafkaTraceparent(message));
     this.order!.accept(event, Date.now());
+  }
+
+  /** Keeps the trace context of a position still to be emitted, for its send span. */
+  private remember(event: EventEnvelope, traceparent: string | null | undefined): void {
+    if (!traceparent || !tracingStarted() || event.position! < this.order!.nextPosition) return;
+    this.traces.set(event.position!, traceparent);
   }
 
   /** Probes the log's head and fills an overdue gap from the log. One tick at a time. */
@@ -186,7 +205,11 @@ export class FanoutWorker {
         .orderBy('e.position')
         .getMany();
       this.metrics.gapFills.inc(rows.length);
-      for (const row of rows) this.order.accept(envelopeFromLogRow(row), Date.now());
+      for (const row of rows) {
+        const event = envelopeFromLogRow(row);
+        this.remember(event, row.traceparent);
+        this.order.accept(event, Date.now());
+      }
     } catch (error) {
       this.logger.warn(`gap fill failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {

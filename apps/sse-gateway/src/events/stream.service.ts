@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
 import { latestVersion, renderAtVersion, supportedVersions, type EventEnvelope } from '@tidings/events';
-import { APP_CONFIG, bearerToken, clientAddress, ProblemError } from '@tidings/runtime';
+import { APP_CONFIG, bearerToken, clientAddress, ProblemError, SpanKind, startSpan } from '@tidings/runtime';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DataSource } from 'typeorm';
 import type { SseGatewayConfig } from '../sse-gateway.config';
@@ -112,7 +112,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly auth: StreamAuthService,
     private readonly metrics: SseMetrics,
   ) {
-    fanout.onEvent((e) => this.dispatch(e));
+    fanout.onEvent((e, traceparent) => this.dispatch(e, traceparent));
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -290,14 +290,21 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** The fan-out's one receiver, called in position order. */
-  private dispatch(e: EventEnvelope): void {
+  private dispatch(e: EventEnvelope, traceparent: string | undefined): void {
     const set = this.byTenant.get(e.tenantId);
     if (!set) return;
     const cache: FrameCache = new Map();
+    // One span per event sent live, child of the relay's publish span (or of the stored context after a gap fill).
+    const span = startSpan('sse send', {
+      kind: SpanKind.PRODUCER,
+      parent: traceparent,
+      attributes: { 'messaging.message.id': e.eventId, 'tidings.position': e.position! },
+    });
+    let streams = 0;
     for (const conn of set) {
       if (!conn.matches(e)) continue;
       try {
-        if (conn.live) this.send(conn, e, cache);
+        if (conn.live) streams += this.send(conn, e, cache) ? 1 : 0;
         else if (conn.queue.push(e) > MAX_QUEUED_WHILE_REPLAYING) this.close(conn, 'slow_consumer');
       } catch (error) {
         // One connection's failure (e.g. a version it asked for cannot be rendered) never stalls the fan-out.
@@ -305,6 +312,8 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
         this.close(conn, 'error');
       }
     }
+    span.setAttributes({ 'tidings.streams': streams });
+    span.end();
     // The key's streams end after the event itself, so a stream of api_key.* still sees its own key revoked.
     if (e.eventType === 'api_key.revoked') {
       for (const conn of set) if (conn.apiKeyId === e.resourceId) this.revoke(conn, 'key_revoked');

@@ -25,6 +25,12 @@ interface SubscriptionHint {
   subscriptions: { id: string; eventTypes: string[] }[];
 }
 
+/** An event as consumed: the envelope, and the record's traceparent (the relay's publish span). */
+export interface ConsumedEvent {
+  envelope: EventEnvelope;
+  traceparent?: string;
+}
+
 /**
  * Turns consumed events into delivery rows: one per (event, matching ACTIVE subscription of the event's
  * tenant), inserted idempotently (unique (subscription_id, event_id) + ON CONFLICT DO NOTHING) before the
@@ -60,7 +66,7 @@ export class DeliveryRecorder {
     private readonly worker: DeliveryWorker,
   ) {}
 
-  record(event: EventEnvelope): Promise<number> {
+  record(event: ConsumedEvent): Promise<number> {
     return this.recordBatch([event]);
   }
 
@@ -68,8 +74,9 @@ export class DeliveryRecorder {
    * Records the deliveries of consecutive events of one partition in one statement, then hands the leased ones
    * to the worker. Returns how many rows were new.
    */
-  async recordBatch(batch: EventEnvelope[]): Promise<number> {
-    const events = [...new Map(batch.map((e) => [e.eventId, e])).values()];
+  async recordBatch(batch: ConsumedEvent[]): Promise<number> {
+    const events = [...new Map(batch.map((c) => [c.envelope.eventId, c.envelope])).values()];
+    const traceOf = new Map(batch.map((c) => [c.envelope.eventId, c.traceparent ?? null]));
     for (const e of events)
       if (e.eventType.startsWith('webhook.subscription.')) this.hints.delete(e.tenantId);
     const hints = new Map<string, SubscriptionHint>();
@@ -108,6 +115,7 @@ export class DeliveryRecorder {
           url: row.url,
           secrets: row.secrets,
           version_pins: row.version_pins,
+          traceparent: traceOf.get(event.eventId) ?? null,
         },
         event,
       );

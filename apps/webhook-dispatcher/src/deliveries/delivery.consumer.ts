@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { allEventTopics, EnvelopeDecodeError, type EventEnvelope, fromKafkaMessage } from '@tidings/events';
+import { allEventTopics, EnvelopeDecodeError, fromKafkaMessage, kafkaTraceparent } from '@tidings/events';
 import {
   allPlatformTopics,
   type Consumer,
@@ -10,7 +10,7 @@ import {
 } from '@tidings/kafka';
 import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { DeliveryRecorder } from './delivery-recorder.service';
+import { type ConsumedEvent, DeliveryRecorder } from './delivery-recorder.service';
 
 /**
  * Kafka → delivery rows. Consumer group `<prefix>webhook-dispatcher` over every event topic.
@@ -82,9 +82,12 @@ export class DeliveryConsumer {
   }
 
   /** `quiet`: in a batch, the fallback handles (and logs) the message again on its own. */
-  private decode(message: IncomingMessage, { quiet = false } = {}): EventEnvelope {
+  private decode(message: IncomingMessage, { quiet = false } = {}): ConsumedEvent {
     try {
-      return fromKafkaMessage({ value: message.value, headers: message.headers });
+      return {
+        envelope: fromKafkaMessage({ value: message.value, headers: message.headers }),
+        traceparent: kafkaTraceparent(message),
+      };
     } catch (error) {
       if (!(error instanceof EnvelopeDecodeError)) throw error;
       if (!quiet)

@@ -7,11 +7,11 @@ import {
   renderAtVersion,
   versionInfo,
 } from '@tidings/events';
-import { APP_CONFIG, WakeUp } from '@tidings/runtime';
+import { APP_CONFIG, SpanKind, startSpan, WakeUp } from '@tidings/runtime';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { type Attempt, heldBackByEarlierSql } from '@tidings/webhooks';
+import { type Attempt, errorOf, heldBackByEarlierSql, isSuccess } from '@tidings/webhooks';
 import { DeliveryOutcomes } from './delivery-outcome.service';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 
@@ -26,6 +26,11 @@ export interface ClaimedRow {
   url: string;
   secrets: SigningSecret[];
   version_pins: Record<string, number>;
+  /**
+   * The context the attempt's span continues: the consumed record's (the relay's publish span), or the one
+   * stored with the event when the delivery is claimed from the table.
+   */
+  traceparent: string | null;
 }
 
 export const USER_AGENT = 'Tidings-Webhooks/1';
@@ -411,7 +416,7 @@ export class DeliveryWorker {
        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.attempt_count,
                  s.url, s.secrets, s.version_pins,
                  e.version, e.resource_type, e.resource_id, e.sequence, e.source, e.occurred_at, e.data,
-                 e.position`,
+                 e.position, e.traceparent`,
       [full, this.laneLimit, JSON.stringify(held), room, Math.max(4 * room, 100), leaseMs(this.config)],
     );
     return {
@@ -432,9 +437,24 @@ export class DeliveryWorker {
     };
     let result: SendResult;
     this.outcomes.sending(attempt);
+    // The attempt is the HTTP CLIENT span; its context goes to the receiver as `traceparent`.
+    const span = startSpan('POST', {
+      kind: SpanKind.CLIENT,
+      parent: row.traceparent,
+      attributes: {
+        'http.request.method': 'POST',
+        'tidings.delivery_id': row.id,
+        'tidings.event_id': row.event_id,
+        'tidings.attempt': row.attempt_count + 1,
+      },
+    });
     try {
       const { body, headers } = this.render(row, envelope);
-      result = await this.sender.send(row.url, body, headers);
+      result = await this.sender.send(
+        row.url,
+        body,
+        span.traceparent ? { ...headers, traceparent: span.traceparent } : headers,
+      );
     } catch (error) {
       // Rendering or signing failed (e.g. a pin to a version the catalogue no longer has): a failed attempt
       // with the reason in the log, retried on the schedule like any other.
@@ -450,6 +470,8 @@ export class DeliveryWorker {
       // The endpoint is no longer busy; recording the outcome does not hold its slot.
       this.sent(row.subscription_id);
     }
+    if (result.statusCode !== null) span.setAttributes({ 'http.response.status_code': result.statusCode });
+    span.end(isSuccess(result) ? undefined : errorOf(result));
     const next = await this.outcomes.record(attempt, result);
     if (next) this.wakeAt(next.getTime());
   }
