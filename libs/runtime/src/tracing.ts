@@ -35,6 +35,8 @@ export function otlpTracesUrl(c: TracingConfig): string | null {
 }
 
 const TRACER = 'tidings';
+// W3C Trace Context without extensions: version 00–fe, non-zero trace and parent ids (what passes through when off).
+const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 const propagator = new W3CTraceContextPropagator();
 
 /** The provider this process registered, if any: while none is, every helper below is a pass-through. */
@@ -169,8 +171,10 @@ class Recording implements TraceSpan {
  * (canonical) traceparent on, so the context a client sent still reaches Kafka and the webhook.
  */
 export function startSpan(name: string, options: SpanOptions = {}): TraceSpan {
+  // Off: one regex test (~50 ns), not the propagator's parse and format (~1.7 µs), on the relay's hot path.
+  if (!provider)
+    return new PassThrough(options.parent && TRACEPARENT.test(options.parent) ? options.parent : undefined);
   const parentCtx = parseTraceparent(options.parent);
-  if (!provider) return new PassThrough(parentCtx && traceparentOf(parentCtx));
   const links: Link[] = [];
   for (const l of options.links ?? []) {
     const linked = parseTraceparent(l);
