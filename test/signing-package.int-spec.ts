@@ -85,6 +85,36 @@ describe('the @tidings/signing package', () => {
       cwd: project,
     });
     expect(existsSync(join(project, 'node_modules/@tidings/signing/dist/index.d.ts'))).toBe(true);
+    // The installed declarations type a delivery's body: a TypeScript receiver compiles against them alone.
+    await writeFile(
+      join(project, 'typed.ts'),
+      `import { verifyPayload, type WebhookEvent } from '@tidings/signing';
+export function handle(body: string, headers: Record<string, string>, secret: string): string {
+  verifyPayload({ body, headers, secrets: [secret] });
+  const event = JSON.parse(body) as WebhookEvent<{ orderId: string }>;
+  const position: number | null = event.position;
+  return \`\${event.eventType} v\${event.version} \${event.resourceId}#\${event.sequence} at \${position}: \${event.data.orderId}\`;
+}
+`,
+    );
+    await run(
+      process.execPath,
+      [
+        require.resolve('typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--types',
+        'node',
+        '--typeRoots',
+        join(__dirname, '..', 'node_modules', '@types'),
+        'typed.ts',
+      ],
+      { cwd: project },
+    );
     await writeFile(join(project, 'receiver.js'), RECEIVER);
 
     const tenant = await createTenant(databaseUrl);

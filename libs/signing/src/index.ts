@@ -1,3 +1,4 @@
 export * from './secret';
 export * from './signature';
 export * from './receiver';
+export * from './webhook-event';
