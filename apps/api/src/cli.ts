@@ -3,7 +3,7 @@
  * create-tenant, create-key, rebuild (docs/event-log.md). Each prints one JSON object on stdout and returns
  * its exit code: 0 done, 1 failed (e.g. rebuild found differences), 64 usage error.
  */
-import { createDataSource, TenantEntity, transaction, type ApiKeyScope } from '@tidings/db';
+import { API_KEY_SCOPES, createDataSource, TenantEntity, transaction, type ApiKeyScope } from '@tidings/db';
 import type { DataSource } from 'typeorm';
 import { parseArgs } from 'node:util';
 import { issueApiKey } from './api-keys/api-keys.service';
@@ -12,7 +12,6 @@ import { createTenantWithKey } from './tenants/tenants.service';
 
 export { createTenantWithKey };
 
-const SCOPES: readonly ApiKeyScope[] = ['read', 'write', 'admin'];
 const EXIT_USAGE = 64;
 
 /** Reuses the tenant named `dev` if it exists and always mints a fresh admin key for it. */
@@ -44,8 +43,8 @@ async function createKey(ds: DataSource, args: string[]): Promise<Outcome> {
   const [tenantId] = positionals;
   if (!tenantId || positionals.length > 1) return usage(line);
   const scopes = (values.scopes ?? 'admin').split(',').map((s) => s.trim());
-  const unknown = scopes.find((s) => !SCOPES.includes(s as ApiKeyScope));
-  if (unknown !== undefined) return usage(`unknown scope "${unknown}": use ${SCOPES.join(', ')}`);
+  const unknown = scopes.find((s) => !API_KEY_SCOPES.includes(s as ApiKeyScope));
+  if (unknown !== undefined) return usage(`unknown scope "${unknown}": use ${API_KEY_SCOPES.join(', ')}`);
   if (!(await ds.getRepository(TenantEntity).existsBy({ id: tenantId }))) {
     process.stderr.write(`no tenant ${tenantId}\n`);
     return { code: 1 };

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { API_KEY_SCOPES, type ApiKeyScope } from './entities/api-key.entity';
 
 /**
  * API keys and stream tokens are `<prefix>_<id>_<secret>`; only this hash of the whole credential is
@@ -21,4 +22,15 @@ export function newCredential(kind: 'api_key' | 'stream_token'): {
     prefix,
     credential: `${prefix}_${randomBytes(32).toString('base64url')}`,
   };
+}
+
+/** The scope a route needs unless it declares its own: reading (GET, HEAD) needs `read`, anything else `write`. */
+export function defaultScope(method: string): ApiKeyScope {
+  return ['GET', 'HEAD'].includes(method.toUpperCase()) ? 'read' : 'write';
+}
+
+/** Whether a key with these scopes may do what `required` allows. Scopes nest: admin ⊇ write ⊇ read. */
+export function grantsScope(scopes: readonly ApiKeyScope[], required: ApiKeyScope): boolean {
+  const rank = (scope: ApiKeyScope) => API_KEY_SCOPES.indexOf(scope);
+  return scopes.some((scope) => rank(scope) >= rank(required));
 }

@@ -4,7 +4,13 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isUtf8 } from 'node:buffer';
 import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { problemBody, ProblemError } from './problem.filter';
+import { problemBody } from './problem.filter';
+import {
+  BadRequestProblem,
+  ContentTooLargeProblem,
+  HeadersTooLargeProblem,
+  RequestTimeoutProblem,
+} from './problems';
 import { ConfigError } from './runtime.config';
 import { APP_CONFIG, type BaseConfig } from './runtime.module';
 
@@ -46,10 +52,10 @@ export async function createApp<C extends BaseConfig>(
 
 /**
  * JSON is UTF-8 (RFC 8259); decoding would turn each invalid byte into U+FFFD and store that instead of what the
- * client meant. Runs on the decoded (decompressed) bytes; a ProblemError keeps its status through body-parser.
+ * client meant. Runs on the decoded (decompressed) bytes; a problem keeps its status through body-parser.
  */
 function refuseInvalidUtf8(_req: IncomingMessage, _res: unknown, body: Buffer): void {
-  if (!isUtf8(body)) throw new ProblemError(400, 'Bad Request', 'The request body is not valid UTF-8');
+  if (!isUtf8(body)) throw new BadRequestProblem('The request body is not valid UTF-8');
 }
 
 /**
@@ -67,16 +73,12 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   }
   const problem =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? new ProblemError(
-          431,
-          'Request Header Fields Too Large',
-          `The request headers exceed ${maxHeaderSize / 1024} KiB`,
-        )
+      ? new HeadersTooLargeProblem(`The request headers exceed ${maxHeaderSize / 1024} KiB`)
       : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
-        ? new ProblemError(413, 'Content Too Large', 'The chunk extensions exceed the size limit')
+        ? new ContentTooLargeProblem('The chunk extensions exceed the size limit')
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? new ProblemError(408, 'Request Timeout', 'The request was not received in time')
-          : new ProblemError(400, 'Bad Request', 'The request is not valid HTTP/1.1');
+          ? new RequestTimeoutProblem('The request was not received in time')
+          : new BadRequestProblem('The request is not valid HTTP/1.1');
   const body = problemBody(problem, undefined);
   socket.end(
     `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +

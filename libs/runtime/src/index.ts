@@ -4,6 +4,7 @@ export * from './bootstrap';
 export * from './health.controller';
 export { METRICS_REGISTRY } from './metrics.controller';
 export * from './problem.filter';
+export * from './problems';
 export * from './request-headers';
 export * from './wake-up';
 export * from './tracing';

@@ -1,34 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
-
-/**
- * A failure the caller can act on, rendered as RFC 9457 `application/problem+json`. Services throw these
- * (or subclasses) for domain outcomes: not found, conflicting state, precondition failed, …
- */
-export class ProblemError extends Error {
-  constructor(
-    readonly status: number,
-    readonly title: string,
-    readonly detail?: string,
-    readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail ?? title);
-    this.name = 'ProblemError';
-  }
-}
-
-export class NotFoundProblem extends ProblemError {
-  constructor(what: string, id: string) {
-    super(404, 'Not Found', `${what} ${id} does not exist`);
-  }
-}
+import {
+  BadRequestProblem,
+  ContentTooLargeProblem,
+  MalformedJsonProblem,
+  ProblemError,
+  UnsupportedMediaTypeProblem,
+} from './problems';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -61,20 +40,16 @@ function bodyParserProblem(error: unknown): ProblemError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { status, type, code } = error as { status?: unknown; type?: unknown; code?: unknown };
   if (status === 400 && type === undefined && typeof code === 'string' && DECODER_ERROR.test(code))
-    return new ProblemError(
-      400,
-      'Bad Request',
-      'The request body is not valid data for its Content-Encoding',
-    );
+    return new BadRequestProblem('The request body is not valid data for its Content-Encoding');
   if (typeof status !== 'number' || typeof type !== 'string') return undefined;
   switch (type) {
     case 'entity.too.large':
-      return new ProblemError(413, 'Content Too Large', 'The request body exceeds the size limit');
+      return new ContentTooLargeProblem('The request body exceeds the size limit');
     case 'entity.parse.failed':
-      return new ProblemError(400, 'Malformed JSON', 'The request body is not valid JSON');
+      return new MalformedJsonProblem();
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new ProblemError(415, 'Unsupported Media Type', 'Unsupported content encoding or charset');
+      return new UnsupportedMediaTypeProblem('Unsupported content encoding or charset');
     default:
       return status >= 400 && status < 500
         ? new ProblemError(status, TITLES[status] ?? 'Bad Request')

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, Length } from 'class-validator';
-import type { ApiKeyScope } from '@tidings/db';
+import { API_KEY_SCOPES, type ApiKeyScope } from '@tidings/db';
 
 export class CreateApiKeyDto {
   @ApiProperty({ example: 'ci pipeline' })
@@ -8,11 +8,11 @@ export class CreateApiKeyDto {
   @Length(1, 200)
   name!: string;
 
-  @ApiProperty({ enum: ['read', 'write', 'admin'], isArray: true, example: ['read', 'write'] })
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true, example: ['read', 'write'] })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(3)
-  @IsIn(['read', 'write', 'admin'], { each: true })
+  @ArrayMaxSize(API_KEY_SCOPES.length)
+  @IsIn(API_KEY_SCOPES, { each: true })
   scopes!: ApiKeyScope[];
 }
 
@@ -22,7 +22,7 @@ export class ApiKeyDto {
   id!: string;
   @ApiProperty({ example: 'ci pipeline' })
   name!: string;
-  @ApiProperty({ enum: ['read', 'write', 'admin'], isArray: true })
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true })
   scopes!: ApiKeyScope[];
   @ApiProperty({ example: 'tdk_jAEmsoD2OEU3', description: 'Public part of the key, safe to log' })
   prefix!: string;
@@ -38,7 +38,7 @@ export class IssuedApiKeyDto {
   id!: string;
   @ApiProperty()
   name!: string;
-  @ApiProperty({ enum: ['read', 'write', 'admin'], isArray: true })
+  @ApiProperty({ enum: API_KEY_SCOPES, isArray: true })
   scopes!: ApiKeyScope[];
   @ApiProperty({ example: 'tdk_jAEmsoD2OEU3' })
   prefix!: string;

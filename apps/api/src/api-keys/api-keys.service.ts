@@ -9,7 +9,7 @@ import {
   type Tx,
 } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { NotFoundProblem, ProblemError } from '@tidings/runtime';
+import { ConflictProblem, NotFoundProblem } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { AuthGuard } from '../auth/auth.guard';
@@ -87,7 +87,7 @@ export class ApiKeysService {
         .getRepository(ApiKeyEntity)
         .findOne({ where: { id, tenantId: t.tenantId }, lock: { mode: 'pessimistic_write' } });
       if (!key) throw new NotFoundProblem('API key', id);
-      if (key.revokedAt) throw new ProblemError(409, 'Conflict', `API key ${id} is already revoked`);
+      if (key.revokedAt) throw new ConflictProblem(`API key ${id} is already revoked`);
       key.revokedAt = new Date();
       await tx.getRepository(ApiKeyEntity).save(key);
       await appendEvent(

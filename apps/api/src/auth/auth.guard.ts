@@ -1,7 +1,13 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiKeyEntity, hashCredential, type ApiKeyScope } from '@tidings/db';
-import { APP_CONFIG, bearerToken, ProblemError } from '@tidings/runtime';
+import { ApiKeyEntity, defaultScope, grantsScope, hashCredential, type ApiKeyScope } from '@tidings/db';
+import {
+  APP_CONFIG,
+  bearerToken,
+  ForbiddenProblem,
+  TooManyRequestsProblem,
+  UnauthorizedProblem,
+} from '@tidings/runtime';
 import type { Request } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -9,14 +15,10 @@ import type { ApiConfig } from '../api.config';
 import { RateLimiter } from './rate-limiter';
 import { PUBLIC_KEY, SCOPE_KEY, type TenantCtx } from './tenant.decorator';
 
-const RANK: Record<ApiKeyScope, number> = { read: 1, write: 2, admin: 3 };
 // Operational endpoints served by the runtime and the docs are reachable without a key.
 const OPEN_PATHS = /^\/(health|metrics|docs)(\/|-json|$)/;
 // tdk_ + 12-character id: the public prefix stored in api_keys.prefix (see newCredential in @tidings/db).
 const API_KEY = /^(tdk_[A-Za-z0-9_-]{12})_[A-Za-z0-9_-]{43}$/;
-
-export const unauthorized = (detail: string) =>
-  new ProblemError(401, 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="tidings"' });
 
 /**
  * Authenticates every request with its API key and enforces scopes: GET/HEAD need `read`, other methods
@@ -41,25 +43,21 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets) || OPEN_PATHS.test(req.path))
       return true;
     const header = req.headers.authorization;
-    if (!header) throw unauthorized('An API key is required: Authorization: Bearer <key>');
+    if (!header) throw new UnauthorizedProblem('An API key is required: Authorization: Bearer <key>');
     const credential = bearerToken(header);
-    if (!credential || !API_KEY.test(credential)) throw unauthorized('Malformed API key');
+    if (!credential || !API_KEY.test(credential)) throw new UnauthorizedProblem('Malformed API key');
     const key = await this.lookup(credential);
-    if (!key) throw unauthorized('Unknown or revoked API key');
+    if (!key) throw new UnauthorizedProblem('Unknown or revoked API key');
     const required =
       this.reflector.getAllAndOverride<ApiKeyScope | undefined>(SCOPE_KEY, targets) ??
-      (['GET', 'HEAD'].includes(req.method) ? 'read' : 'write');
-    const granted = Math.max(...key.scopes.map((s) => RANK[s]));
-    if (granted < RANK[required])
-      throw new ProblemError(403, 'Forbidden', `This route needs the ${required} scope`);
+      defaultScope(req.method);
+    if (!grantsScope(key.scopes, required))
+      throw new ForbiddenProblem(`This route needs the ${required} scope`);
     const wait = this.limiter.take(key.id);
     if (wait > 0) {
-      throw new ProblemError(
-        429,
-        'Too Many Requests',
+      throw new TooManyRequestsProblem(
         `Rate limit of ${this.config.RATE_LIMIT_PER_SECOND} requests/s exceeded for this API key`,
-        {},
-        { 'Retry-After': String(wait) },
+        wait,
       );
     }
     req.tenant = { tenantId: key.tenantId, apiKeyId: key.id, scopes: key.scopes };

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ProblemError } from '@tidings/runtime';
+import { ConflictProblem, ValidationProblem } from '@tidings/runtime';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { DeliveriesService, type DeliveryView } from '../deliveries/deliveries.service';
 import type { DeadLettersQueryDto, ReplayDeadLettersDto } from './dead-letters.dto';
@@ -21,7 +21,7 @@ export class DeadLettersService {
   async replayOne(t: TenantCtx, id: string): Promise<DeliveryView> {
     const delivery = await this.deliveries.find(t, id);
     if (delivery.status !== 'dead')
-      throw new ProblemError(409, 'Conflict', `Delivery ${id} is ${delivery.status}, not a dead letter`);
+      throw new ConflictProblem(`Delivery ${id} is ${delivery.status}, not a dead letter`);
     await this.deliveries.assertActive(t, delivery);
     await this.deliveries.redeliver(t, { statuses: ['dead'], deliveryId: id }, false);
     return this.deliveries.get(t, id);
@@ -31,9 +31,10 @@ export class DeadLettersService {
     const since = body.since === undefined ? undefined : new Date(body.since);
     const until = body.until === undefined ? undefined : new Date(body.until);
     if (since && until && since >= until)
-      throw new ProblemError(400, 'Bad Request', 'until must be later than since', {
-        errors: [{ field: 'until', message: 'must be later than since' }],
-      });
+      throw new ValidationProblem(
+        [{ field: 'until', message: 'must be later than since' }],
+        'until must be later than since',
+      );
     return this.deliveries.redeliver(
       t,
       {

@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { DeliveryStatus } from '@tidings/db';
-import { ProblemError } from '@tidings/runtime';
 import { IsIn } from 'class-validator';
 import { IsEventTypePattern, PageQueryDto } from '../webhooks/webhooks.dto';
 import { IfPresent } from '../http/optional.validator';
@@ -26,28 +25,6 @@ export class RecoverDto {
   })
   @IsTimestamp()
   since!: string;
-}
-
-/**
- * Delivery lists page by (event_position, id), newest event first: unique and stable, unlike timestamps
- * (microseconds in Postgres, milliseconds in JS). The cursor is opaque to clients.
- */
-export function encodeDeliveryCursor(position: number, id: string): string {
-  return Buffer.from(`${position}:${id}`, 'utf8').toString('base64url');
-}
-
-export function decodeDeliveryCursor(
-  cursor: string | undefined,
-): { position: number; id: string } | undefined {
-  if (cursor === undefined) return undefined;
-  const match = /^(\d{1,15}):(dlv_[\x21-\x7e]{1,100})$/.exec(
-    Buffer.from(cursor, 'base64url').toString('utf8'),
-  );
-  if (!match)
-    throw new ProblemError(400, 'Bad Request', 'cursor is not a cursor returned by this endpoint', {
-      errors: [{ field: 'cursor', message: 'is not a cursor returned by this endpoint' }],
-    });
-  return { position: Number(match[1]), id: match[2] };
 }
 
 export class DeliveryDto {

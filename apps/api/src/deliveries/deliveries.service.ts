@@ -6,13 +6,13 @@ import {
   WebhookDeliveryEntity,
   WebhookSubscriptionEntity,
 } from '@tidings/db';
-import { NotFoundProblem, ProblemError } from '@tidings/runtime';
+import { ConflictProblem, NotFoundProblem } from '@tidings/runtime';
 import { redeliver, retryNow } from '@tidings/webhooks';
 import { DataSource, IsNull } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { likePattern } from '../events/events.service';
+import { decodePositionCursor, encodePositionCursor } from '../http/cursor';
 import { DEFAULT_PAGE_LIMIT } from '../webhooks/webhooks.dto';
-import { decodeDeliveryCursor, encodeDeliveryCursor } from './deliveries.dto';
 
 export interface DeliveryView {
   id: string;
@@ -93,7 +93,7 @@ export class DeliveriesService {
 
   async list(t: TenantCtx, f: DeliveryFilter) {
     if (f.subscriptionId !== undefined) await this.assertSubscription(t, f.subscriptionId);
-    const after = decodeDeliveryCursor(f.cursor);
+    const after = decodePositionCursor(f.cursor, 'dlv_');
     const limit = f.limit ?? DEFAULT_PAGE_LIMIT;
     const qb = this.ds
       .getRepository(WebhookDeliveryEntity)
@@ -113,7 +113,7 @@ export class DeliveriesService {
     const last = page[page.length - 1];
     return {
       data: page.map(deliveryView),
-      nextCursor: rows.length > limit ? encodeDeliveryCursor(last.eventPosition, last.id) : null,
+      nextCursor: rows.length > limit ? encodePositionCursor(last.eventPosition, last.id) : null,
     };
   }
 
@@ -194,8 +194,6 @@ export class DeliveriesService {
 }
 
 const subscriptionNotActive = () =>
-  new ProblemError(
-    409,
-    'Conflict',
+  new ConflictProblem(
     'The subscription of this delivery is disabled or deleted; enable it (POST /webhooks/:id/enable replays what it missed)',
   );

@@ -11,6 +11,7 @@ import type {
   ResponseObject,
   SchemaObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import { defaultScope } from '@tidings/db';
 import { listEventTypes } from '@tidings/events';
 import { ApiModule } from '../api.module';
 import { PUBLIC_KEY, SCOPE_KEY } from '../auth/tenant.decorator';
@@ -464,7 +465,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         add('401');
         add('403');
         add('429');
-        const scope = route?.scope ?? (method === 'get' || method === 'head' ? 'read' : 'write');
+        const scope = route?.scope ?? defaultScope(method);
         (operation as OperationObject & Record<string, unknown>)['x-required-scope'] = scope;
       }
       add('431');

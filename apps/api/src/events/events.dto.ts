@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { isValidEventTypePattern, supportedVersions } from '@tidings/events';
-import { type FieldProblem, ProblemError } from '@tidings/runtime';
+import { type FieldProblem, ValidationProblem } from '@tidings/runtime';
 
 // 100 by default keeps a page small for humans; 1000 at most bounds one query and one response body.
 export const DEFAULT_EVENTS_LIMIT = 100;
@@ -90,15 +90,8 @@ function single(raw: Record<string, unknown>, field: string, problems: FieldProb
   return value;
 }
 
-function badRequest(problems: FieldProblem[]): ProblemError {
-  return new ProblemError(
-    400,
-    'Validation Failed',
-    problems.map((p) => `${p.field} ${p.message}`).join('; '),
-    {
-      errors: problems,
-    },
-  );
+function badRequest(problems: FieldProblem[]): ValidationProblem {
+  return new ValidationProblem(problems, problems.map((p) => `${p.field} ${p.message}`).join('; '));
 }
 
 /** Parses the query of `GET /events/:eventId`: only an optional `version` (a positive integer). */

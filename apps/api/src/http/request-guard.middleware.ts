@@ -1,5 +1,5 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
-import { ProblemError } from '@tidings/runtime';
+import { UnsupportedMediaTypeProblem, ValidationProblem } from '@tidings/runtime';
 import type { NextFunction, Request, Response } from 'express';
 
 // U+0000 cannot be stored in Postgres text or jsonb; an unpaired surrogate is not valid Unicode.
@@ -15,14 +15,12 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
 
 interface Finding {
   field: string;
-  title: string;
   detail: string;
   message: string;
 }
 
 const unsafe = (field: string): Finding => ({
   field,
-  title: 'Bad Request',
   detail: 'Strings may not contain NUL characters or unpaired surrogates',
   message: 'contains a NUL character or an unpaired surrogate',
 });
@@ -31,7 +29,6 @@ function find(value: unknown, path: string, depth = 0): Finding | undefined {
   if (depth > MAX_DEPTH)
     return {
       field: path,
-      title: 'Bad Request',
       detail: `JSON may be nested at most ${MAX_DEPTH} levels deep`,
       message: `is nested deeper than ${MAX_DEPTH} levels`,
     };
@@ -49,7 +46,7 @@ function find(value: unknown, path: string, depth = 0): Finding | undefined {
       if (UNSAFE.test(k)) return unsafe(field);
       if (FORBIDDEN_KEYS.has(k)) {
         const message = `property ${k} should not exist`;
-        return { field, title: 'Validation Failed', detail: `${field}: ${message}`, message };
+        return { field, detail: `${field}: ${message}`, message };
       }
       const found = find(v, field, depth + 1);
       if (found) return found;
@@ -82,7 +79,7 @@ export class RequestGuardMiddleware implements NestMiddleware {
       ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method) &&
       !req.is(['application/json', 'application/*+json'])
     ) {
-      throw new ProblemError(415, 'Unsupported Media Type', 'Request bodies must be application/json');
+      throw new UnsupportedMediaTypeProblem('Request bodies must be application/json');
     }
     // The query string and the path reach SQL parameters too (filters, ids): same rule. originalUrl, because
     // req.path is relative to where Nest mounts this middleware.
@@ -93,9 +90,7 @@ export class RequestGuardMiddleware implements NestMiddleware {
       (inQuery && { ...inQuery, field: inQuery.field || '(query)' }) ??
       (inPath && { ...inPath, field: '(path)' });
     if (found) {
-      throw new ProblemError(400, found.title, found.detail, {
-        errors: [{ field: found.field || '(body)', message: found.message }],
-      });
+      throw new ValidationProblem([{ field: found.field || '(body)', message: found.message }], found.detail);
     }
     next();
   }

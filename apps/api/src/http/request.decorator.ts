@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
-import { ProblemError, requestTraceparent } from '@tidings/runtime';
+import { BadRequestProblem, requestTraceparent } from '@tidings/runtime';
 import type { Request as ExpressRequest } from 'express';
 import { IDEMPOTENCY_KEY } from '../idempotency/idempotency.service';
 
@@ -18,8 +18,7 @@ const IF_MATCH = /^[ \t]*(?:\*|(?:W\/)?"?(\d{1,9})"?)[ \t]*$/;
 function parseIfMatch(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const m = IF_MATCH.exec(value);
-  if (!m)
-    throw new ProblemError(400, 'Bad Request', 'If-Match must be an ETag returned by this API, e.g. "3"');
+  if (!m) throw new BadRequestProblem('If-Match must be an ETag returned by this API, e.g. "3"');
   return m[1] === undefined ? undefined : Number(m[1]);
 }
 

@@ -1,5 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { ProblemError } from '@tidings/runtime';
+import { ValidationProblem } from '@tidings/runtime';
 
 // Constraints on the type of a value. When one fails, the value's range and length checks fail too but say
 // nothing true about it (`limit=abc` "must not be greater than 100"): only the type problem is reported.
@@ -28,13 +28,7 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: true,
     exceptionFactory: (errors) => {
-      const fields = flatten(errors);
-      return new ProblemError(
-        400,
-        'Validation Failed',
-        fields.map((f) => `${f.field}: ${f.message}`).join('; '),
-        { errors: fields },
-      );
+      return new ValidationProblem(flatten(errors));
     },
   });
 }

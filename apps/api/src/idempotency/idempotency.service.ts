@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { transaction, type Tx } from '@tidings/db';
-import { APP_CONFIG, ProblemError } from '@tidings/runtime';
+import { APP_CONFIG, BadRequestProblem, ConflictProblem, UnprocessableProblem } from '@tidings/runtime';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { ApiConfig } from '../api.config';
@@ -46,7 +46,7 @@ export class IdempotencyService {
   ): Promise<Outcome<T> & { replayed: boolean }> {
     if (req.key === undefined) return { ...(await transaction(this.ds, work)), replayed: false };
     if (!IDEMPOTENCY_KEY.test(req.key))
-      throw new ProblemError(400, 'Bad Request', 'Idempotency-Key must be 1–255 printable ASCII characters');
+      throw new BadRequestProblem('Idempotency-Key must be 1–255 printable ASCII characters');
     const hash = createHash('sha256')
       .update(`${req.method} ${req.path}\n${JSON.stringify(req.body ?? null)}`)
       .digest('hex');
@@ -58,9 +58,7 @@ export class IdempotencyService {
         locked: boolean;
       }[];
       if (!locked)
-        throw new ProblemError(
-          409,
-          'Conflict',
+        throw new ConflictProblem(
           'A request with this Idempotency-Key is still in progress',
           {},
           { 'Retry-After': '1' },
@@ -71,11 +69,7 @@ export class IdempotencyService {
       )) as { request_hash: string; response_status: number; response_body: T }[];
       if (stored) {
         if (stored.request_hash !== hash) {
-          throw new ProblemError(
-            422,
-            'Unprocessable Content',
-            'This Idempotency-Key was already used with a different request',
-          );
+          throw new UnprocessableProblem('This Idempotency-Key was already used with a different request');
         }
         return { status: stored.response_status, body: stored.response_body, replayed: true };
       }

@@ -1,9 +1,14 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, bearerToken, ProblemError } from '@tidings/runtime';
+import {
+  APP_CONFIG,
+  bearerToken,
+  NotFoundProblem,
+  TooManyRequestsProblem,
+  UnauthorizedProblem,
+} from '@tidings/runtime';
 import type { Request } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiConfig } from '../api.config';
-import { unauthorized } from '../auth/auth.guard';
 import { RateLimiter } from '../auth/rate-limiter';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
@@ -25,23 +30,17 @@ export class OperatorGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.expected)
-      throw new ProblemError(
-        404,
-        'Not Found',
-        'Tenant creation over HTTP is disabled (ADMIN_API_KEY is not set)',
-      );
+      throw new NotFoundProblem('Tenant creation over HTTP is disabled (ADMIN_API_KEY is not set)');
     const req = context.switchToHttp().getRequest<Request>();
     const wait = this.limiter.take(req.socket.remoteAddress ?? 'unknown');
     if (wait > 0)
-      throw new ProblemError(
-        429,
-        'Too Many Requests',
+      throw new TooManyRequestsProblem(
         `Rate limit of ${this.config.ADMIN_RATE_LIMIT_PER_SECOND} requests/s exceeded for tenant creation`,
-        {},
-        { 'Retry-After': String(wait) },
+        wait,
       );
     const given = digest(bearerToken(req.headers.authorization) ?? '');
-    if (!timingSafeEqual(given, this.expected)) throw unauthorized('The platform admin key is required');
+    if (!timingSafeEqual(given, this.expected))
+      throw new UnauthorizedProblem('The platform admin key is required');
     return true;
   }
 }

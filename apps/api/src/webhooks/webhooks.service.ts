@@ -9,7 +9,13 @@ import {
 } from '@tidings/db';
 import { parseWebhookUrl, WebhookUrlError, type WebhookUrlOptions } from '@tidings/egress';
 import { buildEvent } from '@tidings/events';
-import { APP_CONFIG, NotFoundProblem, ProblemError } from '@tidings/runtime';
+import {
+  APP_CONFIG,
+  ConflictProblem,
+  NotFoundProblem,
+  UnprocessableProblem,
+  ValidationProblem,
+} from '@tidings/runtime';
 import { generateSecret } from '@tidings/signing';
 import {
   deadLetterOnDelete,
@@ -206,13 +212,9 @@ export class WebhooksService {
       const enabling = body.status === 'active' && sub.status === 'disabled';
       const disabling = body.status === 'disabled' && sub.status === 'active';
       if (body.replayFrom !== undefined && !enabling)
-        throw new ProblemError(
-          400,
-          'Bad Request',
+        throw new ValidationProblem(
+          [{ field: 'replayFrom', message: 'requires status: active on a disabled subscription' }],
           'replayFrom is only accepted when re-enabling a disabled subscription (status: active)',
-          {
-            errors: [{ field: 'replayFrom', message: 'requires status: active on a disabled subscription' }],
-          },
         );
       const changes: Record<string, unknown> = {};
       const set = <K extends keyof WebhookSubscriptionEntity>(
@@ -256,7 +258,7 @@ export class WebhooksService {
     return transaction(this.ds, async (tx) => {
       await this.lock(tx, t, id);
       const sub = await this.lockedRow(tx, id);
-      if (sub.status === 'active') throw new ProblemError(409, 'Conflict', `Webhook ${id} is already active`);
+      if (sub.status === 'active') throw new ConflictProblem(`Webhook ${id} is already active`);
       const from = body.replay === false ? null : body.since ? new Date(body.since) : defaultReplayFrom(sub);
       const count = body.dryRun
         ? from === null
@@ -320,7 +322,7 @@ export class WebhooksService {
     return transaction(this.ds, async (tx) => {
       const sub = await this.lock(tx, t, id, kind);
       if (sub.status !== 'active')
-        throw new ProblemError(409, 'Conflict', `Webhook ${id} is disabled; enable it to send a test event`);
+        throw new ConflictProblem(`Webhook ${id} is disabled; enable it to send a test event`);
       const { eventIds } = await this.bumpAndSave(tx, sub, [
         ['webhook.test', { subscriptionId: id, message: message ?? 'Test event from Tidings' }],
       ]);
@@ -334,16 +336,11 @@ export class WebhooksService {
     } catch (error) {
       if (!(error instanceof WebhookUrlError)) throw error;
       const malformed = error.reason === 'invalid_url' || error.reason === 'too_long';
-      throw new ProblemError(
-        malformed ? 400 : 422,
-        malformed ? 'Bad Request' : 'Unprocessable Content',
-        `url: ${error.message}`,
-        {
-          reason: error.reason,
-          ...(error.range ? { range: error.range } : {}),
-          errors: [{ field: 'url', message: error.message }],
-        },
-      );
+      const errors = [{ field: 'url', message: error.message }];
+      const extra = { reason: error.reason, ...(error.range ? { range: error.range } : {}) };
+      throw malformed
+        ? new ValidationProblem(errors, `url: ${error.message}`, extra)
+        : new UnprocessableProblem(`url: ${error.message}`, { ...extra, errors });
     }
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { hashCredential } from '@tidings/db';
-import { ProblemError } from '@tidings/runtime';
+import { type ApiKeyScope, grantsScope, hashCredential } from '@tidings/db';
+import { UnauthorizedProblem } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 
 /** Who may read a stream: always one tenant; a stream token may narrow the event types. */
@@ -14,11 +14,7 @@ export interface StreamPrincipal {
   expiresAt?: number;
 }
 
-class UnauthorizedProblem extends ProblemError {
-  constructor(detail: string) {
-    super(401, 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="tidings-sse"' });
-  }
-}
+const REALM = 'tidings-sse';
 
 /**
  * Resolves a credential (`tdk_…` API key with read scope, or `tds_…` stream token) to its tenant. Every
@@ -33,12 +29,13 @@ export class StreamAuthService {
     if (!credential) {
       throw new UnauthorizedProblem(
         'Send a stream token or API key as `Authorization: Bearer …` or in `access_token`',
+        REALM,
       );
     }
     const hash = hashCredential(credential);
     if (credential.startsWith('tds_')) return this.streamToken(hash);
     if (credential.startsWith('tdk_')) return this.apiKey(credential.slice(0, 16), hash);
-    throw new UnauthorizedProblem('The credential is not a Tidings stream token or API key');
+    throw new UnauthorizedProblem('The credential is not a Tidings stream token or API key', REALM);
   }
 
   private async streamToken(hash: string): Promise<StreamPrincipal> {
@@ -51,7 +48,7 @@ export class StreamAuthService {
         WHERE t.token_hash = $1 AND t.expires_at > now() AND k.revoked_at IS NULL`,
       [hash],
     );
-    if (!row) throw new UnauthorizedProblem('The stream token is unknown, expired or revoked');
+    if (!row) throw new UnauthorizedProblem('The stream token is unknown, expired or revoked', REALM);
     return {
       tenantId: row.tenant_id,
       allowedTypes: row.event_types.length > 0 ? row.event_types : ['*'],
@@ -62,14 +59,13 @@ export class StreamAuthService {
 
   /** Found by its public prefix (`tdk_` + 12 characters, uniquely indexed), then matched by hash. */
   private async apiKey(prefix: string, hash: string): Promise<StreamPrincipal> {
-    const [row] = await this.ds.query<{ id: string; tenant_id: string; scopes: string[] }[]>(
+    const [row] = await this.ds.query<{ id: string; tenant_id: string; scopes: ApiKeyScope[] }[]>(
       'SELECT id, tenant_id, scopes FROM api_keys WHERE prefix = $1 AND secret_hash = $2 AND revoked_at IS NULL',
       [prefix, hash],
     );
-    if (!row) throw new UnauthorizedProblem('The API key is unknown or revoked');
-    // Scopes nest (admin ⊇ write ⊇ read), as in the API.
-    if (!row.scopes.some((s) => s === 'read' || s === 'write' || s === 'admin')) {
-      throw new UnauthorizedProblem('The API key lacks the read scope');
+    if (!row) throw new UnauthorizedProblem('The API key is unknown or revoked', REALM);
+    if (!grantsScope(row.scopes, 'read')) {
+      throw new UnauthorizedProblem('The API key lacks the read scope', REALM);
     }
     return { tenantId: row.tenant_id, allowedTypes: ['*'], apiKeyId: row.id };
   }

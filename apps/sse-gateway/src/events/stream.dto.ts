@@ -1,5 +1,5 @@
 import { isValidEventTypePattern, listEventTypes, matchesEventType } from '@tidings/events';
-import { ProblemError } from '@tidings/runtime';
+import { ValidationProblem } from '@tidings/runtime';
 
 /** `GET /events/stream` query, parsed. */
 export interface StreamQuery {
@@ -49,9 +49,7 @@ export function parseStreamQuery(query: Raw): StreamQuery {
   const lastEventId = single(query, 'lastEventId', errors);
   const accessToken = single(query, 'access_token', errors);
   if (errors.length > 0) {
-    throw new ProblemError(400, 'Bad Request', errors.map((e) => `${e.field} ${e.message}`).join('; '), {
-      errors,
-    });
+    throw new ValidationProblem(errors, errors.map((e) => `${e.field} ${e.message}`).join('; '));
   }
   return { types, resourceId, version, lastEventId, accessToken };
 }

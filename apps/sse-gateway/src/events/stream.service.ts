@@ -7,7 +7,15 @@ import {
 } from '@nestjs/common';
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
 import { latestVersion, renderAtVersion, supportedVersions, type EventEnvelope } from '@tidings/events';
-import { APP_CONFIG, bearerToken, clientAddress, ProblemError, SpanKind, startSpan } from '@tidings/runtime';
+import {
+  APP_CONFIG,
+  bearerToken,
+  clientAddress,
+  ForbiddenProblem,
+  SpanKind,
+  startSpan,
+  TooManyRequestsProblem,
+} from '@tidings/runtime';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DataSource } from 'typeorm';
 import type { SseGatewayConfig } from '../sse-gateway.config';
@@ -150,11 +158,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     const principal = await this.auth.authenticate(bearer ?? query.accessToken);
     const types = effectiveTypes(query.types, principal.allowedTypes);
     if (types.length === 0) {
-      throw new ProblemError(
-        403,
-        'Forbidden',
-        'The credential does not allow any of the requested event types',
-      );
+      throw new ForbiddenProblem('The credential does not allow any of the requested event types');
     }
     const ip = clientAddress(
       req.socket.remoteAddress,
@@ -414,22 +418,10 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   private checkCaps(tenantId: string, ip: string): void {
     const tenantCount = this.byTenant.get(tenantId)?.size ?? 0;
     if (tenantCount >= this.config.SSE_MAX_CONNECTIONS_PER_TENANT) {
-      throw new ProblemError(
-        429,
-        'Too Many Requests',
-        'Too many open streams for this tenant',
-        {},
-        { 'Retry-After': '30' },
-      );
+      throw new TooManyRequestsProblem('Too many open streams for this tenant', 30);
     }
     if ((this.perIp.get(ip) ?? 0) >= this.config.SSE_MAX_CONNECTIONS_PER_IP) {
-      throw new ProblemError(
-        429,
-        'Too Many Requests',
-        'Too many open streams from this address',
-        {},
-        { 'Retry-After': '30' },
-      );
+      throw new TooManyRequestsProblem('Too many open streams from this address', 30);
     }
   }
 

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
-export type ApiKeyScope = 'read' | 'write' | 'admin';
+export const API_KEY_SCOPES = ['read', 'write', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** Only a SHA-256 of the secret is stored; the key itself is shown once, at creation. */
 @Entity({ name: 'api_keys' })
