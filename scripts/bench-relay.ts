@@ -6,13 +6,13 @@
  *   npx ts-node --transpile-only -r tsconfig-paths/register scripts/bench-relay.ts [events]
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { runMigrations } from '@tidings/db';
 import { allEventTopics, buildEvent } from '@tidings/events';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { cpuSeconds } from './bench-support';
 import { freePort } from './infra/ports';
 import { ensureTopics } from './infra/topics';
 
@@ -120,12 +120,6 @@ async function pending(db: Client): Promise<number> {
     'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
   );
   return rows[0].n;
-}
-
-/** CPU seconds (user+system) a Linux process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function main(): Promise<void> {

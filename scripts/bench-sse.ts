@@ -197,13 +197,21 @@ async function main(): Promise<void> {
     await ds.destroy();
 
     const kib = (n: number) => (n / 1024).toFixed(1);
-    console.log(`connections:            ${CONNECTIONS} (opened in ${(openMs / 1000).toFixed(1)} s)`);
-    console.log(`gateway RSS:            ${kib(rss0)} KiB idle → ${kib(rss1)} KiB`);
-    console.log(`RSS per connection:     ${kib((rss1 - rss0) / CONNECTIONS)} KiB`);
-    console.log(
-      `V8 heap per connection: ${kib((heap1 - heap0) / CONNECTIONS)} KiB (live objects, after a full GC)`,
+    const say = (line: string) => process.stderr.write(`${line}\n`);
+    say(`connections:            ${CONNECTIONS} (opened in ${(openMs / 1000).toFixed(1)} s)`);
+    say(`gateway RSS:            ${kib(rss0)} KiB idle → ${kib(rss1)} KiB`);
+    say(`RSS per connection:     ${kib((rss1 - rss0) / CONNECTIONS)} KiB`);
+    say(`V8 heap per connection: ${kib((heap1 - heap0) / CONNECTIONS)} KiB (live objects, after a full GC)`);
+    say(`commit → all ${CONNECTIONS} clients: ${fanoutMs} ms (relay + Kafka + fan-out)`);
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'sse',
+        connections: CONNECTIONS,
+        rssKiBPerConnection: Number(kib((rss1 - rss0) / CONNECTIONS)),
+        heapKiBPerConnection: Number(kib((heap1 - heap0) / CONNECTIONS)),
+        commitToAllClientsMs: fanoutMs,
+      })}\n`,
     );
-    console.log(`commit → all ${CONNECTIONS} clients: ${fanoutMs} ms (relay + Kafka + fan-out)`);
   } finally {
     for (const s of sockets) s.destroy();
     for (const c of children) c.kill('SIGTERM');

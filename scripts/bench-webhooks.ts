@@ -4,57 +4,23 @@
  * the API does) and runs the receiving endpoint, so both ends of the measurement share one clock.
  * Latency = receipt of the signed POST − commit of the event's transaction.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createDataSource, appendEvent, transaction } from '@tidings/db';
-import { allEventTopics, buildEvent } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
-import { createTenantWithKey } from '../apps/api/src/tenants/tenants.service';
-import { benchDatabase, percentile, startBenchApp } from './bench-support';
-import { ensureTopics } from './infra/topics';
+import { buildEvent } from '@tidings/events';
+import { loadavg } from 'node:os';
+import { CpuMeter, percentile, pgStatements, startPipeline } from './bench-support';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 15_000);
 
 async function main(): Promise<void> {
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-  const db = await benchDatabase();
-  const prefix = `bench${Date.now().toString(36)}.`;
-  await ensureTopics(brokers, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 6);
+  const pipeline = await startPipeline({
+    eventTypes: ['order.*'],
+    keyOf: (headers) => headers['webhook-id'] as string,
+  });
+  const { db, tenant, received, cpu } = pipeline;
   const ds = createDataSource(db.url, 16);
   await ds.initialize();
-  const tenant = await createTenantWithKey(ds, 'bench');
-
-  const received = new Map<string, number>();
-  const receiver = createServer((req, res) => {
-    const id = req.headers['webhook-id'] as string;
-    req.resume();
-    req.on('end', () => {
-      if (!received.has(id)) received.set(id, performance.timeOrigin + performance.now());
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-
-  const env = { DATABASE_URL: db.url, KAFKA_BROKERS: brokers.join(','), KAFKA_TOPIC_PREFIX: prefix };
-  const api = await startBenchApp('api', 'API_PORT', {
-    ...env,
-    WEBHOOK_ALLOW_HTTP: 'true',
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-  });
-  const created = await fetch(`${api.url}/webhooks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${tenant.apiKey.key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: hook, eventTypes: ['order.*'] }),
-  });
-  if (created.status !== 201) throw new Error(`subscription: ${created.status} ${await created.text()}`);
-  const relay = await startBenchApp('outbox-relay', 'RELAY_PORT', env);
-  const dispatcher = await startBenchApp('webhook-dispatcher', 'DISPATCHER_PORT', {
-    ...env,
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-  });
-
+  const statements = await pgStatements(db.url);
   const committed = new Map<string, number>();
   const commit = async (orderId: string, sequence: number) => {
     const event = buildEvent({
@@ -90,9 +56,15 @@ async function main(): Promise<void> {
   // Warm-up at the target rate for 2 s, then measure.
   const total = Math.round((RATE * (DURATION_MS + 2_000)) / 1000);
   const warmup = Math.round(RATE * 2);
+  const loadBefore = Number(loadavg()[0].toFixed(2));
   const started = performance.now();
   const inflight: Promise<void>[] = [];
+  let cpuBefore: Record<string, number> = {};
   for (let i = 0; i < total; i++) {
+    if (i === warmup) {
+      cpuBefore = cpu.sample();
+      void statements?.reset();
+    }
     const due = started + (i * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
@@ -102,6 +74,8 @@ async function main(): Promise<void> {
   const deadline = Date.now() + 60_000;
   const delivered = () => [...committed.keys()].filter((id) => received.has(id)).length;
   while (delivered() < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // CPU from the end of the warm-up until the last event is delivered, per 1,000 measured events.
+  const cpuPerThousand = CpuMeter.perThousand(cpuBefore, cpu.sample(), total - warmup);
   const ids = [...committed.keys()].slice(warmup);
   // Where the time goes, per event: commit → Kafka ack (outbox.published_at), → delivery row inserted by the
   // dispatcher's consumer (created_at), → attempt started (attempted_at), → received by the endpoint.
@@ -126,6 +100,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'commit→webhook',
     rate: RATE,
+    loadAverageBefore: loadBefore,
     resources: resources > 0 ? resources : 'one per event',
     measured: ids.length,
     delivered: latencies.length,
@@ -139,12 +114,15 @@ async function main(): Promise<void> {
       recordedToAttempt: stage((s) => Number(s.attempted) - Number(s.recorded)),
       attemptToReceived: stage((s) => received.get(s.event_id)! - Number(s.attempted)),
     },
+    cpuSecondsPer1000Events: cpuPerThousand,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-  await Promise.all([dispatcher.stop(), relay.stop(), api.stop()]);
-  receiver.close();
+  if (statements)
+    process.stderr.write(
+      `Postgres statements by execution time, per event:\n${JSON.stringify(await statements.top(total - warmup), null, 1)}\n`,
+    );
   await ds.destroy();
-  await db.drop();
+  await pipeline.stop();
 }
 
 main().catch((error: unknown) => {

@@ -120,6 +120,12 @@ export async function startPostgres(opts: {
       // Four apps with pools plus parallel test files on one server.
       '-c',
       'max_connections=300',
+      // PG_SETTINGS="a=1 b=2": more server settings, e.g. shared_preload_libraries=pg_stat_statements for
+      // `BENCH_PG_STATEMENTS=1 npm run bench` (docs/benchmarks.md).
+      ...(process.env.PG_SETTINGS ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .flatMap((setting) => ['-c', setting]),
     ],
     { ...postgresIds(), detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { LC_MESSAGES: 'C' } },
   );
