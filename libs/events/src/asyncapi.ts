@@ -1,5 +1,5 @@
 import { CATALOGUE, jsonSchemaOf } from './catalogue';
-import { buildEvent } from './envelope';
+import { buildEvent, ENVELOPE_FIELDS, type EnvelopeField } from './envelope';
 import { toKafkaMessage, topicFor } from './kafka-mapping';
 
 function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
@@ -51,19 +51,7 @@ function envelopeSchema(type: string, version: number, resourceType: string): Re
   return {
     type: 'object',
     additionalProperties: false,
-    required: [
-      'eventId',
-      'eventType',
-      'version',
-      'timestamp',
-      'source',
-      'tenantId',
-      'resourceType',
-      'resourceId',
-      'sequence',
-      'position',
-      'data',
-    ],
+    required: [...ENVELOPE_FIELDS],
     properties: {
       eventId: {
         type: 'string',
@@ -85,7 +73,7 @@ function envelopeSchema(type: string, version: number, resourceType: string): Re
         description: 'Dense global position assigned by the outbox relay',
       },
       data: withoutDialect(jsonSchemaOf(type, version)),
-    },
+    } satisfies Record<EnvelopeField, unknown>,
   };
 }
 

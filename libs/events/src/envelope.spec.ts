@@ -2,6 +2,7 @@ import { CATALOGUE, EventValidationError, UnknownEventTypeError } from './catalo
 import {
   buildEvent,
   decodeEnvelope,
+  ENVELOPE_FIELDS,
   EnvelopeDecodeError,
   encodeEnvelope,
   renderAtVersion,
@@ -155,19 +156,7 @@ describe('encodeEnvelope / decodeEnvelope', () => {
     ]);
   });
 
-  it.each([
-    'eventId',
-    'eventType',
-    'version',
-    'timestamp',
-    'source',
-    'tenantId',
-    'resourceType',
-    'resourceId',
-    'sequence',
-    'position',
-    'data',
-  ])('rejects an envelope without %s', (field) => {
+  it.each(ENVELOPE_FIELDS)('rejects an envelope without %s', (field) => {
     const broken: Record<string, unknown> = { ...setup().event };
     delete broken[field];
     const error = decodeError(broken);

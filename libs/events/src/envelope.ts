@@ -27,6 +27,26 @@ export interface EventEnvelope<D = unknown> {
   data: D;
 }
 
+/**
+ * The envelope's fields in wire order: the encoder, the decoder's completeness check and the AsyncAPI and
+ * OpenAPI schemas all read this list; tsc keeps it equal to EventEnvelope's keys.
+ */
+export const ENVELOPE_FIELDS = [
+  'eventId',
+  'eventType',
+  'version',
+  'timestamp',
+  'source',
+  'tenantId',
+  'resourceType',
+  'resourceId',
+  'sequence',
+  'position',
+  'data',
+] as const satisfies readonly (keyof EventEnvelope)[];
+export type EnvelopeField = (typeof ENVELOPE_FIELDS)[number];
+const _everyField: Exclude<keyof EventEnvelope, EnvelopeField> extends never ? true : never = true;
+
 export class EnvelopeDecodeError extends Error {
   constructor(
     message: string,
@@ -93,35 +113,12 @@ export function buildEvent(input: BuildEventInput): EventEnvelope {
   };
 }
 
+/** Serialises exactly the envelope's fields, in ENVELOPE_FIELDS order (a stray property is not sent). */
 export function encodeEnvelope(e: EventEnvelope): string {
-  return JSON.stringify({
-    eventId: e.eventId,
-    eventType: e.eventType,
-    version: e.version,
-    timestamp: e.timestamp,
-    source: e.source,
-    tenantId: e.tenantId,
-    resourceType: e.resourceType,
-    resourceId: e.resourceId,
-    sequence: e.sequence,
-    position: e.position,
-    data: e.data,
-  });
+  const wire: Record<string, unknown> = {};
+  for (const k of ENVELOPE_FIELDS) wire[k] = e[k];
+  return JSON.stringify(wire);
 }
-
-const FIELDS = [
-  'eventId',
-  'eventType',
-  'version',
-  'timestamp',
-  'source',
-  'tenantId',
-  'resourceType',
-  'resourceId',
-  'sequence',
-  'position',
-  'data',
-] as const;
 
 function fail(message: string): never {
   throw new EnvelopeDecodeError(message);
@@ -145,8 +142,8 @@ export function decodeEnvelope(raw: string | Buffer): EventEnvelope {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     fail('envelope must be a JSON object');
   const o = parsed as Record<string, unknown>;
-  for (const k of FIELDS) if (!(k in o)) fail(`${k} is missing`);
-  const extra = Object.keys(o).filter((k) => !(FIELDS as readonly string[]).includes(k));
+  for (const k of ENVELOPE_FIELDS) if (!(k in o)) fail(`${k} is missing`);
+  const extra = Object.keys(o).filter((k) => !(ENVELOPE_FIELDS as readonly string[]).includes(k));
   if (extra.length) fail(`unknown field(s): ${extra.join(', ')}`);
   if (typeof o.eventId !== 'string' || !UUID_V7.test(o.eventId)) fail('eventId must be a lowercase UUIDv7');
   nonEmptyString(o, 'eventType');

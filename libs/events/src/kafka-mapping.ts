@@ -23,8 +23,15 @@ export interface KafkaRecord {
   headers: Record<string, string>;
 }
 
-// W3C Trace Context: version 00–fe, non-zero trace and parent ids. An invalid value is dropped, not forwarded.
 const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * A W3C Trace Context `traceparent` without extensions: version 00–fe, non-zero trace and parent ids. Whatever
+ * fails it is dropped, never forwarded (on the Kafka record, stored with the event, or passed through).
+ */
+export function isTraceparent(value: string | null | undefined): value is string {
+  return typeof value === 'string' && TRACEPARENT.test(value);
+}
 
 /**
  * The only place the partition key is chosen: key = resourceId, so every event of a resource lands on one
@@ -49,7 +56,7 @@ export function toKafkaMessage(
     ce_time: e.timestamp,
     ce_subject: e.resourceId,
   };
-  if (opts.traceparent && TRACEPARENT.test(opts.traceparent)) headers.traceparent = opts.traceparent;
+  if (isTraceparent(opts.traceparent)) headers.traceparent = opts.traceparent;
   return {
     topic: topicFor(e.resourceType, opts.topicPrefix),
     key: e.resourceId,
@@ -69,7 +76,7 @@ function header(headers: Record<string, HeaderValue> | undefined, name: string):
 /** The record's `traceparent` header (the relay's publish span), when present and valid. */
 export function kafkaTraceparent(msg: { headers?: Record<string, HeaderValue> }): string | undefined {
   const value = header(msg.headers, 'traceparent');
-  return value !== undefined && TRACEPARENT.test(value) ? value : undefined;
+  return isTraceparent(value) ? value : undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import type {
   SchemaObject,
 } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { defaultScope } from '@tidings/db';
-import { listEventTypes } from '@tidings/events';
+import { ENVELOPE_FIELDS, type EnvelopeField, listEventTypes } from '@tidings/events';
 import { ApiModule } from '../api.module';
 import { PUBLIC_KEY, SCOPE_KEY } from '../auth/tenant.decorator';
 import { applyRule, hasValidationRules, isNonEmptyBody, validationRules } from './validation-schema';
@@ -241,19 +241,7 @@ function exampleEnvelope(type: string, resourceType: string, version: number, da
 function envelopeSchema(type: string, resourceType: string, version: number, data: unknown): SchemaObject {
   return {
     type: 'object',
-    required: [
-      'eventId',
-      'eventType',
-      'version',
-      'timestamp',
-      'source',
-      'tenantId',
-      'resourceType',
-      'resourceId',
-      'sequence',
-      'position',
-      'data',
-    ],
+    required: [...ENVELOPE_FIELDS],
     properties: {
       eventId: { type: 'string', format: 'uuid' },
       eventType: { const: type } as SchemaObject,
@@ -266,7 +254,7 @@ function envelopeSchema(type: string, resourceType: string, version: number, dat
       sequence: { type: 'integer', minimum: 1 },
       position: { type: 'integer', minimum: 1 },
       data: data as SchemaObject,
-    },
+    } satisfies Record<EnvelopeField, SchemaObject>,
   };
 }
 

@@ -57,8 +57,10 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
 }
 
 /**
- * The relay's queries over outbox / event_log / sequencer_state. Every method runs on the connection it is
- * given: the leader passes its lock connection, so a relay whose lock session died cannot sequence or mark.
+ * The relay's queries over outbox / event_log / sequencer_state, each on the connection it is given. The
+ * leader probes and sequences on its lock connection, so a relay whose lock session died cannot assign
+ * positions; loading, marking and parking run on the pool (a deposed leader marking rows that its successor
+ * republishes is harmless).
  */
 @Injectable()
 export class OutboxService {

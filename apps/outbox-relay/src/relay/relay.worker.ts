@@ -20,51 +20,17 @@ import { OutboxService, type ParkedEvent, type PendingEvent } from './outbox.ser
 import { RelayMetrics } from './relay-metrics.service';
 
 /*
- * OUTBOX RELAY LOOP — the sequencer and publisher (DESIGN.md §2, invariants 2–5).
+ * OUTBOX RELAY LOOP — the sequencer and publisher (DESIGN.md §2, invariants 2–5). The stages in full and why
+ * each guarantee holds: docs/architecture.md, "Relay: the loop and its guarantees".
  *
- * Leadership: only the process holding the sequencer advisory lock (LeadershipService) runs cycles; the
- * others retry every RELAY_LEADER_RETRY_MS. Every query of a cycle runs on the lock connection itself, and
- * the lock is re-checked right before producing, so a relay whose session died stops at its next step.
+ * Only the holder of the sequencer advisory lock (LeadershipService) runs rounds. A round runs two lanes:
+ * SEQUENCE gives committed, unpositioned outbox rows the next dense positions in id order and commits, on the
+ * lock connection; PUBLISH loads positioned-but-unpublished rows in position order from the pool, produces
+ * them (idempotent, acks=all, key = resourceId) after re-checking the lock, and marks them published or parked.
  *
- * One round runs two lanes concurrently (cycle()); over two rounds every event goes through:
- *   1. SEQUENCE (own transaction, committed BEFORE anything is published): lock sequencer_state, take up to
- *      RELAY_BATCH_SIZE unpositioned outbox rows ORDER BY id FOR UPDATE, give them positions last+1 … last+n
- *      in that order, write them to outbox and event_log, advance sequencer_state, commit.
- *   2. PUBLISH: load positioned-but-unpublished rows ORDER BY position (leftovers of a crashed or failed
- *      cycle come first, with the positions they already have), map each with toKafkaMessage (the one key
- *      rule: key = resourceId) and send them, in order, in as few idempotent, acks=all, GZIP produce requests
- *      as the broker's byte limits allow (Producer.pack). A request refused as too large is split in halves;
- *      a single event refused is PARKED, and so is every later event of its resource (see produce()).
- *   3. MARK: set published_at on exactly the rows that were sent, parked_at on the parked ones.
- *   Every RELAY_PARKED_RETRY_MS (and on taking leadership) parked events are sent again (retryParked()).
- *   Sequencing runs on the lock connection; load and mark use the pool (a deposed leader marking rows that
- *   its successor republishes is harmless), and the lock is re-checked right before producing.
- *   A cycle that did work loops at once; an idle one waits RELAY_IDLE_POLL_MS; a failed one backs off
- *   (doubling up to RELAY_ERROR_BACKOFF_MAX_MS) and never loses its place: positions are durable.
- *   The producer is connected in the background (from boot, and again after each drop); while none is, rounds
- *   only SEQUENCE, so the log stays current during a broker outage and the backlog publishes on reconnect.
- *
- * Guarantees:
- *   - Only committed events are published: the sequencer's snapshot sees committed rows only; a rolled-back
- *     transaction's outbox row never becomes visible, so it is never positioned or produced.
- *   - Dense, unique, monotonic positions: they come from sequencer_state, read and advanced under its row
- *     lock in the same transaction that writes them. A crash before COMMIT assigns nothing; after COMMIT the
- *     positions stand and are republished as they are.
- *   - Per-resource order: the API locks a resource's row, bumps its version and appends the event in one
- *     transaction, so event k+1 of a resource cannot commit (nor even get its outbox id) before event k has
- *     committed. When the sequencer sees k+1, k is committed and visible too: either positioned already, or
- *     in this same batch with a lower id, hence a lower position. Kafka keeps that order per key.
- *   - Commit order across DIFFERENT resources is not id order, and need not be: transaction A (outbox id 100,
- *     resource X) may commit after transaction B (id 105, resource Y). The sequencer then positions 105 first
- *     (say position 40) and 100 in a later batch (position 41). That is correct: positions are assigned at
- *     sequencing time from committed rows only, so they stay dense (no hole left "for" id 100) and a reader
- *     resuming after 40 still gets 100 at 41. Only a bigserial taken at INSERT would have this pitfall.
- *   - At-least-once into Kafka: a crash between produce and mark republishes the batch, and so does a split
- *     after a too-large refusal for the other partitions of the refused request. Duplicates carry the same
- *     eventId (the dedupe key) and the same position, since both are read back from the database. Fault-free
- *     runs produce no duplicates (the idempotent producer absorbs its own retries).
- *   - A parked event keeps its position: the log stays dense and the SSE gateway fills the hole from it;
- *     Kafka readers get the event when it is republished (docs/architecture.md, "Relay: parked events").
+ * Guarantees: only committed events are published; positions are dense, unique and monotonic; a resource's
+ * events keep their order; at-least-once into Kafka, a duplicate carrying the same eventId (the dedupe key)
+ * and position; a parked event keeps its position. Without a producer, rounds only sequence.
  *
  * Shutdown, three steps: stop taking work (no new cycle starts), finish the in-flight cycle (bounded by
  * SHUTDOWN_GRACE_MS; an unfinished publish is simply redone by the next leader), release the lock connection

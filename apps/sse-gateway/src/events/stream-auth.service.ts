@@ -39,7 +39,7 @@ export class StreamAuthService {
   }
 
   private async streamToken(hash: string): Promise<StreamPrincipal> {
-    // The token dies with its API key: revoking the key must end the streams it granted.
+    // A token dies with its API key: a revoked key's tokens open no stream (StreamService ends the open ones).
     const [row] = await this.ds.query<
       { tenant_id: string; event_types: string[]; api_key_id: string; expires_at: Date }[]
     >(
