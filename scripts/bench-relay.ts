@@ -97,8 +97,8 @@ async function seedBacklog(db: Client, count: number, firstSequence: Map<string,
                                 source, occurred_at, data)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[],
                               $8::text[], $9::timestamptz[], $10::jsonb[])
-         RETURNING id)
-       INSERT INTO outbox (event_log_id) SELECT id FROM e ORDER BY id`,
+         RETURNING id, tenant_id)
+       INSERT INTO outbox (event_log_id, tenant_id) SELECT id, tenant_id FROM e ORDER BY id`,
       [
         rows.map((r) => r.eventId),
         rows.map((r) => r.tenantId),
@@ -185,8 +185,8 @@ async function main(): Promise<void> {
       await db.query(
         `WITH e AS (INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id,
                       sequence, source, occurred_at, data)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id)
-         INSERT INTO outbox (event_log_id) SELECT id FROM e`,
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, tenant_id)
+         INSERT INTO outbox (event_log_id, tenant_id) SELECT id, tenant_id FROM e`,
         [
           e.eventId,
           e.tenantId,
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
         `of a core, its Postgres backend ${((pgCpu / 10) * 100).toFixed(1)}% of a core`,
     );
     const plan = await db.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, BUFFERS) SELECT (SELECT id FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1) IS NOT NULL`,
+      `EXPLAIN (ANALYZE, BUFFERS) SELECT (SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT 1) IS NOT NULL`,
     );
     const stats = await db.query<{ dead: number; vacuumed: Date | null; autovacuumed: Date | null }>(
       `SELECT n_dead_tup AS dead, last_vacuum AS vacuumed, last_autovacuum AS autovacuumed

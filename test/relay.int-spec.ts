@@ -18,6 +18,7 @@ import { readTopics, type ReadRecord } from './support/kafka-reader';
 import { freePort } from '../scripts/infra/ports';
 
 const TENANT = 'ten_relay';
+const OTHER = 'ten_relay_other';
 
 async function setup(brokers = kafkaBrokers()) {
   const db = await createTestDatabase();
@@ -73,17 +74,25 @@ async function setup(brokers = kafkaBrokers()) {
   };
 }
 
-/** Every committed event reached Kafka; duplicates carry the same eventId and position; positions dense. */
+/**
+ * Every committed event reached Kafka; duplicates carry the same eventId and position; each tenant's
+ * positions are dense (1..N, unique).
+ */
 function expectComplete(records: ReadRecord[], written: { eventId: string }[]): void {
-  const byId = new Map<string, number>();
+  const byId = new Map<string, { tenantId: string; position: number }>();
   for (const r of records) {
     const seen = byId.get(r.event.eventId);
-    if (seen !== undefined) expect(r.event.position).toBe(seen);
-    byId.set(r.event.eventId, r.event.position!);
+    if (seen !== undefined) expect(r.event.position).toBe(seen.position);
+    byId.set(r.event.eventId, { tenantId: r.event.tenantId, position: r.event.position! });
   }
   expect(new Set(written.map((w) => w.eventId))).toEqual(new Set(byId.keys()));
-  const positions = [...byId.values()].sort((a, b) => a - b);
-  expect(positions).toEqual(positions.map((_, i) => i + 1));
+  const byTenant = new Map<string, number[]>();
+  for (const { tenantId, position } of byId.values())
+    byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), position]);
+  for (const positions of byTenant.values()) {
+    positions.sort((a, b) => a - b);
+    expect(positions).toEqual(positions.map((_, i) => i + 1));
+  }
 }
 
 /** Per key: one partition, sequences 1..n in offset order (duplicates of a redelivery aside). */
@@ -105,12 +114,29 @@ const hasAll = (written: { eventId: string }[]) => (records: ReadRecord[]) => {
 };
 
 describe('outbox relay', () => {
-  it('publishes every event of many concurrent writers in per-resource order with dense positions', async () => {
+  it("publishes every event of two tenants' concurrent writers in per-resource order, each tenant's positions dense", async () => {
     const t = await setup();
     try {
       await t.startRelay();
-      const orders = Array.from({ length: 300 }, (_, i) => `ord_${i}`);
-      const written = await writeConcurrently(t.ds, TENANT, orders, 1500, 12);
+      // Two tenants write at the same time: each one's positions are 1..N on its own, with no hole left by
+      // the other's events (a global counter would show tenant A positions like 9, 10, 16).
+      const [a, b] = await Promise.all([
+        writeConcurrently(
+          t.ds,
+          TENANT,
+          Array.from({ length: 150 }, (_, i) => `ord_a${i}`),
+          750,
+          6,
+        ),
+        writeConcurrently(
+          t.ds,
+          OTHER,
+          Array.from({ length: 150 }, (_, i) => `ord_b${i}`),
+          750,
+          6,
+        ),
+      ]);
+      const written = [...a, ...b];
       await eventually(
         async () => {
           const [row] = (await t.ds.query(
@@ -123,15 +149,21 @@ describe('outbox relay', () => {
       const records = await readTopics(kafkaBrokers(), t.topics, hasAll(written));
       expectComplete(records, written);
       expectPerResourceOrder(records);
-      // Fault-free run: no duplicates, and positions increase in publish order within every partition.
+      // Fault-free run: no duplicates, and each tenant's positions increase in publish order within every
+      // partition.
       expect(records).toHaveLength(written.length);
-      for (const p of new Set(records.map((r) => r.partition))) {
-        const positions = records
-          .filter((r) => r.partition === p)
-          .sort((a, b) => a.offset - b.offset)
-          .map((r) => r.event.position!);
-        expect(positions).toEqual([...positions].sort((a, b) => a - b));
-      }
+      for (const p of new Set(records.map((r) => r.partition)))
+        for (const tenantId of [TENANT, OTHER]) {
+          const positions = records
+            .filter((r) => r.partition === p && r.event.tenantId === tenantId)
+            .sort((x, y) => x.offset - y.offset)
+            .map((r) => r.event.position!);
+          expect(positions).toEqual([...positions].sort((x, y) => x - y));
+        }
+      const [heads] = (await t.ds.query(
+        `SELECT json_object_agg(tenant_id, last_position::int) AS heads FROM tenant_positions`,
+      )) as { heads: Record<string, number> }[];
+      expect(heads.heads).toEqual({ [TENANT]: 750, [OTHER]: 750 });
     } finally {
       await t.teardown();
     }

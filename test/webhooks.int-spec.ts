@@ -99,7 +99,7 @@ async function orderCreated(ds: DataSource, tenantId: string) {
   return event.eventId;
 }
 
-it('delivers a committed event through the relay as a signed webhook with its global position', async () => {
+it('delivers a committed event through the relay as a signed webhook with its tenant position', async () => {
   const { ds, receiver } = ctx;
   const tenantId = `ten_${randomUUID()}`;
   const { secret } = await subscribe(ds, tenantId, receiver.url('/journey'), ['order.*']);

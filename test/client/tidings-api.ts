@@ -79,7 +79,7 @@ export interface paths {
     };
     /**
      * The audit log
-     * @description The tenant's events in global position order (only events the relay has positioned). Page with `after` = the previous `nextAfter`: every event appears exactly once.
+     * @description The tenant's events in position order (the tenant's own dense order, 1, 2, 3…; only events the relay has positioned). Page with `after` = the previous `nextAfter`: every event appears exactly once.
      */
     get: operations['Events_list'];
     put?: never;
@@ -1164,7 +1164,7 @@ export interface components {
       resourceId: string;
       /** @description The resource's version after this event (1, 2, 3, … without gaps). */
       sequence: number;
-      /** @description Dense global order assigned by the relay after commit; null until then. */
+      /** @description The tenant's dense order (1, 2, 3…) assigned by the relay after commit; null until then. */
       position: number | null;
       /** @description Validated against the catalogue. */
       data: {
@@ -1845,7 +1845,7 @@ export interface components {
       eventId: string;
       /** @example order.created */
       eventType: string;
-      /** @description The event's global position */
+      /** @description The event's position in the tenant's order */
       eventPosition: number;
       resourceId: string;
       sequence: number;
@@ -1908,7 +1908,7 @@ export interface components {
       eventId: string;
       /** @example order.created */
       eventType: string;
-      /** @description The event's global position */
+      /** @description The event's position in the tenant's order */
       eventPosition: number;
       resourceId: string;
       sequence: number;

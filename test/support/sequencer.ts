@@ -1,32 +1,34 @@
+import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
+import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
+import { OutboxService } from '../../apps/outbox-relay/src/relay/outbox.service';
+
+const BATCH = 10_000;
 
 /**
- * Test-only stand-in for the outbox relay's sequencer: gives every committed, unpositioned event the next
- * positions in event_log id order, in one transaction that also advances sequencer_state and the outbox rows
- * (the relay's bookkeeping, minus publishing). Deterministic: tests of the event log API need positions
- * without running a relay. Returns how many events it positioned.
+ * The outbox relay's own sequencer (OutboxService.sequence), run until nothing is left, without the relay
+ * process: gives every committed, unsequenced event its tenant's next positions, exactly as the relay does
+ * (minus publishing). Deterministic: tests of the event log API need positions without running a relay.
+ * Runs on `client` when given (a kept connection), else on a connection of its own. Returns how many events
+ * it positioned.
  */
-export async function assignPositions(ds: DataSource): Promise<number> {
-  return ds.transaction(async (tx) => {
-    const [state] = await tx.query<{ last_position: string }[]>(
-      'SELECT last_position FROM sequencer_state WHERE id = 1 FOR UPDATE',
-    );
-    const last = Number(state.last_position);
-    const [{ n }] = await tx.query<[{ n: number }]>(
-      `WITH next AS (
-         SELECT id, $1::bigint + row_number() OVER (ORDER BY id) AS position
-           FROM event_log WHERE position IS NULL
-       ),
-       positioned AS (
-         UPDATE event_log e SET position = next.position FROM next WHERE e.id = next.id RETURNING e.id, e.position
-       ),
-       outboxed AS (
-         UPDATE outbox o SET position = p.position FROM positioned p WHERE o.event_log_id = p.id RETURNING 1
-       )
-       SELECT count(*)::int AS n FROM positioned`,
-      [last],
-    );
-    await tx.query('UPDATE sequencer_state SET last_position = $1 WHERE id = 1', [last + n]);
-    return n;
-  });
+export async function assignPositions(ds: DataSource, client?: Client): Promise<number> {
+  const db = client ?? (await connect(ds));
+  try {
+    let total = 0;
+    for (;;) {
+      const n = await new OutboxService().sequence(db, BATCH, () => undefined);
+      total += n;
+      if (n < BATCH) return total;
+    }
+  } finally {
+    if (!client) await db.end();
+  }
+}
+
+/** A dedicated connection to the DataSource's database (the sequencer runs its transaction on one). */
+export async function connect(ds: DataSource): Promise<Client> {
+  const client = new Client({ connectionString: (ds.options as PostgresDataSourceOptions).url });
+  await client.connect();
+  return client;
 }

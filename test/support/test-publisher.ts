@@ -1,13 +1,14 @@
 import { envelopeFromLogRow, EventLogEntity } from '@tidings/db';
 import { toKafkaMessage } from '@tidings/events';
 import type { KafkaClient, Producer } from '@tidings/kafka';
+import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { assignPositions } from './sequencer';
+import { assignPositions, connect } from './sequencer';
 
 /**
  * Test-only stand-in for the outbox relay's publishing half, for journeys that need events on Kafka without
- * booting apps/outbox-relay: positions committed events (`assignPositions`), publishes the positioned,
- * unpublished outbox rows in position order with `toKafkaMessage` (the one key rule), then marks them
+ * booting apps/outbox-relay: positions committed events (`assignPositions`, the relay's own sequencer),
+ * publishes the sequenced, unpublished outbox rows in seq order with `toKafkaMessage` (the one key rule), then marks them
  * published. Polls every `intervalMs` until stopped.
  */
 export class TestPublisher {
@@ -15,6 +16,7 @@ export class TestPublisher {
   private paused = false;
   private loop?: Promise<void>;
   private producer?: Producer;
+  private client?: Client;
 
   constructor(
     private readonly ds: DataSource,
@@ -25,6 +27,7 @@ export class TestPublisher {
 
   async start(): Promise<void> {
     this.producer = await this.kafka.createProducer();
+    this.client = await connect(this.ds);
     this.running = true;
     this.loop = this.run();
   }
@@ -33,6 +36,7 @@ export class TestPublisher {
     this.running = false;
     await this.loop;
     await this.producer?.disconnect();
+    await this.client?.end();
   }
 
   /** Holds publishing (positions are still assigned by whoever calls `assignPositions`) until `resume()`. */
@@ -46,13 +50,13 @@ export class TestPublisher {
 
   /** One round: position, publish, mark. Returns how many events were published. */
   async publishOnce(): Promise<number> {
-    await assignPositions(this.ds);
+    await assignPositions(this.ds, this.client);
     const rows = await this.ds
       .getRepository(EventLogEntity)
       .createQueryBuilder('e')
       .innerJoin('outbox', 'o', 'o.event_log_id = e.id')
-      .where('o.position IS NOT NULL AND o.published_at IS NULL')
-      .orderBy('o.position')
+      .where('o.seq IS NOT NULL AND o.published_at IS NULL')
+      .orderBy('o.seq')
       .limit(500)
       .getMany();
     if (rows.length === 0) return 0;

@@ -29,7 +29,7 @@ export const sseConfigSchema = runtimeConfigSchema
     // Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the
     // per-IP cap. Empty by default: the header is anyone's to forge, so only a listed peer is believed.
     SSE_TRUSTED_PROXIES: addressList(),
-    // A resume may replay at most this many global positions behind the head (the event log itself is
+    // A resume may replay at most this many positions behind its tenant's head (the event log itself is
     // permanent); an older Last-Event-ID gets `event: reset` so one client cannot scan the whole log.
     SSE_REPLAY_WINDOW: int(0, Number.MAX_SAFE_INTEGER, 1_000_000),
     // Replay reads the log in pages of 500 rows: one index range scan each, small enough to stream out.

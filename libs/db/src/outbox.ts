@@ -40,9 +40,9 @@ export async function appendEvent(tx: Tx, event: EventEnvelope, traceparent?: st
        INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id, sequence,
                               source, occurred_at, data, traceparent)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-       RETURNING id
+       RETURNING id, tenant_id
      )
-     INSERT INTO outbox (event_log_id) SELECT id FROM e`,
+     INSERT INTO outbox (event_log_id, tenant_id) SELECT id, tenant_id FROM e`,
     [
       event.eventId,
       event.tenantId,

@@ -70,7 +70,8 @@ function envelopeSchema(type: string, version: number, resourceType: string): Re
       position: {
         type: 'integer',
         minimum: 1,
-        description: 'Dense global position assigned by the outbox relay',
+        description:
+          "Dense position in the tenant's order (1, 2, 3… per tenant), assigned by the outbox relay; (tenantId, position) is the cursor",
       },
       data: withoutDialect(jsonSchemaOf(type, version)),
     } satisfies Record<EnvelopeField, unknown>,

@@ -61,7 +61,7 @@ export function renderEventCatalogueMarkdown(): string {
     '| `resourceType` | string | `order`, `message`, `tenant`, `api_key` or `webhook`. |',
     "| `resourceId` | string | The resource's id; also the Kafka record key. |",
     "| `sequence` | integer | The resource's version after this event: 1, 2, 3… |",
-    '| `position` | integer | Dense global position (the SSE `id:` and the `after=` cursor). |',
+    "| `position` | integer | Dense position in the tenant's own order, 1, 2, 3… (the SSE `id:` and the `after=` cursor; with `tenantId`, the Kafka cursor). |",
     '| `data` | object | The payload, per the schemas below. |',
     '',
     '## Versions',

@@ -22,7 +22,7 @@ export interface EventEnvelope<D = unknown> {
   resourceId: string;
   /** The resource's version after this event: 1, 2, 3… */
   sequence: number;
-  /** Dense global order assigned by the outbox relay; null until then. */
+  /** The tenant's dense order (1, 2, 3… per tenant) assigned by the outbox relay; null until then. */
   position: number | null;
   data: D;
 }

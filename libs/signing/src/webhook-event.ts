@@ -17,7 +17,7 @@ export interface WebhookEvent<D = unknown> {
   resourceId: string;
   /** The resource's version after this event: 1, 2, 3… (per-resource order). */
   sequence: number;
-  /** Dense global order assigned by the outbox relay; always set on a delivered event. */
+  /** The tenant's dense order (1, 2, 3… per tenant) assigned by the outbox relay; always set on a delivered event. */
   position: number | null;
   data: D;
 }

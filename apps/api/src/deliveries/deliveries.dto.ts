@@ -36,7 +36,7 @@ export class DeliveryDto {
   eventId!: string;
   @ApiProperty({ example: 'order.created' })
   eventType!: string;
-  @ApiProperty({ description: "The event's global position" })
+  @ApiProperty({ description: "The event's position in the tenant's order" })
   eventPosition!: number;
   @ApiProperty()
   resourceId!: string;

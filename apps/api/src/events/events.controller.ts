@@ -26,7 +26,8 @@ export class EventsController {
   @ApiOperation({
     summary: 'The audit log',
     description:
-      "The tenant's events in global position order (only events the relay has positioned). Page with " +
+      "The tenant's events in position order (the tenant's own dense order, 1, 2, 3…; only events the relay " +
+      'has positioned). Page with ' +
       '`after` = the previous `nextAfter`: every event appears exactly once.',
   })
   @ApiQuery({

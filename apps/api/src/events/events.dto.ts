@@ -48,7 +48,7 @@ export class EventEnvelopeDto {
   @ApiProperty({
     type: 'integer',
     nullable: true,
-    description: 'Dense global order assigned by the relay after commit; null until then.',
+    description: "The tenant's dense order (1, 2, 3…) assigned by the relay after commit; null until then.",
   })
   position!: number | null;
   @ApiProperty({

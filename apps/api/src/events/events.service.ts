@@ -21,7 +21,7 @@ export function likePattern(pattern: string): string {
 
 /**
  * The tenant's audit log as readers see it: only events the relay has positioned, in position order.
- * An unpositioned event is committed but not yet ordered globally; showing it would let a reader's
+ * An unpositioned event is committed but not yet in the tenant's order; showing it would let a reader's
  * `after` cursor skip past it once it gets a lower position than something already shown (DESIGN.md §2.5).
  */
 @Injectable()

@@ -6,6 +6,9 @@ import type { Client } from 'pg';
 
 export interface PendingEvent {
   outboxId: string;
+  /** The relay's publish order (outbox.seq): every tenant's positions ascend with it. */
+  seq: number;
+  /** The event's position in its tenant's order. */
   position: number;
   /** `<resourceType>/<resourceId>`: the unit of order (invariant 4) that parking holds back as a whole. */
   resource: string;
@@ -27,11 +30,12 @@ export interface Queryable {
 
 interface PendingRow extends RawEventColumns {
   outbox_id: string;
+  seq: string;
   position: string;
   traceparent: string | null;
 }
 
-const PENDING_COLUMNS = `o.id AS outbox_id, o.position, e.event_id, e.tenant_id, e.event_type, e.version,
+const PENDING_COLUMNS = `o.id AS outbox_id, o.seq, e.position, e.event_id, e.tenant_id, e.event_type, e.version,
   e.resource_type, e.resource_id, e.sequence, e.source, e.occurred_at, e.data, e.traceparent`;
 
 function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
@@ -49,6 +53,7 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
   });
   return {
     outboxId: row.outbox_id,
+    seq: Number(row.seq),
     position: Number(row.position),
     resource: `${row.resource_type}/${row.resource_id}`,
     message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: span.traceparent }),
@@ -57,7 +62,7 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
 }
 
 /**
- * The relay's queries over outbox / event_log / sequencer_state, each on the connection it is given. The
+ * The relay's queries over outbox / event_log / sequencer_state / tenant_positions, each on the connection it is given. The
  * leader probes and sequences on its lock connection, so a relay whose lock session died cannot assign
  * positions; loading, marking and parking run on the pool (a deposed leader marking rows that its successor
  * republishes is harmless).
@@ -65,54 +70,70 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
 @Injectable()
 export class OutboxService {
   /**
-   * True when something is waiting: unpositioned rows, or positioned rows not yet published. Two probes of
+   * True when something is waiting: unsequenced rows, or sequenced rows not yet published. Two probes of
    * the two partial indexes: near-free when both are empty, which is the idle case. `publishedUpTo` (every
-   * position up to it is known to be published) starts the second probe past the dead index entries a drain
+   * seq up to it is known to be published) starts the second probe past the dead index entries a drain
    * leaves behind until vacuum: without it an idle probe after a 100,000-event drain reads ~275 index pages.
    */
   async hasWork(db: Client, publishedUpTo: number): Promise<{ unpositioned: boolean; unpublished: boolean }> {
     const { rows } = await db.query<{ unpositioned: boolean; unpublished: boolean }>(
       // ORDER BY … LIMIT 1 in each probe keeps the planner on the partial index: with statistics from a busy
       // moment it otherwise picks a sequential scan "that stops at the first match" and reads the whole table.
-      `SELECT (SELECT id FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1) IS NOT NULL AS unpositioned,
-              (SELECT position FROM outbox
-                WHERE position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL AND position > $1
-                ORDER BY position LIMIT 1) IS NOT NULL AS unpublished`,
+      `SELECT (SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT 1) IS NOT NULL AS unpositioned,
+              (SELECT seq FROM outbox
+                WHERE seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL AND seq > $1
+                ORDER BY seq LIMIT 1) IS NOT NULL AS unpublished`,
       [publishedUpTo],
     );
     return rows[0];
   }
 
   /**
-   * Gives up to `limit` committed, unpositioned events the next dense positions, in one transaction.
-   * `beforeCommit` runs inside the transaction after the updates (the crash-test hook).
+   * Sequences up to `limit` committed, unsequenced events in one transaction: each gets its tenant's next
+   * dense position (1, 2, 3… per tenant, in outbox id order within the batch) and the relay's next `seq`
+   * (its publish order). `beforeCommit` runs inside the transaction after the updates (the crash-test hook).
    *
    * The sequencer_state row is locked FIRST: every sequencing transaction queues on it, and in READ
    * COMMITTED the outbox SELECT that follows takes its snapshot only after the lock is granted, so it sees
    * everything the previous sequencer committed. Two sequencers (a deposed leader that has not noticed yet)
-   * therefore still produce dense, unique positions and never interleave a resource's events.
+   * therefore still produce dense, unique positions and never interleave a resource's events. A tenant's
+   * `tenant_positions` row is read and advanced by the same statement (an upsert returns the new last
+   * position; the batch takes the `n` below it), so a tenant's positions are dense whichever batch it is in.
    */
   async sequence(db: Client, limit: number, beforeCommit: (count: number) => void): Promise<number> {
     await db.query('BEGIN');
     try {
-      const state = await db.query<{ last_position: string }>(
-        'SELECT last_position FROM sequencer_state WHERE id = 1 FOR UPDATE',
+      const state = await db.query<{ last_seq: string }>(
+        'SELECT last_seq FROM sequencer_state WHERE id = 1 FOR UPDATE',
       );
       if (state.rows.length === 0) throw new Error('sequencer_state row 1 is missing (migrations not run?)');
-      const last = state.rows[0].last_position;
+      const last = state.rows[0].last_seq;
       const { rows } = await db.query<{ n: number }>(
         `WITH picked AS (
-           SELECT id, event_log_id FROM outbox WHERE position IS NULL ORDER BY id LIMIT $2 FOR UPDATE
+           SELECT id, event_log_id, tenant_id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT $2 FOR UPDATE
          ),
          numbered AS (
-           SELECT id, event_log_id, $1::bigint + row_number() OVER (ORDER BY id) AS position FROM picked
+           SELECT id, event_log_id, tenant_id, $1::bigint + row_number() OVER (ORDER BY id) AS seq,
+                  row_number() OVER (PARTITION BY tenant_id ORDER BY id) AS k,
+                  count(*) OVER (PARTITION BY tenant_id) AS n
+             FROM picked
          ),
-         o AS (UPDATE outbox SET position = n.position FROM numbered n WHERE outbox.id = n.id),
-         e AS (UPDATE event_log SET position = n.position FROM numbered n WHERE event_log.id = n.event_log_id),
+         heads AS (
+           INSERT INTO tenant_positions AS t (tenant_id, last_position)
+           SELECT tenant_id, count(*) FROM picked GROUP BY tenant_id
+           ON CONFLICT (tenant_id) DO UPDATE SET last_position = t.last_position + excluded.last_position
+           RETURNING t.tenant_id, t.last_position
+         ),
+         positioned AS (
+           SELECT nb.id, nb.event_log_id, nb.seq, h.last_position - nb.n + nb.k AS position
+             FROM numbered nb JOIN heads h ON h.tenant_id = nb.tenant_id
+         ),
+         o AS (UPDATE outbox SET seq = p.seq FROM positioned p WHERE outbox.id = p.id),
+         e AS (UPDATE event_log SET position = p.position FROM positioned p WHERE event_log.id = p.event_log_id),
          s AS (
-           UPDATE sequencer_state SET last_position = $1::bigint + (SELECT count(*) FROM numbered) WHERE id = 1
+           UPDATE sequencer_state SET last_seq = $1::bigint + (SELECT count(*) FROM picked) WHERE id = 1
          )
-         SELECT count(*)::int AS n FROM numbered`,
+         SELECT count(*)::int AS n FROM positioned`,
         [last, limit],
       );
       beforeCommit(rows[0].n);
@@ -125,7 +146,7 @@ export class OutboxService {
   }
 
   /**
-   * Positioned, unpublished, unparked events above `publishedUpTo`, oldest position first, as Kafka records.
+   * Sequenced, unpublished, unparked events above `publishedUpTo`, in seq order, as Kafka records.
    */
   async loadUnpublished(
     db: Queryable,
@@ -136,21 +157,21 @@ export class OutboxService {
     const rows = (await db.query(
       `SELECT ${PENDING_COLUMNS}
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
-        WHERE o.position IS NOT NULL AND o.published_at IS NULL AND o.parked_at IS NULL AND o.position > $2
-        ORDER BY o.position
+        WHERE o.seq IS NOT NULL AND o.published_at IS NULL AND o.parked_at IS NULL AND o.seq > $2
+        ORDER BY o.seq
         LIMIT $1`,
       [limit, publishedUpTo],
     )) as PendingRow[];
     return rows.map((row) => pendingEvent(row, topicPrefix));
   }
 
-  /** Parked events not yet published, oldest position first, as Kafka records. */
+  /** Parked events not yet published, in seq order, as Kafka records. */
   async loadParked(db: Queryable, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
     const rows = (await db.query(
       `SELECT ${PENDING_COLUMNS}
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
         WHERE o.parked_at IS NOT NULL AND o.published_at IS NULL
-        ORDER BY o.position
+        ORDER BY o.seq
         LIMIT $1`,
       [limit],
     )) as PendingRow[];
@@ -158,12 +179,12 @@ export class OutboxService {
   }
 
   /**
-   * Resources (`<resourceType>/<resourceId>`) with a parked event → its lowest parked position: their later
+   * Resources (`<resourceType>/<resourceId>`) with a parked event → its lowest parked (tenant) position: their later
    * events must wait behind it. Reads only the (normally empty) parked index.
    */
   async parkedResources(db: Queryable): Promise<Map<string, number>> {
     const rows = (await db.query(
-      `SELECT e.resource_type || '/' || e.resource_id AS resource, min(o.position) AS position
+      `SELECT e.resource_type || '/' || e.resource_id AS resource, min(e.position) AS position
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
         WHERE o.parked_at IS NOT NULL AND o.published_at IS NULL
         GROUP BY 1`,
@@ -191,14 +212,14 @@ export class OutboxService {
    */
   async backlog(db: Queryable): Promise<{ count: number; oldestAgeSeconds: number; parked: number }> {
     const rows = (await db.query(
-      `SELECT (SELECT count(*) FROM outbox WHERE position IS NULL)
+      `SELECT (SELECT count(*) FROM outbox WHERE seq IS NULL)
             + (SELECT count(*) FROM outbox
-                WHERE position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL) AS count,
+                WHERE seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL) AS count,
               extract(epoch FROM now() - LEAST(
-                (SELECT created_at FROM outbox WHERE position IS NULL ORDER BY id LIMIT 1),
+                (SELECT created_at FROM outbox WHERE seq IS NULL ORDER BY id LIMIT 1),
                 (SELECT created_at FROM outbox
-                  WHERE position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL
-                  ORDER BY position LIMIT 1))) AS age,
+                  WHERE seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL
+                  ORDER BY seq LIMIT 1))) AS age,
               (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked`,
     )) as { count: string; age: string | null; parked: string }[];
     return {

@@ -57,7 +57,7 @@ export class RelayMetrics {
     });
     this.sequenced = new Counter({
       name: 'tidings_relay_sequenced_total',
-      help: 'Events given a global position',
+      help: "Events given their tenant's next position",
       registers: [registry],
     });
     this.batchDuration = new Histogram({

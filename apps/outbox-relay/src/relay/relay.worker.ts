@@ -24,11 +24,12 @@ import { RelayMetrics } from './relay-metrics.service';
  * each guarantee holds: docs/architecture.md, "Relay: the loop and its guarantees".
  *
  * Only the holder of the sequencer advisory lock (LeadershipService) runs rounds. A round runs two lanes:
- * SEQUENCE gives committed, unpositioned outbox rows the next dense positions in id order and commits, on the
- * lock connection; PUBLISH loads positioned-but-unpublished rows in position order from the pool, produces
+ * SEQUENCE gives committed, unpositioned outbox rows their tenant's next dense positions in id order (and the
+ * relay's publish order, outbox.seq) and commits, on the lock connection; PUBLISH loads positioned-but-unpublished
+ * rows in seq order from the pool, produces
  * them (idempotent, acks=all, key = resourceId) after re-checking the lock, and marks them published or parked.
  *
- * Guarantees: only committed events are published; positions are dense, unique and monotonic; a resource's
+ * Guarantees: only committed events are published; each tenant's positions are dense, unique and monotonic; a resource's
  * events keep their order; at-least-once into Kafka, a duplicate carrying the same eventId (the dedupe key)
  * and position; a parked event keeps its position. Without a producer, rounds only sequence.
  *
@@ -47,8 +48,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   private producerDropped?: () => void;
   private readonly stopConnecting = new AbortController();
   /**
-   * Every position up to this one is published or parked. Publishing goes in position order and settles
-   * exactly the lowest unpublished rows (an uncommitted sequencing batch always holds higher positions than
+   * Every seq up to this one is published or parked. Publishing goes in seq order and settles
+   * exactly the lowest unpublished rows (an uncommitted sequencing batch always holds higher seqs than
    * any visible one), and a settled row never becomes unsettled: so this stays true whoever leads. Only a
    * hint for cheaper queries; 0 after a restart.
    */
@@ -244,13 +245,13 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.held = held;
     this.metrics.published.inc(published.length);
     for (const p of parked) this.metrics.parked.inc({ cause: p.cause });
-    // Published or parked, every position of the batch is settled: the hint's invariant holds.
-    this.publishedUpTo = Math.max(this.publishedUpTo, pending[pending.length - 1].position);
+    // Published or parked, every seq of the batch is settled: the hint's invariant holds.
+    this.publishedUpTo = Math.max(this.publishedUpTo, pending[pending.length - 1].seq);
     return pending.length;
   }
 
   /**
-   * Sends `events` in position order, in the byte-bounded runs of Producer.pack. A run the broker refuses as
+   * Sends `events` in seq order (each tenant's position order), in the byte-bounded runs of Producer.pack. A run the broker refuses as
    * too large (its limit fell, or our estimate was short) is split in halves, each sent again; a single
    * event it refuses is parked. Per-resource order (invariant 4) forbids a resource's later event to
    * overtake a parked one, so every event of a resource in `held` (parked earlier, or in this batch) is
@@ -311,7 +312,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /**
-   * Parked events, oldest position first, each sent alone: what the broker takes now (its limit was raised)
+   * Parked events, oldest first (seq order), each sent alone: what the broker takes now (its limit was raised)
    * is marked published; a refused one stays parked, and so do the later events of its resource. Runs on
    * taking leadership and every RELAY_PARKED_RETRY_MS; near-free when nothing is parked.
    */

@@ -1,19 +1,22 @@
 /**
- * The gateway's one fan-out loop: Kafka → connected SSE clients, in global position order.
+ * The gateway's one fan-out loop: Kafka → connected SSE clients, in each tenant's position order.
  *
  * Ordering: every instance consumes ALL partitions of every event topic with a consumer group of its own
- * (so each instance sees every event). Partitions interleave arbitrarily, so arrivals go through a reorder
- * buffer that emits position `next`, `next + 1`, … and nothing else. A position known to exist (a later one
- * arrived from Kafka, or the log's head has moved past it) that Kafka has not delivered within
+ * (so each instance sees every event). Positions are dense per tenant (1, 2, 3… for each tenant), so each
+ * tenant has its own reorder buffer, which emits that tenant's position `next`, `next + 1`, … and nothing
+ * else; tenants never wait for each other. A position known to exist (a later one of the tenant arrived from
+ * Kafka, or the tenant's head in tenant_positions has moved past it) that Kafka has not delivered within
  * SSE_GAP_FILL_MS is read from event_log: the relay positions and commits before it publishes, so every
- * position ≤ a published or committed one is in the log. Emission is therefore dense, gap-free and in
- * position order, which keeps per-resource sequence order (invariant 4).
- * Idempotency: dedupe key = position; anything below `next` (a Kafka redelivery, or a position already
- * filled from the log) is dropped, so each position is emitted exactly once per instance.
- * Start: `next` = the log's max position + 1 — clients that need older events replay them from the log.
+ * position ≤ a published or committed one of the tenant is in the log. Emission is therefore dense, gap-free
+ * and in position order per tenant, which keeps per-resource sequence order (invariant 4).
+ * Idempotency: dedupe key = (tenant, position); anything below the tenant's `next` (a Kafka redelivery, or a
+ * position already filled from the log) is dropped, so each event is emitted exactly once per instance.
+ * Start: each tenant's `next` = its head at start + 1 (1 for a tenant with no events yet) — clients that need
+ * older events replay them from the log.
  * Broker away (at boot or later): the consumer reconnects in the background; meanwhile the head probe keeps
  * finding new positions and the gap fill reads them from the log, so live streams continue (at the
  * SSE_GAP_FILL_MS pace) and Kafka copies that arrive later are below `next` and dropped: no gap, no duplicate.
+ * Cost: the head probe reads one tenant_positions row per tenant each SSE_GAP_FILL_MS.
  * Shutdown (three steps): stop taking work (stop the gap timer and the consumer), finish what it holds
  * (the in-flight handler completes inside consumer.stop()), release connections (the consumer leaves its
  * group; the Kafka client is disconnected by the runtime).
@@ -102,13 +105,16 @@ export class PositionOrder {
 @Injectable()
 export class FanoutWorker {
   private readonly logger = new Logger(FanoutWorker.name);
-  private order?: PositionOrder;
+  /** One reorder buffer per tenant seen since start. */
+  private readonly orders = new Map<string, PositionOrder>();
+  /** Each tenant's head when the fan-out started: where a tenant's buffer begins. */
+  private startHeads?: Map<string, number>;
   private consumer?: Consumer;
   private timer?: NodeJS.Timeout;
   private filling = false;
   private listener: (event: EventEnvelope, traceparent: string | undefined) => void = () => undefined;
-  /** Buffered positions → the context their send span continues (kept only while tracing is on). */
-  private readonly traces = new Map<number, string>();
+  /** Buffered `tenant/position` → the context its send span continues (kept only while tracing is on). */
+  private readonly traces = new Map<string, string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: SseGatewayConfig,
@@ -122,29 +128,51 @@ export class FanoutWorker {
     this.listener = listener;
   }
 
-  /** The next position the loop will emit: a client registered now receives every position from here. */
-  get nextPosition(): number {
-    if (!this.order) throw new Error('fan-out not started');
-    return this.order.nextPosition;
+  /**
+   * The next position of `tenantId` the loop will emit: a client registered now receives every position of
+   * its tenant from here.
+   */
+  nextPosition(tenantId: string): number {
+    return this.orderOf(tenantId).nextPosition;
   }
 
-  /** The log's highest committed position (0 when empty). */
-  async headPosition(): Promise<number> {
-    const [row] = await this.ds.query<{ head: string | null }[]>(
-      'SELECT max(position) AS head FROM event_log',
+  /** The tenant's highest committed position (0 when it has none). */
+  async headPosition(tenantId: string): Promise<number> {
+    const [row] = await this.ds.query<{ head: string }[]>(
+      'SELECT last_position AS head FROM tenant_positions WHERE tenant_id = $1',
+      [tenantId],
     );
-    return Number(row.head ?? 0);
+    return Number(row?.head ?? 0);
+  }
+
+  /** Every tenant's highest committed position. */
+  private async heads(): Promise<Map<string, number>> {
+    const rows = await this.ds.query<{ tenant_id: string; head: string }[]>(
+      'SELECT tenant_id, last_position AS head FROM tenant_positions',
+    );
+    return new Map(rows.map((r) => [r.tenant_id, Number(r.head)]));
+  }
+
+  private orderOf(tenantId: string): PositionOrder {
+    if (!this.startHeads) throw new Error('fan-out not started');
+    let order = this.orders.get(tenantId);
+    if (!order) {
+      order = new PositionOrder((this.startHeads.get(tenantId) ?? 0) + 1, (e) => {
+        const key = traceKey(e);
+        const traceparent = this.traces.get(key);
+        if (traceparent !== undefined) this.traces.delete(key);
+        this.listener(e, traceparent);
+      });
+      this.orders.set(tenantId, order);
+    }
+    return order;
   }
 
   async start(): Promise<void> {
     const prefix = this.config.KAFKA_TOPIC_PREFIX;
     const topics = allEventTopics(prefix);
     const deadLetterTopic = platformTopics(prefix).consumerDeadLetter;
-    this.order = new PositionOrder((await this.headPosition()) + 1, (e) => {
-      const traceparent = this.traces.get(e.position!);
-      if (traceparent !== undefined) this.traces.delete(e.position!);
-      this.listener(e, traceparent);
-    });
+    this.startHeads = await this.heads();
     this.consumer = this.kafka.createConsumer({
       // A group of its own per instance: every gateway must see every partition; offsets do not matter
       // because a restarted gateway starts at the log's head and clients replay from the log.
@@ -180,35 +208,47 @@ export class FanoutWorker {
       if (error instanceof EnvelopeDecodeError) throw new PoisonMessageError(error.message, error);
       throw error;
     }
-    this.remember(event, kafkaTraceparent(message));
-    this.order!.accept(event, Date.now());
+    const order = this.orderOf(event.tenantId);
+    this.remember(order, event, kafkaTraceparent(message));
+    order.accept(event, Date.now());
   }
 
   /** Keeps the trace context of a position still to be emitted, for its send span. */
-  private remember(event: EventEnvelope, traceparent: string | null | undefined): void {
-    if (!traceparent || !tracingStarted() || event.position! < this.order!.nextPosition) return;
-    this.traces.set(event.position!, traceparent);
+  private remember(order: PositionOrder, event: EventEnvelope, traceparent: string | null | undefined): void {
+    if (!traceparent || !tracingStarted() || event.position! < order.nextPosition) return;
+    this.traces.set(traceKey(event), traceparent);
   }
 
-  /** Probes the log's head and fills an overdue gap from the log. One tick at a time. */
+  /** Probes every tenant's head and fills each tenant's overdue gap from the log. One tick at a time. */
   private async tick(): Promise<void> {
-    if (this.filling || !this.order) return;
+    if (this.filling || !this.startHeads) return;
     this.filling = true;
     try {
-      this.order.knowUpTo(await this.headPosition(), Date.now());
-      const gap = this.order.overdue(Date.now(), this.config.SSE_GAP_FILL_MS);
-      if (!gap) return;
-      const rows = await this.ds
-        .getRepository(EventLogEntity)
-        .createQueryBuilder('e')
-        .where('e.position BETWEEN :from AND :to', { from: gap.from, to: Math.min(gap.to, gap.from + 999) })
-        .orderBy('e.position')
-        .getMany();
-      this.metrics.gapFills.inc(rows.length);
-      for (const row of rows) {
-        const event = envelopeFromLogRow(row);
-        this.remember(event, row.traceparent);
-        this.order.accept(event, Date.now());
+      const heads = await this.heads();
+      const now = Date.now();
+      for (const [tenantId, head] of heads) {
+        // A tenant with nothing new since start needs no buffer.
+        if (head > (this.startHeads.get(tenantId) ?? 0)) this.orderOf(tenantId).knowUpTo(head, now);
+      }
+      for (const [tenantId, order] of this.orders) {
+        const gap = order.overdue(Date.now(), this.config.SSE_GAP_FILL_MS);
+        if (!gap) continue;
+        const rows = await this.ds
+          .getRepository(EventLogEntity)
+          .createQueryBuilder('e')
+          .where('e.tenant_id = :tenantId', { tenantId })
+          .andWhere('e.position BETWEEN :from AND :to', {
+            from: gap.from,
+            to: Math.min(gap.to, gap.from + 999),
+          })
+          .orderBy('e.position')
+          .getMany();
+        this.metrics.gapFills.inc(rows.length);
+        for (const row of rows) {
+          const event = envelopeFromLogRow(row);
+          this.remember(order, event, row.traceparent);
+          order.accept(event, Date.now());
+        }
       }
     } catch (error) {
       this.logger.warn(`gap fill failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -216,4 +256,8 @@ export class FanoutWorker {
       this.filling = false;
     }
   }
+}
+
+function traceKey(e: EventEnvelope): string {
+  return `${e.tenantId}/${e.position}`;
 }

@@ -188,7 +188,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
 
     // Registration and reading `liveFrom` happen in one synchronous step: every position ≥ liveFrom reaches
     // this connection's queue, every position < liveFrom is already committed and visible to the replay.
-    const liveFrom = this.fanout.nextPosition;
+    const liveFrom = this.fanout.nextPosition(principal.tenantId);
     const conn = new SseConnection(
       res,
       principal.tenantId,
@@ -216,7 +216,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private async resume(conn: SseConnection, raw: string, liveFrom: number): Promise<void> {
-    const head = Math.max(await this.fanout.headPosition(), liveFrom - 1);
+    const head = Math.max(await this.fanout.headPosition(conn.tenantId), liveFrom - 1);
     const earliest = Math.max(0, head - this.config.SSE_REPLAY_WINDOW);
     const reset = (reason: ResetReason) => this.sendReset(conn, reason, raw, earliest, liveFrom);
     if (!/^(0|[1-9][0-9]{0,14})$/.test(raw)) return reset('malformed_last_event_id');
@@ -293,7 +293,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     });
   }
 
-  /** The fan-out's one receiver, called in position order. */
+  /** The fan-out's one receiver, called in each tenant's position order. */
   private dispatch(e: EventEnvelope, traceparent: string | undefined): void {
     const set = this.byTenant.get(e.tenantId);
     if (!set) return;

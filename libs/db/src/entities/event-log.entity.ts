@@ -8,12 +8,13 @@ export const bigintNumber = {
 
 /**
  * The permanent, tenant-scoped audit log. `id` is insertion order and is never exposed: it is NOT commit
- * order. `position` is the dense global order assigned by the outbox relay after commit (DESIGN.md §2.5).
+ * order. `position` is the tenant's dense order (1, 2, 3… per tenant) assigned by the outbox relay after
+ * commit (docs/architecture.md, "Positions"), so (tenant_id, position) is unique and is every reader's cursor.
  * (resource_type, resource_id, sequence) is unique, so a resource can never hold two events at one version.
  */
 @Entity({ name: 'event_log' })
 @Index('event_log_resource_seq_uq', ['resourceType', 'resourceId', 'sequence'], { unique: true })
-@Index('event_log_tenant_position_idx', ['tenantId', 'position'])
+@Index('event_log_tenant_position_uq', ['tenantId', 'position'], { unique: true })
 export class EventLogEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -53,7 +54,6 @@ export class EventLogEntity {
   @Column({ type: 'text', nullable: true })
   traceparent!: string | null;
 
-  @Index('event_log_position_uq', { unique: true })
   @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
   position!: number | null;
 }

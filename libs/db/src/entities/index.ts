@@ -3,7 +3,7 @@ import { EventLogEntity } from './event-log.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { MessageEntity } from './message.entity';
 import { OrderEntity } from './order.entity';
-import { OutboxEntity, SequencerStateEntity } from './outbox.entity';
+import { OutboxEntity, SequencerStateEntity, TenantPositionEntity } from './outbox.entity';
 import { StreamTokenEntity } from './stream-token.entity';
 import { TenantEntity } from './tenant.entity';
 import { WebhookAttemptEntity, WebhookDeliveryEntity } from './webhook-delivery.entity';
@@ -30,6 +30,7 @@ export const ENTITIES = [
   EventLogEntity,
   OutboxEntity,
   SequencerStateEntity,
+  TenantPositionEntity,
   IdempotencyKeyEntity,
   WebhookSubscriptionEntity,
   WebhookDeliveryEntity,

@@ -2,17 +2,18 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 import { bigintNumber } from './event-log.entity';
 
 /**
- * Relay bookkeeping for one committed event: unpositioned → positioned → published, or positioned → parked
+ * Relay bookkeeping for one committed event: unsequenced → sequenced → published, or sequenced → parked
  * (the broker refused it as too large, or an earlier event of its resource is parked) → published once the
- * relay's retry gets it through. Rows are deleted by retention once published; the event itself stays in
- * `event_log` forever.
+ * relay's retry gets it through. Sequencing gives the event its tenant position (event_log.position) and
+ * `seq`, the relay's own publish order: internal, never shown to anyone, and in every tenant's position
+ * order. Rows are deleted by retention once published; the event itself stays in `event_log` forever.
  */
 @Entity({ name: 'outbox' })
-@Index('outbox_unpositioned_idx', ['id'], { where: 'position IS NULL' })
-@Index('outbox_unpublished_idx', ['position'], {
-  where: 'position IS NOT NULL AND published_at IS NULL AND parked_at IS NULL',
+@Index('outbox_unpositioned_idx', ['id'], { where: 'seq IS NULL' })
+@Index('outbox_unpublished_idx', ['seq'], {
+  where: 'seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL',
 })
-@Index('outbox_parked_idx', ['position'], { where: 'parked_at IS NOT NULL AND published_at IS NULL' })
+@Index('outbox_parked_idx', ['seq'], { where: 'parked_at IS NOT NULL AND published_at IS NULL' })
 export class OutboxEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -21,8 +22,12 @@ export class OutboxEntity {
   @Column({ name: 'event_log_id', type: 'bigint', transformer: bigintNumber })
   eventLogId!: number;
 
+  /** The event's tenant (a copy of event_log.tenant_id): the sequencer numbers each tenant on its own. */
+  @Column({ name: 'tenant_id', type: 'text' })
+  tenantId!: string;
+
   @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
-  position!: number | null;
+  seq!: number | null;
 
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
@@ -37,11 +42,24 @@ export class OutboxEntity {
   createdAt!: Date;
 }
 
-/** The sequencer's cursor: one row, updated in the same transaction that assigns positions. */
+/** The sequencer's publish-order cursor (outbox.seq): one row, updated in the transaction that sequences. */
 @Entity({ name: 'sequencer_state' })
 export class SequencerStateEntity {
   @Column({ type: 'int', primary: true })
   id!: number;
+
+  @Column({ name: 'last_seq', type: 'bigint', transformer: bigintNumber })
+  lastSeq!: number;
+}
+
+/**
+ * A tenant's last assigned position: the next event of the tenant gets `last_position + 1`. Written only by
+ * the sequencer, in the transaction that writes the positions, so it is also the tenant's committed head.
+ */
+@Entity({ name: 'tenant_positions' })
+export class TenantPositionEntity {
+  @Column({ name: 'tenant_id', type: 'text', primary: true })
+  tenantId!: string;
 
   @Column({ name: 'last_position', type: 'bigint', transformer: bigintNumber })
   lastPosition!: number;

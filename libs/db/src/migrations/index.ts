@@ -4,6 +4,7 @@ import { StreamTokens1795875414086 } from './1795875414086-StreamTokens';
 import { WebhookDeliveryOpenResourceIndex1795876481180 } from './1795876481180-WebhookDeliveryOpenResourceIndex';
 import { WebhookLifecycle1796236876926 } from './1796236876926-WebhookLifecycle';
 import { RelayParkedEvents1796237056261 } from './1796237056261-RelayParkedEvents';
+import { TenantPositions1796300000000 } from './1796300000000-TenantPositions';
 
 // Append-only: generate with `npm run db:generate -- libs/db/src/migrations/<Name>`, read it, list it here.
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   WebhookDeliveryOpenResourceIndex1795876481180,
   WebhookLifecycle1796236876926,
   RelayParkedEvents1796237056261,
+  TenantPositions1796300000000,
 ];
