@@ -4,7 +4,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { allEventTopics, buildEvent, CATALOGUE, toKafkaMessage, topicFor } from '@tidings/events';
+import {
+  allEventTopics,
+  buildUntypedEvent,
+  CATALOGUE,
+  exampleData,
+  toKafkaMessage,
+  topicFor,
+} from '@tidings/events';
 import { generateSecret, signPayload } from '@tidings/signing';
 import { Kafka, logLevel } from 'kafkajs';
 import { webhookBody } from '../apps/webhook-dispatcher/src/deliveries/delivery.worker';
@@ -132,7 +139,7 @@ function delivery(secrets: string[]) {
   const def = CATALOGUE.find((d) => d.type === 'order.created')!;
   const v = def.versions.at(-1)!;
   const envelope = {
-    ...buildEvent({
+    ...buildUntypedEvent({
       eventType: def.type,
       version: v.version,
       data: v.example,
@@ -407,12 +414,11 @@ function reloadFromApi() { console.log('RELOAD'); }
       try {
         await output(child, /OPEN/);
         const rendered = output(child, /RENDERED .*\n/);
-        const def = CATALOGUE.find((d) => d.type === 'order.created')!;
         const event = await h.append(
           tenant.tenantId,
           'order.created',
           'ord_sse_docs',
-          def.versions.at(-1)!.example,
+          exampleData('order.created'),
         );
         const out = await rendered;
         const data = JSON.parse(/RENDERED (.*)\n/.exec(out)![1]) as { eventId: string };

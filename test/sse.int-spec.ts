@@ -1,4 +1,4 @@
-import { getEventType, renderAtVersion, type EventEnvelope } from '@tidings/events';
+import { exampleData, getEventType, renderAtVersion, type EventEnvelope } from '@tidings/events';
 import type { INestApplication } from '@nestjs/common';
 import { platformTopics } from '@tidings/kafka';
 import { Kafka, logLevel } from 'kafkajs';
@@ -7,16 +7,8 @@ import { kafkaBrokers } from './support/infra';
 import { SseClient } from './support/sse-client';
 import { orderUpdated, sseHarness, type SseHarness, type TestTenant } from './support/sse-harness';
 
-function example(type: string, version?: number): Record<string, unknown> {
-  const info = getEventType(type)!;
-  return info.versions.find((v) => v.version === (version ?? info.latestVersion))!.example as Record<
-    string,
-    unknown
-  >;
-}
-
-const orderCreated = (orderId: string) => ({ ...example('order.created'), orderId });
-const messageReceived = (messageId: string) => ({ ...example('message.received'), messageId });
+const orderCreated = (orderId: string) => ({ ...exampleData('order.created'), orderId });
+const messageReceived = (messageId: string) => ({ ...exampleData('message.received'), messageId });
 
 describe('SSE gateway: streams, filters, auth', () => {
   let h: SseHarness;

@@ -1,6 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { appendEvent, createDataSource, hashCredential, newCredential, transaction } from '@tidings/db';
-import { allEventTopics, buildEvent, type EventEnvelope } from '@tidings/events';
+import {
+  allEventTopics,
+  buildEvent,
+  type EventData,
+  type EventEnvelope,
+  type KnownEventType,
+} from '@tidings/events';
 import { allPlatformTopics } from '@tidings/kafka';
 import { createApp } from '@tidings/runtime';
 import { randomBytes } from 'node:crypto';
@@ -99,11 +105,11 @@ export async function sseHarness(options: { relay?: boolean } = {}) {
      * Commits one event the way the API does: the resource is locked for the transaction (an advisory lock
      * stands in for the row lock), the next sequence is read under it, and the event is appended.
      */
-    async append(
+    async append<T extends KnownEventType>(
       tenantId: string,
-      eventType: string,
+      eventType: T,
       resourceId: string,
-      data: unknown,
+      data: EventData<T>,
     ): Promise<EventEnvelope> {
       return transaction(ds, async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [resourceId]);
@@ -111,7 +117,7 @@ export async function sseHarness(options: { relay?: boolean } = {}) {
           'SELECT COALESCE(max(sequence), 0) + 1 AS next FROM event_log WHERE resource_id = $1',
           [resourceId],
         );
-        const event = buildEvent({
+        const event = buildEvent<T>({
           eventType,
           tenantId,
           resourceId,

@@ -1,5 +1,5 @@
 import { CATALOGUE, jsonSchemaOf } from './catalogue';
-import { buildEvent, ENVELOPE_FIELDS, type EnvelopeField } from './envelope';
+import { buildUntypedEvent, ENVELOPE_FIELDS, type EnvelopeField } from './envelope';
 import { toKafkaMessage, topicFor } from './kafka-mapping';
 
 function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
@@ -78,14 +78,15 @@ function envelopeSchema(type: string, version: number, resourceType: string): Re
   };
 }
 
-// A complete record as a consumer sees it: the envelope around the catalogue example, and its headers.
+// A complete record as a consumer sees it: the envelope around the catalogue example (every type and version,
+// walked at run time, hence the untyped builder), and its headers.
 function exampleOf(
   type: string,
   resourceType: string,
   version: number,
   data: unknown,
 ): Record<string, unknown> {
-  const event = buildEvent({
+  const event = buildUntypedEvent({
     eventType: type,
     version,
     data,

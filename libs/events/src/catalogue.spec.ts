@@ -12,7 +12,7 @@ import {
   versionInfo,
   type EventDataMap,
 } from './catalogue';
-import { buildEvent, renderAtVersion } from './envelope';
+import { buildUntypedEvent, renderAtVersion } from './envelope';
 
 function setup() {
   const cases = CATALOGUE.flatMap((def) =>
@@ -28,12 +28,25 @@ function setup() {
     notes: null,
     metadata: {},
   });
+  // Walks the catalogue at run time, so types and versions are strings and numbers: the untyped builder.
   const emit = (eventType: string, data: unknown, version?: number) =>
-    buildEvent({ eventType, version, data, tenantId: 't', resourceId: 'r_1', sequence: 1, source: 's' });
+    buildUntypedEvent({
+      eventType,
+      version,
+      data,
+      tenantId: 't',
+      resourceId: 'r_1',
+      sequence: 1,
+      source: 's',
+    });
   return { cases, orderCreatedV2, emit };
 }
 
 describe('the catalogue', () => {
+  it('names every type <resourceType>.<verb>, the rule ResourceEventType relies on', () => {
+    expect(CATALOGUE.filter((d) => !d.type.startsWith(`${d.resourceType}.`)).map((d) => d.type)).toEqual([]);
+  });
+
   it('declares every type of DESIGN.md §4, each on its resource topic', () => {
     const types = listEventTypes().map((t) => `${t.resourceType}:${t.type}`);
     expect(types).toEqual([

@@ -131,6 +131,9 @@ export interface EventDataMap {
 }
 export type KnownEventType = keyof EventDataMap;
 
+/** `data` of `T` at its latest version, as the catalogue's schema types it. */
+export type EventData<T extends KnownEventType> = EventDataMap[T];
+
 /** Every event type Tidings emits, each version declared once. */
 export const CATALOGUE: readonly EventDefinition[] = [...ORDER_EVENTS, ...MESSAGE_EVENTS, ...PLATFORM_EVENTS];
 
@@ -161,6 +164,11 @@ function versionOf(type: string, version: number): EventVersionDefinition {
 
 export function isKnownEventType(type: string): boolean {
   return byType.has(type);
+}
+
+/** The catalogue's example payload of `type` at its latest version (a catalogue test validates every example). */
+export function exampleData<T extends KnownEventType>(type: T): EventData<T> {
+  return definition(type).versions.at(-1)!.example as EventData<T>;
 }
 
 export function latestVersion(type: string): number {

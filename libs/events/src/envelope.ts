@@ -1,6 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import {
+  type EventData,
   EventValidationError,
+  type KnownEventType,
   UnknownEventTypeError,
   convertData,
   latestVersion,
@@ -68,24 +70,48 @@ function isUtcDateTime(value: string): boolean {
   return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === value.slice(0, 19);
 }
 
-export interface BuildEventInput {
-  eventType: string;
-  /** Defaults to the latest version of the type. */
-  version?: number;
+/** What every event carries besides its type and data; the resource type comes from the catalogue. */
+export interface EventFields {
   tenantId: string;
   resourceId: string;
   sequence: number;
-  data: unknown;
   source: string;
   timestamp?: Date | string;
   eventId?: string;
 }
 
 /**
- * Builds a validated envelope; the resource type comes from the catalogue. An invalid event is a bug in
- * the emitter, so this throws (and the emitting transaction fails) rather than storing it.
+ * A type and its payload, correlated: for a union of types it is the union of the matching pairs, so a value
+ * holding "one of these events" can be passed on without losing the link between type and data.
  */
-export function buildEvent(input: BuildEventInput): EventEnvelope {
+export type TypedEvent<T extends KnownEventType = KnownEventType> = {
+  [K in T]: { eventType: K; data: EventData<K> };
+}[T];
+
+export type BuildEventInput<T extends KnownEventType = KnownEventType> = EventFields & TypedEvent<T>;
+
+/** An event whose type and version are only known at run time (catalogue walks, decoding tests). */
+export interface UntypedEventInput extends EventFields {
+  eventType: string;
+  /** Defaults to the latest version of the type. */
+  version?: number;
+  data: unknown;
+}
+
+/**
+ * Builds a validated envelope at the type's latest version; the resource type comes from the catalogue. The
+ * type and payload are checked by `tsc` against the catalogue, and `data` again at run time against its
+ * schema: an invalid event is a bug in the emitter, so this throws (and the emitting transaction fails).
+ */
+export function buildEvent<T extends KnownEventType>(input: BuildEventInput<T>): EventEnvelope<EventData<T>> {
+  return buildUntypedEvent(input) as EventEnvelope<EventData<T>>;
+}
+
+/**
+ * `buildEvent` for a type, version and payload known only at run time: the same checks, all at run time.
+ * Emitters use `buildEvent`; this is for code that walks the catalogue or tests untyped input.
+ */
+export function buildUntypedEvent(input: UntypedEventInput): EventEnvelope {
   const version = input.version ?? latestVersion(input.eventType);
   const data = validateEventData(input.eventType, version, input.data);
   if (!Number.isSafeInteger(input.sequence) || input.sequence < 1) {
@@ -175,6 +201,30 @@ export function decodeEnvelope(raw: string | Buffer): EventEnvelope {
   if (o.resourceType !== expectedResource)
     fail(`resourceType ${String(o.resourceType)} does not match ${type}`);
   return o as unknown as EventEnvelope;
+}
+
+/** An envelope of a catalogue type at its latest version, discriminated by `eventType`: a switch narrows `data`. */
+export type KnownEnvelope<T extends KnownEventType = KnownEventType> = {
+  [K in T]: EventEnvelope<EventData<K>> & { eventType: K };
+}[T];
+
+/**
+ * The event rendered at its type's latest version (the catalogue's up-casters), typed by the catalogue, so a
+ * reader written against the latest shapes reads an event stored at any version. Throws for an unknown type.
+ */
+export function atLatestVersion(e: EventEnvelope): KnownEnvelope {
+  return renderAtVersion(e, latestVersion(e.eventType)) as KnownEnvelope;
+}
+
+/** The catalogue types of resource `R`: every type is named `<resourceType>.<verb>` (a catalogue test checks it). */
+export type ResourceEventType<R extends string> = Extract<KnownEventType, `${R}.${string}`>;
+
+/** Whether `e` is an event of `resourceType`, by the catalogue (not the envelope's own field); narrows `eventType`. */
+export function isResourceEvent<R extends string>(
+  e: KnownEnvelope,
+  resourceType: R,
+): e is KnownEnvelope<ResourceEventType<R>> {
+  return resourceTypeOf(e.eventType) === resourceType;
 }
 
 /** The same event with `data` converted to `version` (up or down through the registered casters). */

@@ -1,5 +1,5 @@
 import { appendEvent, type DeadReason, type Tx } from '@tidings/db';
-import { buildEvent } from '@tidings/events';
+import { buildEvent, type EventData, type KnownEventType } from '@tidings/events';
 import type { DataSource } from 'typeorm';
 import {
   committedAfterCreationSql,
@@ -121,16 +121,16 @@ export async function lockSubscription(tx: Tx, id: string): Promise<LockedSubscr
 }
 
 /** Appends an event of the subscription (resource `webhook`): bumps its version and uses it as the sequence. */
-export async function appendSubscriptionEvent(
+export async function appendSubscriptionEvent<T extends KnownEventType>(
   tx: Tx,
   sub: LockedSubscription,
-  eventType: string,
-  data: unknown,
+  eventType: T,
+  data: EventData<T>,
   source: string,
 ): Promise<string> {
   sub.version += 1;
   await tx.query(`UPDATE webhook_subscriptions SET version = $2 WHERE id = $1`, [sub.id, sub.version]);
-  const event = buildEvent({
+  const event = buildEvent<T>({
     eventType,
     tenantId: sub.tenant_id,
     resourceId: sub.id,

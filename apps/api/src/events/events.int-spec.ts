@@ -1,6 +1,13 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { appendEvent, createDataSource, envelopeFromLogRow, EventLogEntity, transaction } from '@tidings/db';
-import { buildEvent, type EventEnvelope, matchesEventType, renderAtVersion } from '@tidings/events';
+import {
+  buildEvent,
+  type EventData,
+  type EventEnvelope,
+  type KnownEventType,
+  matchesEventType,
+  renderAtVersion,
+} from '@tidings/events';
 import { createApp } from '@tidings/runtime';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -82,8 +89,12 @@ describe('GET /events', () => {
     const o1 = `ord_${randomUUID()}`;
     const o2 = `ord_${randomUUID()}`;
     const m1 = `msg_${randomUUID()}`;
-    const e = (eventType: string, resourceId: string, sequence: number, data: Record<string, unknown>) =>
-      buildEvent({ eventType, tenantId: a.tenantId, resourceId, sequence, source: SOURCE, data });
+    const e = <T extends KnownEventType>(
+      eventType: T,
+      resourceId: string,
+      sequence: number,
+      data: EventData<T>,
+    ) => buildEvent<T>({ eventType, tenantId: a.tenantId, resourceId, sequence, source: SOURCE, data });
     const now = '2026-11-28T12:00:00.000Z';
     await append(
       ds,

@@ -1,16 +1,20 @@
-import { buildEvent } from '@tidings/events';
+import { buildEvent, type EventData } from '@tidings/events';
 import { applyMessageEvent, MessageFoldError } from './message.fold';
 
 function setup() {
-  const event = (eventType: string, sequence: number, data: Record<string, unknown>) =>
-    buildEvent({
+  const event = <T extends 'message.received' | 'message.deleted'>(
+    eventType: T,
+    sequence: number,
+    data: Omit<EventData<T>, 'messageId'>,
+  ) =>
+    buildEvent<T>({
       eventType,
       tenantId: 'ten_1',
       resourceId: 'msg_1',
       sequence,
       source: 'tidings/api',
       timestamp: '2026-11-28T12:00:00.000Z',
-      data: { messageId: 'msg_1', ...data },
+      data: { messageId: 'msg_1', ...data } as EventData<T>,
     });
   const received = event('message.received', 1, {
     from: 'alice',

@@ -1,5 +1,5 @@
 import type { MessageEntity } from '@tidings/db';
-import { type EventEnvelope, latestVersion, renderAtVersion } from '@tidings/events';
+import { atLatestVersion, type EventEnvelope, isResourceEvent } from '@tidings/events';
 
 /** A message as the projection stores it; folding its events yields exactly this, field by field. */
 export type MessageState = Pick<
@@ -16,10 +16,9 @@ export class MessageFoldError extends Error {
 
 /** Folds one event into the message's state (same rules as orders: latest version, gapless sequence). */
 export function applyMessageEvent(state: MessageState | null, raw: EventEnvelope): MessageState {
-  const latest = latestVersion(raw.eventType);
-  const event = raw.version === latest ? raw : renderAtVersion(raw, latest);
+  const event = atLatestVersion(raw);
   const expected = (state?.version ?? 0) + 1;
-  if (event.resourceType !== 'message' || event.sequence !== expected) {
+  if (!isResourceEvent(event, 'message') || event.sequence !== expected) {
     throw new MessageFoldError(
       `message ${event.resourceId}: expected message event at sequence ${expected}, got ` +
         `${event.eventType} at ${event.sequence} (event ${event.eventId})`,
@@ -28,19 +27,14 @@ export function applyMessageEvent(state: MessageState | null, raw: EventEnvelope
   switch (event.eventType) {
     case 'message.received': {
       if (state) throw new MessageFoldError(`message ${event.resourceId} is received twice`);
-      const d = event.data as {
-        from: string;
-        channel: string;
-        body: string;
-        metadata?: Record<string, string>;
-      };
+      const d = event.data;
       return {
         id: event.resourceId,
         tenantId: event.tenantId,
         from: d.from,
         channel: d.channel,
         body: d.body,
-        metadata: d.metadata ?? {},
+        metadata: d.metadata,
         version: event.sequence,
         createdAt: new Date(event.timestamp),
         deletedAt: null,
@@ -50,10 +44,7 @@ export function applyMessageEvent(state: MessageState | null, raw: EventEnvelope
       if (!state || state.deletedAt) {
         throw new MessageFoldError(`message ${event.resourceId}: deleted before received or twice`);
       }
-      const d = event.data as { deletedAt: string };
-      return { ...state, version: event.sequence, deletedAt: new Date(d.deletedAt) };
+      return { ...state, version: event.sequence, deletedAt: new Date(event.data.deletedAt) };
     }
-    default:
-      throw new MessageFoldError(`message ${event.resourceId}: unknown event type ${event.eventType}`);
   }
 }

@@ -1,5 +1,5 @@
 import { appendEvent, createDataSource, transaction } from '@tidings/db';
-import { buildEvent, type EventEnvelope } from '@tidings/events';
+import { buildEvent, type EventData, type EventEnvelope, type KnownEventType } from '@tidings/events';
 import { createApp } from '@tidings/runtime';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '../../../../test/support/infra';
@@ -7,6 +7,8 @@ import { assignPositions } from '../../../../test/support/sequencer';
 import { createTenant } from '../../../../test/support/tenant';
 import type { ApiConfig } from '../api.config';
 import { ApiModule } from '../api.module';
+
+type OrderEventType = Extract<KnownEventType, `order.${string}`>;
 
 const T = (minute: number) => `2026-11-28T12:${String(minute).padStart(2, '0')}:00.000Z`;
 
@@ -21,15 +23,20 @@ async function setup() {
   const a = await createTenant(ds, { name: 'history-a' });
   const b = await createTenant(ds, { name: 'history-b' });
   const orderId = `ord_${randomUUID()}`;
-  const e = (eventType: string, sequence: number, minute: number, data: Record<string, unknown>) =>
-    buildEvent({
+  const e = <T extends OrderEventType>(
+    eventType: T,
+    sequence: number,
+    minute: number,
+    data: Omit<EventData<T>, 'orderId'>,
+  ) =>
+    buildEvent<T>({
       eventType,
       tenantId: a.tenantId,
       resourceId: orderId,
       sequence,
       source: 'tidings/api',
       timestamp: T(minute),
-      data: { orderId, ...data },
+      data: { orderId, ...data } as EventData<T>,
     });
   // The order's life, one event per minute from 12:01; appended one transaction each, like the API does.
   const events: EventEnvelope[] = [

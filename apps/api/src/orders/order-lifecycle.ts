@@ -1,6 +1,22 @@
 import type { OrderStatus } from '@tidings/db';
+import type { EventData, KnownEventType } from '@tidings/events';
 
 export type Transition = 'pay' | 'ship' | 'deliver' | 'cancel' | 'update';
+type StatusTransition = Exclude<Transition, 'update'>;
+
+/** The event each transition emits: the one table from lifecycle step to catalogue type. */
+export const TRANSITION_EVENT = {
+  pay: 'order.payment_received',
+  ship: 'order.shipped',
+  deliver: 'order.delivered',
+  cancel: 'order.cancelled',
+  update: 'order.updated',
+} as const satisfies Record<Transition, KnownEventType>;
+
+/** A status transition with the payload of the event it emits, correlated so `tsc` checks the pair. */
+export type TransitionEvent = {
+  [K in StatusTransition]: { transition: K; data: EventData<(typeof TRANSITION_EVENT)[K]> };
+}[StatusTransition];
 
 /** Which statuses each transition may start from. Delivered and cancelled orders are final. */
 const FROM: Record<Transition, readonly OrderStatus[]> = {
@@ -11,7 +27,7 @@ const FROM: Record<Transition, readonly OrderStatus[]> = {
   update: ['pending', 'paid'],
 };
 
-const TO: Record<Exclude<Transition, 'update'>, OrderStatus> = {
+const TO: Record<StatusTransition, OrderStatus> = {
   pay: 'paid',
   ship: 'shipped',
   deliver: 'delivered',
@@ -22,7 +38,7 @@ export function canApply(transition: Transition, status: OrderStatus): boolean {
   return FROM[transition].includes(status);
 }
 
-export function statusAfter(transition: Exclude<Transition, 'update'>): OrderStatus {
+export function statusAfter(transition: StatusTransition): OrderStatus {
   return TO[transition];
 }
 

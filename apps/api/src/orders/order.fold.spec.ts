@@ -1,5 +1,14 @@
-import { buildEvent, type EventEnvelope, getEventType, renderAtVersion } from '@tidings/events';
+import {
+  buildEvent,
+  type EventData,
+  type EventEnvelope,
+  getEventType,
+  type KnownEventType,
+  renderAtVersion,
+} from '@tidings/events';
 import { applyOrderEvent, FoldError, foldOrder, type OrderState } from './order.fold';
+
+type OrderEventType = Extract<KnownEventType, `order.${string}`>;
 
 const TENANT = 'ten_1';
 const ORDER = 'ord_1';
@@ -7,15 +16,19 @@ const at = (minute: number) => `2026-11-28T12:${String(minute).padStart(2, '0')}
 
 function setup() {
   let sequence = 0;
-  const event = (eventType: string, data: Record<string, unknown>, minute = sequence + 1): EventEnvelope =>
-    buildEvent({
+  const event = <T extends OrderEventType>(
+    eventType: T,
+    data: Omit<EventData<T>, 'orderId'>,
+    minute = sequence + 1,
+  ): EventEnvelope =>
+    buildEvent<T>({
       eventType,
       tenantId: TENANT,
       resourceId: ORDER,
       sequence: ++sequence,
       source: 'tidings/api',
       timestamp: at(minute),
-      data: { orderId: ORDER, ...data },
+      data: { orderId: ORDER, ...data } as EventData<T>,
     });
   const created = () =>
     event('order.created', {

@@ -1,5 +1,5 @@
-import type { OrderEntity, OrderItem } from '@tidings/db';
-import { type EventEnvelope, latestVersion, type OrderCreatedV2, renderAtVersion } from '@tidings/events';
+import type { OrderEntity } from '@tidings/db';
+import { atLatestVersion, type EventEnvelope, isResourceEvent } from '@tidings/events';
 
 /** An order as the projection stores it; folding its events yields exactly this, field by field. */
 export type OrderState = Pick<
@@ -31,30 +31,15 @@ export class FoldError extends Error {
   }
 }
 
-type CreatedData = OrderCreatedV2;
-
-/** order.updated v1: the new values of the changed fields (amounts in minor units). */
-interface UpdatedData {
-  orderId: string;
-  changes: {
-    customerId?: string;
-    items?: OrderItem[];
-    totalMinor?: number;
-    notes?: string | null;
-    metadata?: Record<string, string>;
-  };
-}
-
 /**
  * Folds one event into the order's state. Events are first rendered at their type's latest version (the
  * catalogue's up-casters), so a v1 `order.created` written before v2 existed folds exactly like a v2 one and
  * the fold only knows the latest shapes. `sequence` must be the next version: the log is gapless per resource.
  */
 export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): OrderState {
-  const event =
-    raw.version === latestVersion(raw.eventType) ? raw : renderAtVersion(raw, latestVersion(raw.eventType));
+  const event = atLatestVersion(raw);
   const expected = (state?.version ?? 0) + 1;
-  if (event.resourceType !== 'order') {
+  if (!isResourceEvent(event, 'order')) {
     throw new FoldError(`event ${event.eventId} is a ${event.resourceType} event, not an order event`);
   }
   if (event.sequence !== expected) {
@@ -65,7 +50,7 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
   const at = new Date(event.timestamp);
   if (event.eventType === 'order.created') {
     if (state) throw new FoldError(`order ${event.resourceId} is created twice (event ${event.eventId})`);
-    const d = event.data as CreatedData;
+    const d = event.data;
     return {
       id: event.resourceId,
       tenantId: event.tenantId,
@@ -99,7 +84,7 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
   const next: OrderState = { ...state, version: event.sequence, updatedAt: at };
   switch (event.eventType) {
     case 'order.updated': {
-      const { changes } = event.data as UpdatedData;
+      const { changes } = event.data;
       if (changes.customerId !== undefined) next.customerId = changes.customerId;
       if (changes.items !== undefined) next.items = changes.items;
       if (changes.totalMinor !== undefined) next.totalMinor = changes.totalMinor;
@@ -107,28 +92,21 @@ export function applyOrderEvent(state: OrderState | null, raw: EventEnvelope): O
       if (changes.metadata !== undefined) next.metadata = changes.metadata;
       return next;
     }
-    case 'order.payment_received': {
-      const d = event.data as { paymentReference: string };
-      return { ...next, status: 'paid', paymentReference: d.paymentReference };
-    }
-    case 'order.shipped': {
-      const d = event.data as { carrier: string; trackingNumber: string };
-      return { ...next, status: 'shipped', carrier: d.carrier, trackingNumber: d.trackingNumber };
-    }
+    case 'order.payment_received':
+      return { ...next, status: 'paid', paymentReference: event.data.paymentReference };
+    case 'order.shipped':
+      return {
+        ...next,
+        status: 'shipped',
+        carrier: event.data.carrier,
+        trackingNumber: event.data.trackingNumber,
+      };
     case 'order.delivered':
       return { ...next, status: 'delivered' };
-    case 'order.cancelled': {
-      const d = event.data as { reason: string | null };
-      return { ...next, status: 'cancelled', cancelReason: d.reason ?? null };
-    }
-    case 'order.deleted': {
-      const d = event.data as { deletedAt: string };
-      return { ...next, deletedAt: new Date(d.deletedAt) };
-    }
-    default:
-      throw new FoldError(
-        `order ${event.resourceId}: unknown event type ${event.eventType} (event ${event.eventId})`,
-      );
+    case 'order.cancelled':
+      return { ...next, status: 'cancelled', cancelReason: event.data.reason };
+    case 'order.deleted':
+      return { ...next, deletedAt: new Date(event.data.deletedAt) };
   }
 }
 

@@ -1,13 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { appendEvent, type OrderItem, type OrderStatus, type Tx } from '@tidings/db';
-import { buildEvent } from '@tidings/events';
+import { buildEvent, type TypedEvent } from '@tidings/events';
 import { inSpan, NotFoundProblem, ProblemError } from '@tidings/runtime';
 import { v7 as uuidv7 } from 'uuid';
 import { DataSource } from 'typeorm';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { decodeTimeCursor, encodeTimeCursor } from '../http/cursor';
 import { IdempotencyService, type Outcome } from '../idempotency/idempotency.service';
-import { allowedFrom, canApply, statusAfter, type Transition } from './order-lifecycle';
+import {
+  allowedFrom,
+  canApply,
+  statusAfter,
+  TRANSITION_EVENT,
+  type Transition,
+  type TransitionEvent,
+} from './order-lifecycle';
 import type { CreateOrderDto, ListOrdersQuery, UpdateOrderDto } from './orders.dto';
 
 export interface OrderView {
@@ -92,13 +99,25 @@ export interface Request {
   body: unknown;
 }
 
-type Mutation = { transition: Exclude<Transition, 'update'>; data: Record<string, unknown> };
-
 /**
  * Orders and their lifecycle. Every mutation runs in one transaction: lock the order row (tenant-scoped),
  * check If-Match and the lifecycle, write the projection, and append the event with sequence = the new
  * version — the change and its event commit together or not at all.
  */
+/** The catalogue event of a status transition: its type from the one table, its checked payload. */
+function typedEvent(m: TransitionEvent): TypedEvent {
+  switch (m.transition) {
+    case 'pay':
+      return { eventType: TRANSITION_EVENT.pay, data: m.data };
+    case 'ship':
+      return { eventType: TRANSITION_EVENT.ship, data: m.data };
+    case 'deliver':
+      return { eventType: TRANSITION_EVENT.deliver, data: m.data };
+    case 'cancel':
+      return { eventType: TRANSITION_EVENT.cancel, data: m.data };
+  }
+}
+
 @Injectable()
 export class OrdersService {
   constructor(
@@ -340,7 +359,7 @@ export class OrdersService {
     t: TenantCtx,
     id: string,
     req: Request,
-    mutation: (order: OrderRow, at: string) => Mutation,
+    mutation: (order: OrderRow, at: string) => TransitionEvent,
   ) {
     return inSpan('transaction order.transition', { parent: req.traceparent }, (span) =>
       this.idempotency.execute(
@@ -348,7 +367,8 @@ export class OrdersService {
         async (tx) => {
           const order = await this.lock(tx, t, id, req.ifMatch);
           const now = new Date();
-          const { transition, data } = mutation(order, now.toISOString());
+          const m = mutation(order, now.toISOString());
+          const { transition } = m;
           if (!canApply(transition, order.status)) throw this.conflict(order, transition);
           const version = order.version + 1;
           const row = await updateReturning(
@@ -365,31 +385,24 @@ export class OrdersService {
               statusAfter(transition),
               version,
               now,
-              transition === 'pay',
-              data.paymentReference ?? null,
-              transition === 'ship',
-              data.carrier ?? null,
-              data.trackingNumber ?? null,
-              transition === 'cancel',
-              data.reason ?? null,
+              m.transition === 'pay',
+              m.transition === 'pay' ? m.data.paymentReference : null,
+              m.transition === 'ship',
+              m.transition === 'ship' ? m.data.carrier : null,
+              m.transition === 'ship' ? m.data.trackingNumber : null,
+              m.transition === 'cancel',
+              m.transition === 'cancel' ? m.data.reason : null,
             ],
           );
-          const eventType = {
-            pay: 'order.payment_received',
-            ship: 'order.shipped',
-            deliver: 'order.delivered',
-            cancel: 'order.cancelled',
-          }[transition];
           await appendEvent(
             tx,
             buildEvent({
-              eventType,
+              ...typedEvent(m),
               tenantId: t.tenantId,
               resourceId: id,
               sequence: version,
               source: 'tidings/api',
               timestamp: now,
-              data,
             }),
             span.traceparent,
           );

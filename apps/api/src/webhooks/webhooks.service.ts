@@ -8,7 +8,7 @@ import {
   WebhookSubscriptionEntity,
 } from '@tidings/db';
 import { parseWebhookUrl, WebhookUrlError, type WebhookUrlOptions } from '@tidings/egress';
-import { buildEvent } from '@tidings/events';
+import { buildEvent, type TypedEvent } from '@tidings/events';
 import {
   APP_CONFIG,
   ConflictProblem,
@@ -149,15 +149,18 @@ export class WebhooksService {
         version: 1,
         deletedAt: null,
       });
-      await this.emit(tx, saved, 'webhook.subscription.created', {
-        subscriptionId: id,
-        url: saved.url,
-        eventTypes: saved.eventTypes,
-        description: saved.description,
-        metadata: saved.metadata,
-        versionPins: saved.versionPins,
-        status: saved.status,
-        strictOrdering: saved.strictOrdering,
+      await this.emit(tx, saved, {
+        eventType: 'webhook.subscription.created',
+        data: {
+          subscriptionId: id,
+          url: saved.url,
+          eventTypes: saved.eventTypes,
+          description: saved.description,
+          metadata: saved.metadata,
+          versionPins: saved.versionPins,
+          status: saved.status,
+          strictOrdering: saved.strictOrdering,
+        },
       });
       return saved;
     });
@@ -234,7 +237,9 @@ export class WebhooksService {
       if (Object.keys(changes).length === 0 && !enabling && !disabling) return view(sub);
 
       if (Object.keys(changes).length > 0)
-        await this.bumpAndSave(tx, sub, [['webhook.subscription.updated', { subscriptionId: id, changes }]]);
+        await this.bumpAndSave(tx, sub, [
+          { eventType: 'webhook.subscription.updated', data: { subscriptionId: id, changes } },
+        ]);
       let replayed: number | undefined;
       if (disabling) await disableSubscription(tx, await this.lockedRow(tx, id), 'manual', SOURCE);
       if (enabling)
@@ -280,7 +285,10 @@ export class WebhooksService {
       await deadLetterOnDelete(tx, id);
       sub.deletedAt = new Date();
       await this.bumpAndSave(tx, sub, [
-        ['webhook.subscription.deleted', { subscriptionId: id, deletedAt: sub.deletedAt.toISOString() }],
+        {
+          eventType: 'webhook.subscription.deleted',
+          data: { subscriptionId: id, deletedAt: sub.deletedAt.toISOString() },
+        },
       ]);
     });
   }
@@ -300,10 +308,10 @@ export class WebhooksService {
         .map((s) => (s.expiresAt === null ? { secret: s.secret, expiresAt } : s));
       sub.secrets = [{ secret, expiresAt: null }, ...kept];
       await this.bumpAndSave(tx, sub, [
-        [
-          'webhook.subscription.secret_rotated',
-          { subscriptionId: id, rotatedAt: now.toISOString(), previousSecretExpiresAt: expiresAt },
-        ],
+        {
+          eventType: 'webhook.subscription.secret_rotated',
+          data: { subscriptionId: id, rotatedAt: now.toISOString(), previousSecretExpiresAt: expiresAt },
+        },
       ]);
       return { id, secret, previousSecretExpiresAt: expiresAt };
     });
@@ -324,7 +332,10 @@ export class WebhooksService {
       if (sub.status !== 'active')
         throw new ConflictProblem(`Webhook ${id} is disabled; enable it to send a test event`);
       const { eventIds } = await this.bumpAndSave(tx, sub, [
-        ['webhook.test', { subscriptionId: id, message: message ?? 'Test event from Tidings' }],
+        {
+          eventType: 'webhook.test',
+          data: { subscriptionId: id, message: message ?? 'Test event from Tidings' },
+        },
       ]);
       return { eventId: eventIds[0] };
     });
@@ -372,29 +383,23 @@ export class WebhooksService {
   private async bumpAndSave(
     tx: Tx,
     sub: WebhookSubscriptionEntity,
-    events: [string, unknown][],
+    events: TypedEvent[],
   ): Promise<{ saved: WebhookSubscriptionEntity; eventIds: string[] }> {
     const eventIds: string[] = [];
-    for (const [type, data] of events) {
+    for (const event of events) {
       sub.version += 1;
-      eventIds.push(await this.emit(tx, sub, type, data));
+      eventIds.push(await this.emit(tx, sub, event));
     }
     return { saved: await tx.getRepository(WebhookSubscriptionEntity).save(sub), eventIds };
   }
 
-  private async emit(
-    tx: Tx,
-    sub: WebhookSubscriptionEntity,
-    eventType: string,
-    data: unknown,
-  ): Promise<string> {
+  private async emit(tx: Tx, sub: WebhookSubscriptionEntity, typed: TypedEvent): Promise<string> {
     const event = buildEvent({
-      eventType,
+      ...typed,
       tenantId: sub.tenantId,
       resourceId: sub.id,
       sequence: sub.version,
       source: SOURCE,
-      data,
     });
     await appendEvent(tx, event);
     return event.eventId;

@@ -3,7 +3,13 @@ import { dispatcherConfigSchema, parseDuration } from '../webhook-dispatcher.con
 import { isSuccess, nextAttemptAt, type RetryPolicy } from '@tidings/webhooks';
 import { parseRetryAfter, type SendResult } from './delivery-sender.service';
 import { envelopeFromRawRow } from '@tidings/db';
-import { buildEvent, CATALOGUE, fromKafkaMessage, supportedVersions, toKafkaMessage } from '@tidings/events';
+import {
+  buildUntypedEvent,
+  CATALOGUE,
+  fromKafkaMessage,
+  supportedVersions,
+  toKafkaMessage,
+} from '@tidings/events';
 import { activeSecrets, webhookBody } from './delivery.worker';
 
 const baseEnv = { DATABASE_URL: 'postgres://u:p@h:5432/d', KAFKA_BROKERS: '127.0.0.1:9092' };
@@ -148,7 +154,7 @@ describe('webhookBody', () => {
   it.each(cases)(
     '$type v$version renders the same bytes from Kafka and from the log',
     ({ type, version, example }) => {
-      const built = buildEvent({
+      const built = buildUntypedEvent({
         eventType: type,
         version,
         tenantId: 'ten_1',
