@@ -1,9 +1,13 @@
-import { ConsoleLogger, type DynamicModule, Logger, type LogLevel } from '@nestjs/common';
+import { type DynamicModule, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { isUtf8 } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import type { HttpLogger } from 'pino-http';
 import { problemBody } from './problem.filter';
 import {
   BadRequestProblem,
@@ -12,14 +16,7 @@ import {
   RequestTimeoutProblem,
 } from './problems';
 import { ConfigError } from './runtime.config';
-import { APP_CONFIG, type BaseConfig } from './runtime.module';
-
-const LEVELS: Record<BaseConfig['LOG_LEVEL'], LogLevel[]> = {
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  log: ['fatal', 'error', 'warn', 'log'],
-  warn: ['fatal', 'error', 'warn'],
-  error: ['fatal', 'error'],
-};
+import { ACCESS_LOG, APP_CONFIG, type BaseConfig } from './runtime.module';
 
 export interface AppOptions<C extends BaseConfig> {
   app: string;
@@ -33,21 +30,22 @@ export async function createApp<C extends BaseConfig>(
   module: () => DynamicModule,
   options: AppOptions<C>,
 ): Promise<{ app: NestExpressApplication; config: C; url: string }> {
-  const logger = new ConsoleLogger({ json: true, prefix: options.app, colors: false });
   const app = await NestFactory.create<NestExpressApplication>(module(), {
-    logger,
     bufferLogs: true,
     abortOnError: false,
   });
+  app.useLogger(app.get(PinoNestLogger));
   const config = app.get<C>(APP_CONFIG);
-  logger.setLogLevels(LEVELS[config.LOG_LEVEL]);
-  app.enableShutdownHooks();
+  // First: every request gets its id and its access line, also one the body parser refuses.
+  app.use(app.get<HttpLogger>(ACCESS_LOG));
   app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, verify: refuseInvalidUtf8 });
   (app.getHttpServer() as Server).on('clientError', answerClientError);
   await options.configure?.(app, config);
   await app.listen(options.port(config), '0.0.0.0');
   const address = app.getHttpServer().address() as { port: number };
-  return { app, config, url: `http://127.0.0.1:${address.port}` };
+  const url = `http://127.0.0.1:${address.port}`;
+  new Logger('Lifecycle').log({ lifecycle: 'ready', url }, `${options.app} ready on ${url}`);
+  return { app, config, url };
 }
 
 /**
@@ -79,23 +77,54 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? new RequestTimeoutProblem('The request was not received in time')
           : new BadRequestProblem('The request is not valid HTTP/1.1');
-  const body = problemBody(problem, undefined);
+  // Unparsed: no client id can be trusted, so a fresh one, logged with the refusal.
+  const requestId = randomUUID();
+  new Logger('HTTP').log(
+    { requestId, status: problem.status, reason: error.code },
+    'request refused unparsed',
+  );
+  const body = problemBody(problem, undefined, requestId);
   socket.end(
     `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
       'Content-Type: application/problem+json; charset=utf-8\r\n' +
+      `X-Request-Id: ${requestId}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
   );
 }
 
+const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+
 /**
  * Entry point of an app process: boots it, and turns a configuration error into one clear message and exit
- * code 78 (EX_CONFIG) instead of a stack trace. SIGTERM/SIGINT run Nest's shutdown hooks (enableShutdownHooks).
+ * code 78 (EX_CONFIG) instead of a stack trace. SIGTERM/SIGINT drain the app (Nest's shutdown hooks: each loop
+ * stops taking work, finishes what it holds, releases its connections), logged as `draining` then `stopped`;
+ * then the process ends by that signal, as it would have without a handler.
  */
 export function main<C extends BaseConfig>(module: () => DynamicModule, options: AppOptions<C>): void {
   createApp(module, options).then(
-    ({ url }) => new Logger('Bootstrap').log(`${options.app} listening on ${url}`),
+    ({ app }) => {
+      const logger = new Logger('Lifecycle');
+      let draining = false;
+      const drain = async (signal: NodeJS.Signals) => {
+        if (draining) return; // a second signal while draining: the first one's shutdown goes on
+        draining = true;
+        const started = performance.now();
+        logger.log({ lifecycle: 'draining', signal }, `${options.app} draining on ${signal}`);
+        try {
+          await app.close();
+        } catch (error) {
+          logger.error({ err: error, lifecycle: 'stopped', signal }, `${options.app} failed to shut down`);
+          process.exit(1);
+        }
+        const durationMs = Math.round(performance.now() - started);
+        logger.log({ lifecycle: 'stopped', signal, durationMs }, `${options.app} stopped`);
+        for (const s of SIGNALS) process.removeAllListeners(s);
+        process.kill(process.pid, signal);
+      };
+      for (const signal of SIGNALS) process.on(signal, (s: NodeJS.Signals) => void drain(s));
+    },
     (error: unknown) => {
       if (error instanceof ConfigError) {
         process.stderr.write(`${options.app}: ${error.message}\n`);

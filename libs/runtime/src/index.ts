@@ -8,3 +8,4 @@ export * from './problems';
 export * from './request-headers';
 export * from './wake-up';
 export * from './tracing';
+export * from './logging';

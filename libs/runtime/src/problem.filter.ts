@@ -1,6 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { requestIdFor } from './logging';
 import {
   BadRequestProblem,
   ContentTooLargeProblem,
@@ -57,8 +58,12 @@ function bodyParserProblem(error: unknown): ProblemError | undefined {
   }
 }
 
-/** The RFC 9457 body of a problem. */
-export function problemBody(problem: ProblemError, instance: string | undefined): string {
+/** The RFC 9457 body of a problem; `requestId` (the response's X-Request-Id) is an extension member. */
+export function problemBody(
+  problem: ProblemError,
+  instance: string | undefined,
+  requestId: string | undefined,
+): string {
   return JSON.stringify({
     ...problem.extra,
     type: `https://tidings.dev/problems/${slug(problem.title)}`,
@@ -66,6 +71,7 @@ export function problemBody(problem: ProblemError, instance: string | undefined)
     status: problem.status,
     ...(problem.detail ? { detail: problem.detail } : {}),
     instance,
+    requestId,
   });
 }
 
@@ -73,6 +79,7 @@ export function problemBody(problem: ProblemError, instance: string | undefined)
  * Answers a request handled outside Nest's pipeline (plain Node response) the way ProblemFilter would.
  */
 export function writeProblem(
+  req: IncomingMessage,
   res: ServerResponse,
   error: unknown,
   instance: string | undefined,
@@ -87,7 +94,7 @@ export function writeProblem(
     ...problem.headers,
     'content-type': 'application/problem+json; charset=utf-8',
   });
-  res.end(problemBody(problem, instance));
+  res.end(problemBody(problem, instance, requestIdFor(req)));
 }
 
 /** The one error edge of an HTTP app: known errors become problem+json; anything else is a logged 500. */
@@ -105,7 +112,10 @@ export class ProblemFilter implements ExceptionFilter {
       return;
     }
     for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
-    res.status(problem.status).type('application/problem+json').send(problemBody(problem, req.originalUrl));
+    res
+      .status(problem.status)
+      .type('application/problem+json')
+      .send(problemBody(problem, req.originalUrl, requestIdFor(req)));
   }
 
   /** The problem an error becomes: ProblemError as is, framework errors mapped, anything else a logged 500. */
@@ -126,7 +136,7 @@ export class ProblemFilter implements ExceptionFilter {
           : undefined;
       return new ProblemError(status, title, detail === title ? undefined : detail, extra);
     }
-    this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    this.logger.error({ err: error }, 'unexpected error');
     return new ProblemError(500, 'Internal Server Error', 'An unexpected error occurred');
   }
 }

@@ -17,6 +17,7 @@ import { KafkaJsClient, type KafkaClient, type KafkaConfig } from '@tidings/kafk
 import { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health.controller';
+import { createAccessLog, createLogger, loggerModule } from './logging';
 import {
   HttpMetrics,
   HttpMetricsMiddleware,
@@ -30,6 +31,8 @@ import { startTracing } from './tracing';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const KAFKA_CLIENT = Symbol('KAFKA_CLIENT');
+/** The app's pino-http access log (`createAccessLog`): `createApp` mounts it, handlers outside Express call it. */
+export const ACCESS_LOG = Symbol('ACCESS_LOG');
 const TRACING = Symbol('TRACING');
 
 export type BaseConfig = RuntimeConfig & DbConfig & KafkaConfig;
@@ -71,10 +74,12 @@ class KafkaLifecycle implements OnApplicationShutdown {
 export class RuntimeModule implements NestModule {
   static forRoot<S extends z.ZodType<BaseConfig>>(options: RuntimeOptions<S>): DynamicModule {
     const config = parseConfig(options.schema, options.env);
+    const logger = createLogger(options.app, config);
     const kafkaLogger = new Logger('Kafka');
     return {
       module: RuntimeModule,
       imports: [
+        loggerModule(logger),
         TypeOrmModule.forRoot({
           ...dataSourceOptions(config.DATABASE_URL, config.DB_POOL_SIZE),
           retryAttempts: 3,
@@ -84,6 +89,14 @@ export class RuntimeModule implements NestModule {
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        {
+          // Built first as the app starts (not in preview mode, e.g. for the OpenAPI document): the `start` line.
+          provide: ACCESS_LOG,
+          useFactory: () => {
+            logger.info({ context: 'Lifecycle', lifecycle: 'start' }, `${options.app} starting`);
+            return createAccessLog(logger);
+          },
+        },
         { provide: METRICS_REGISTRY, useValue: createRegistry(options.app) },
         {
           provide: KAFKA_CLIENT,
@@ -92,11 +105,9 @@ export class RuntimeModule implements NestModule {
               brokers: config.KAFKA_BROKERS,
               clientId: `tidings-${options.app}`,
               log: (level, message, fields) => {
-                const line =
-                  fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message;
-                if (level === 'error') kafkaLogger.error(line);
-                else if (level === 'warn') kafkaLogger.warn(line);
-                else kafkaLogger.log(line);
+                if (level === 'error') kafkaLogger.error({ kafka: fields }, message);
+                else if (level === 'warn') kafkaLogger.warn({ kafka: fields }, message);
+                else kafkaLogger.log({ kafka: fields }, message);
               },
             }),
         },
@@ -115,7 +126,7 @@ export class RuntimeModule implements NestModule {
         HttpMetrics,
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [HttpMetrics, APP_CONFIG, KAFKA_CLIENT, METRICS_REGISTRY, READINESS_CHECKS],
+      exports: [HttpMetrics, ACCESS_LOG, APP_CONFIG, KAFKA_CLIENT, METRICS_REGISTRY, READINESS_CHECKS],
     };
   }
 

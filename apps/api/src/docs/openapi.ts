@@ -30,6 +30,11 @@ const PROBLEM_SCHEMA: SchemaObject = {
     status: { type: 'integer', example: 404 },
     detail: { type: 'string', example: 'Order ord_123 does not exist' },
     instance: { type: 'string', example: '/orders/ord_123' },
+    requestId: {
+      type: 'string',
+      description: 'The X-Request-Id of the response: quote it to find the request in the logs',
+      example: '3f0c2a4e-8b1d-4c6e-9a27-5d1e0b7f9c41',
+    },
     errors: {
       type: 'array',
       description: 'Field-level problems of a 400/422',
@@ -59,6 +64,9 @@ const PROBLEMS: Record<string, string> = {
   '429': 'Rate limited: retry after the `Retry-After` seconds',
   '500': 'Unexpected server error (logged; no internals are exposed)',
 };
+
+/** Sent on every response (the runtime's access log, libs/runtime/src/logging.ts). */
+const REQUEST_ID_HEADERS = { 'X-Request-Id': { $ref: '#/components/headers/RequestId' } };
 
 const problemRef = (code: string) => ({ $ref: `#/components/responses/Problem${code}` });
 
@@ -397,10 +405,20 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
           `Problem${code}`,
           {
             description,
+            headers: REQUEST_ID_HEADERS,
             content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
           },
         ]),
       ),
+    },
+    headers: {
+      ...document.components?.headers,
+      RequestId: {
+        description:
+          "The request's id: the client's `X-Request-Id` when it is 1–128 of `A-Z a-z 0-9 . _ : + = / -`, a " +
+          'new UUID otherwise. Every log line of the request carries it, and so does a problem body (`requestId`).',
+        schema: { type: 'string', maxLength: 128 },
+      },
     },
   };
 
@@ -412,6 +430,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       const route = auth.get(`${method} ${path}`);
       const responses = operation.responses;
       for (const [code, response] of Object.entries(responses)) {
+        if (response && !('$ref' in response))
+          response.headers = { ...response.headers, ...REQUEST_ID_HEADERS };
         // Error responses declared by controllers without a body are problem+json too.
         if (Number(code) >= 400 && response && !('$ref' in response) && !response.content) {
           response.content = {

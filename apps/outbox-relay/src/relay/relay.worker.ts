@@ -305,7 +305,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       }
       const [e] = ready;
       const reason = `refused by Kafka as too large (${Buffer.byteLength(e.message.value)} bytes of JSON): ${error.message}`;
-      this.logger.warn(`parked event at position ${e.position} (${e.resource}): ${reason}`);
+      this.logger.warn({ position: e.position, resource: e.resource, reason }, 'event parked');
       outcome.parked.push({ outboxId: e.outboxId, cause: 'too_large', reason });
       held.set(e.resource, e.position);
     }

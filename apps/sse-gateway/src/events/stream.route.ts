@@ -1,7 +1,8 @@
-import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { writeProblem } from '@tidings/runtime';
+import { ACCESS_LOG, accessLog, writeProblem } from '@tidings/runtime';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { HttpLogger } from 'pino-http';
 import { parseStreamQuery } from './stream.dto';
 import { StreamService } from './stream.service';
 
@@ -17,14 +18,15 @@ export const STREAM_PATH = '/events/stream';
  *
  * The request gets what the rest of the API gives: the query validated by `parseStreamQuery`, errors as
  * problem+json (`writeProblem`, the same rendering as the ProblemFilter; `instance` is the path alone, so an
- * `access_token` in the query is never echoed). Not counted in the HTTP request metrics: streams have their own
- * (`tidings_sse_*`).
+ * `access_token` in the query is never echoed), a request id and an access line when the stream ends, under its
+ * route template. Not counted in the HTTP request metrics: streams have their own (`tidings_sse_*`).
  */
 @Injectable()
 export class StreamRoute implements OnApplicationBootstrap {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly streams: StreamService,
+    @Inject(ACCESS_LOG) private readonly accessLog: HttpLogger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -42,13 +44,14 @@ export class StreamRoute implements OnApplicationBootstrap {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
+    accessLog(this.accessLog, req, res, STREAM_PATH);
     try {
       const query = parseStreamQuery(queryOf(req.url));
       this.streams
         .open(req, res, query, header('authorization'), header('last-event-id'))
-        .catch((error: unknown) => writeProblem(res, error, STREAM_PATH));
+        .catch((error: unknown) => writeProblem(req, res, error, STREAM_PATH));
     } catch (error) {
-      writeProblem(res, error, STREAM_PATH);
+      writeProblem(req, res, error, STREAM_PATH);
     }
   }
 }

@@ -312,7 +312,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
         else if (conn.queue.push(e) > MAX_QUEUED_WHILE_REPLAYING) this.close(conn, 'slow_consumer');
       } catch (error) {
         // One connection's failure (e.g. a version it asked for cannot be rendered) never stalls the fan-out.
-        this.logger.error(`dropping a stream at position ${e.position}: ${String(error)}`);
+        this.logger.error({ position: e.position, err: error }, 'stream dropped');
         this.close(conn, 'error');
       }
     }

@@ -175,12 +175,22 @@ export class DeliveryOutcomes {
         this.metrics.deadLetters.inc({ reason: 'retries_exhausted' });
         this.deadLetters.poke();
         this.logger.warn(
-          `delivery ${attempt.deliveryId} dead after ${attempt.attemptCount + 1} attempts: ${errorOf(result)}`,
+          {
+            deliveryId: attempt.deliveryId,
+            subscriptionId: attempt.subscriptionId,
+            eventId: attempt.eventId,
+            attempts: attempt.attemptCount + 1,
+            reason: errorOf(result),
+          },
+          'delivery dead-lettered: retries exhausted',
         );
         return;
       case 'failing':
         this.metrics.subscriptionsFailing.inc();
-        this.logger.warn(`subscription ${attempt.subscriptionId} failing: ${errorOf(result)}`);
+        this.logger.warn(
+          { subscriptionId: attempt.subscriptionId, reason: errorOf(result) },
+          'subscription failing',
+        );
         return;
       case 'disabled':
         this.metrics.subscriptionsDisabled.inc({ reason: t.reason });
@@ -189,7 +199,8 @@ export class DeliveryOutcomes {
           this.deadLetters.poke();
         }
         this.logger.warn(
-          `subscription ${attempt.subscriptionId} disabled (${t.reason}); ${t.deadLettered} open deliveries dead-lettered`,
+          { subscriptionId: attempt.subscriptionId, reason: t.reason, deadLettered: t.deadLettered },
+          'subscription disabled; its open deliveries dead-lettered',
         );
         return;
     }

@@ -353,9 +353,7 @@ export class DeliveryWorker {
     const task = this.attempt(row, envelope)
       .catch((error: unknown) =>
         // The lease expires and the delivery is attempted again: nothing is lost.
-        this.logger.error(
-          `attempt of ${row.id} not recorded: ${error instanceof Error ? error.message : String(error)}`,
-        ),
+        this.logger.error({ deliveryId: row.id, err: error }, 'attempt not recorded'),
       )
       .finally(() => {
         this.inFlight.delete(task);
@@ -473,7 +471,28 @@ export class DeliveryWorker {
     if (result.statusCode !== null) span.setAttributes({ 'http.response.status_code': result.statusCode });
     span.end(isSuccess(result) ? undefined : errorOf(result));
     const next = await this.outcomes.record(attempt, result);
+    if (!isSuccess(result)) this.logFailure(row, envelope, result, next);
     if (next) this.wakeAt(next.getTime());
+  }
+
+  /** One line per failed attempt, with its reason and what happens next (`nextAttemptAt` null: no retry). */
+  private logFailure(row: ClaimedRow, envelope: EventEnvelope, result: SendResult, next: Date | null): void {
+    this.logger.warn(
+      {
+        tenantId: row.tenant_id,
+        subscriptionId: row.subscription_id,
+        deliveryId: row.id,
+        eventId: row.event_id,
+        eventType: row.event_type,
+        position: envelope.position,
+        attempt: row.attempt_count + 1,
+        status: result.statusCode,
+        reason: errorOf(result),
+        durationMs: result.durationMs,
+        nextAttemptAt: next?.toISOString() ?? null,
+      },
+      'webhook attempt failed',
+    );
   }
 
   private render(
