@@ -2,7 +2,8 @@ import { problemBody } from './problem.filter';
 import * as problems from './problems';
 
 const { ProblemError: _base, ...kinds } = problems;
-const body = (p: problems.ProblemError) => JSON.parse(problemBody(p, '/x')) as Record<string, unknown>;
+const body = (p: problems.ProblemError) =>
+  JSON.parse(problemBody(p, '/x', 'req-1')) as Record<string, unknown>;
 
 describe('problem kinds', () => {
   it('give each kind its own title, hence its own type URI', () => {
@@ -35,6 +36,7 @@ describe('problem kinds', () => {
       status: 400,
       detail: 'cursor is bad',
       instance: '/x',
+      requestId: 'req-1',
       reason: 'x',
       errors,
     });
