@@ -381,7 +381,8 @@ export class DeliveryWorker {
     const held = Object.fromEntries([...this.lanes].map(([id, lane]) => [id, lane.held]));
     // One statement: pick (the candidates come off the due index in order, each checked against the ordering
     // rule with an index probe, and the scan stops at the limit, so the cost follows what is claimable, not
-    // the backlog), lock, lease, and return what sending needs: the subscription and the event itself.
+    // the backlog), lock (a row another replica holds is skipped: this claim takes fewer), lease, and return
+    // what sending needs: the subscription and the event itself.
     // A top-level UPDATE: TypeORM answers [rows, affected count].
     const [rows] = await this.ds.query<[(ClaimedRow & RawEventColumns)[], number]>(
       `WITH due AS (
@@ -395,16 +396,20 @@ export class DeliveryWorker {
          ORDER BY d.next_attempt_at
          LIMIT $5
        ), ranked AS (
-         SELECT id, subscription_id,
-                row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, event_position) AS rn
-         FROM due
-       ), picked AS (
-         SELECT d.id
-         FROM webhook_deliveries d JOIN ranked ON ranked.id = d.id
-         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
-           AND ranked.rn <= $2 - COALESCE(($3::jsonb ->> d.subscription_id)::int, 0)
-         ORDER BY d.next_attempt_at, d.event_position
+         SELECT id FROM (
+           SELECT id, subscription_id, next_attempt_at, event_position,
+                  row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, event_position) AS rn
+           FROM due) r
+         WHERE rn <= $2 - COALESCE(($3::jsonb ->> subscription_id)::int, 0)
+         ORDER BY next_attempt_at, event_position
          LIMIT $4
+       ), picked AS (
+         -- By primary key: joined to the candidates instead, the planner hashes every due row, which made a
+         -- claim cost O(backlog) (59–80 ms at 50,000 due, 13–16 ms this way: docs/benchmarks.md).
+         SELECT d.id
+         FROM webhook_deliveries d
+         WHERE d.id = ANY (ARRAY(SELECT id FROM ranked))
+           AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
          FOR UPDATE OF d SKIP LOCKED
        )
        UPDATE webhook_deliveries d
