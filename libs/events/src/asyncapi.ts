@@ -1,6 +1,6 @@
 import { CATALOGUE, jsonSchemaOf } from './catalogue';
 import { buildUntypedEvent, ENVELOPE_FIELDS, type EnvelopeField } from './envelope';
-import { toKafkaMessage, topicFor } from './kafka-mapping';
+import { dataSchemaUri, toKafkaMessage, topicFor } from './kafka-mapping';
 
 function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = schema;
@@ -24,6 +24,7 @@ function headersFor(type: string, version: number): Record<string, unknown> {
       'ce_type',
       'ce_time',
       'ce_subject',
+      'ce_dataschema',
     ],
     properties: {
       'event-id': stringHeader('Envelope eventId (UUIDv7); the dedupe key'),
@@ -43,6 +44,12 @@ function headersFor(type: string, version: number): Record<string, unknown> {
       ce_type: { type: 'string', const: type, description: 'CloudEvents type (= eventType)' },
       ce_time: stringHeader('CloudEvents time (= envelope timestamp)'),
       ce_subject: stringHeader('CloudEvents subject (= resourceId, the record key)'),
+      ce_dataschema: {
+        type: 'string',
+        const: dataSchemaUri(type, version),
+        description:
+          'CloudEvents dataschema: this message (type and version); the CloudEvent data is the whole envelope',
+      },
     },
   };
 }

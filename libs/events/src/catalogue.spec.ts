@@ -11,8 +11,12 @@ import {
   validateEventData,
   versionInfo,
   type EventDataMap,
+  type EventEnvelopeOf,
+  type EventVersion,
+  type KnownEventType,
 } from './catalogue';
 import { buildUntypedEvent, renderAtVersion } from './envelope';
+import { currencyExponent } from './order.events';
 
 function setup() {
   const cases = CATALOGUE.flatMap((def) =>
@@ -100,6 +104,53 @@ describe('the catalogue', () => {
       'webhook.test': true,
     };
     expect(Object.keys(keys).sort()).toEqual(CATALOGUE.map((d) => d.type).sort());
+  });
+
+  it('keeps EventVersions in step with the catalogue', () => {
+    // Only declared versions type-check here; a version the catalogue adds is missing and fails the comparison.
+    const versions: { [T in KnownEventType]: EventVersion<T>[] } = {
+      'order.created': [1, 2],
+      'order.updated': [1],
+      'order.payment_received': [1],
+      'order.shipped': [1],
+      'order.delivered': [1],
+      'order.cancelled': [1],
+      'order.deleted': [1],
+      'message.received': [1],
+      'message.deleted': [1],
+      'tenant.created': [1],
+      'api_key.created': [1],
+      'api_key.revoked': [1],
+      'webhook.subscription.created': [1],
+      'webhook.subscription.updated': [1],
+      'webhook.subscription.deleted': [1],
+      'webhook.subscription.secret_rotated': [1],
+      'webhook.subscription.failing': [1],
+      'webhook.subscription.disabled': [1],
+      'webhook.subscription.enabled': [1],
+      'webhook.delivery.exhausted': [1],
+      'webhook.test': [1],
+    };
+    for (const def of CATALOGUE)
+      expect(versions[def.type as KnownEventType]).toEqual(supportedVersions(def.type));
+  });
+
+  it('types an event at the version it is rendered at', () => {
+    const v2 = buildUntypedEvent({
+      eventType: 'order.created',
+      tenantId: 'ten_1',
+      resourceId: 'ord_1',
+      sequence: 1,
+      source: 'tidings/api',
+      data: CATALOGUE.find((d) => d.type === 'order.created')!.versions[1].example,
+    });
+    const v1 = renderAtVersion(v2, 1) as EventEnvelopeOf<'order.created', 1>;
+    // v1 carries the total in major units, v2 in minor units: each is only readable at its own version.
+    const total: number = v1.data.total;
+    // @ts-expect-error totalMinor is a v2 field
+    void v1.data.totalMinor;
+    const minor: number = (v2 as EventEnvelopeOf<'order.created', 2>).data.totalMinor;
+    expect(total * 10 ** currencyExponent(v1.data.currency)).toBe(minor);
   });
 
   it('has a description and a valid example for every type and version', () => {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import type { EventEnvelope } from './envelope';
 import { MESSAGE_EVENTS, type MessageDeletedV1, type MessageReceivedV1 } from './message.events';
 import {
   ORDER_EVENTS,
   type OrderCancelledV1,
+  type OrderCreatedV1,
   type OrderCreatedV2,
   type OrderDeletedV1,
   type OrderDeliveredV1,
@@ -133,6 +135,36 @@ export type KnownEventType = keyof EventDataMap;
 
 /** `data` of `T` at its latest version, as the catalogue's schema types it. */
 export type EventData<T extends KnownEventType> = EventDataMap[T];
+
+/** Every version of the types that have more than one (the others have only v1, `EventDataMap`'s). */
+interface MultiVersionData {
+  'order.created': { 1: OrderCreatedV1; 2: OrderCreatedV2 };
+}
+
+/** The `data` type of each version of `T`, keyed by version number. A test keeps them equal to the catalogue's. */
+export type EventVersions<T extends KnownEventType> = T extends keyof MultiVersionData
+  ? MultiVersionData[T]
+  : { 1: EventDataMap[T] };
+
+export type EventVersion<T extends KnownEventType> = keyof EventVersions<T> & number;
+
+/**
+ * A decoded event of type `T` rendered at version `V` (default: the latest), e.g.
+ * `EventEnvelopeOf<'order.created', 1>`. Distributes over a union of types, so a handler of `order.*` can
+ * narrow on `eventType`.
+ */
+export type EventEnvelopeOf<
+  T extends KnownEventType,
+  V extends EventVersion<T> | 'latest' = 'latest',
+> = T extends KnownEventType
+  ? Omit<
+      EventEnvelope<V extends EventVersion<T> ? EventVersions<T>[V] : EventData<T>>,
+      'eventType' | 'version'
+    > & {
+      eventType: T;
+      version: V extends number ? V : number;
+    }
+  : never;
 
 /** Every event type Tidings emits, each version declared once. */
 export const CATALOGUE: readonly EventDefinition[] = [...ORDER_EVENTS, ...MESSAGE_EVENTS, ...PLATFORM_EVENTS];

@@ -62,6 +62,7 @@ describe('toKafkaMessage', () => {
       ce_type: 'order.created',
       ce_time: event.timestamp,
       ce_subject: 'ord_9',
+      ce_dataschema: 'urn:tidings:schema:order.created:v2',
     });
   });
 
@@ -121,6 +122,7 @@ describe('fromKafkaMessage', () => {
     ['ce_id', '0193a4e2-7b1c-7d4e-8f00-123456789abc'],
     ['ce_type', 'order.shipped'],
     ['ce_subject', 'ord_1'],
+    ['ce_dataschema', 'urn:tidings:schema:order.created:v1'],
   ])('rejects a record whose %s header disagrees with the body', (name, wrong) => {
     const { record, value } = setup();
     const error = decodeError(() =>

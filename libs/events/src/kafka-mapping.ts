@@ -16,6 +16,15 @@ export function allEventTopics(prefix = ''): string[] {
   return resourceTypes().map((r) => topicFor(r, prefix));
 }
 
+/**
+ * CloudEvents `dataschema` of a record: names the schema its value follows, the envelope of (type, version) —
+ * the AsyncAPI message `<type>.v<version>`, whose `data` is the JSON Schema of `GET /event-types/<type>` at that
+ * version. A URN, so the same record carries the same bytes in every deployment.
+ */
+export function dataSchemaUri(eventType: string, version: number): string {
+  return `urn:tidings:schema:${eventType}:v${version}`;
+}
+
 export interface KafkaRecord {
   topic: string;
   key: string;
@@ -36,7 +45,8 @@ export function isTraceparent(value: string | null | undefined): value is string
 /**
  * The only place the partition key is chosen: key = resourceId, so every event of a resource lands on one
  * partition in order. Headers mirror the envelope for routing without parsing, plus CloudEvents 1.0 Kafka
- * binary-mode `ce_*` attributes so CloudEvents consumers can read the stream.
+ * binary-mode `ce_*` attributes so CloudEvents consumers can read the stream: the CloudEvent's data is the
+ * record value, the whole envelope (`content-type` is its `datacontenttype`, `ce_dataschema` its versioned schema).
  */
 export function toKafkaMessage(
   e: EventEnvelope,
@@ -55,6 +65,7 @@ export function toKafkaMessage(
     ce_type: e.eventType,
     ce_time: e.timestamp,
     ce_subject: e.resourceId,
+    ce_dataschema: dataSchemaUri(e.eventType, e.version),
   };
   if (isTraceparent(opts.traceparent)) headers.traceparent = opts.traceparent;
   return {
@@ -102,6 +113,7 @@ export function fromKafkaMessage(
     ['ce_id', e.eventId],
     ['ce_type', e.eventType],
     ['ce_subject', e.resourceId],
+    ['ce_dataschema', dataSchemaUri(e.eventType, e.version)],
   ];
   for (const [name, value] of expected) {
     const actual = header(msg.headers, name);

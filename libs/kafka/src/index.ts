@@ -10,3 +10,12 @@ export {
   SharedConnection,
   type KeepConnectedOptions,
 } from './connection-retry';
+export {
+  TidingsEvent,
+  TidingsKafkaServer,
+  TidingsKafkaContext,
+  TidingsKafkaBatchContext,
+  KeepHandlerErrorFilter,
+  type TidingsEventOptions,
+  type TidingsKafkaServerOptions,
+} from './tidings-kafka.server';
