@@ -2,6 +2,6 @@ import { Module } from '@nestjs/common';
 import { DeliveriesController } from './deliveries.controller';
 import { DeliveriesService } from './deliveries.service';
 
-/** The delivery log, manual retry and "recover since T". */
+/** `/deliveries/:id`: one delivery with its attempts, and a manual retry; the service serves webhooks/ too. */
 @Module({ controllers: [DeliveriesController], providers: [DeliveriesService], exports: [DeliveriesService] })
 export class DeliveriesModule {}
