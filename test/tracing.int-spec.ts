@@ -72,7 +72,13 @@ it('traces POST /orders to the webhook request: one trace, request → transacti
   });
   const sent = String(request.headers.traceparent);
   expect(sent).toMatch(new RegExp(`^00-${CLIENT_TRACE}-[0-9a-f]{16}-01$`));
-  await eventually(() => expect(stream.events.map((e) => e.resourceId)).toContain(orderId));
+  const frame = await eventually(() => {
+    const got = stream.frames.find(
+      (f) => (JSON.parse(f.data) as { resourceId?: string }).resourceId === orderId,
+    );
+    expect(got).toBeDefined();
+    return JSON.parse(got!.data) as { traceparent?: string };
+  });
   stream.close();
 
   const eventId = request.headers['webhook-id'];
@@ -108,6 +114,8 @@ it('traces POST /orders to the webhook request: one trace, request → transacti
   // Live from the record: child of the publish span; filled from the log after a gap, of the stored context.
   expect([idOf(publish), idOf(transaction)]).toContain(parentOf(send));
   expect(send.attributes['tidings.streams']).toBe(1);
+  // The frame carries the send span's context where EventSource can read it: in `data`.
+  expect(frame.traceparent).toBe(`00-${CLIENT_TRACE}-${idOf(send)}-01`);
 });
 
 it('starts a new trace for an invalid traceparent, and the webhook still carries one', async () => {

@@ -82,10 +82,17 @@ class SseConnection {
 /** Per-event cache of rendered frames by version, so a fan-out to many clients serialises once. */
 type FrameCache = Map<number, string>;
 
-function frameOf(e: EventEnvelope, version: number, cache?: FrameCache): string {
+/**
+ * A live event's frame carries its trace context as a `traceparent` member of `data` (docs/sse.md, "Tracing"):
+ * EventSource hands a page only `data`, the event type and `lastEventId`, so `data` is the one place a browser
+ * can read it. Replayed frames and events without a context have none.
+ */
+function frameOf(e: EventEnvelope, version: number, cache?: FrameCache, traceparent?: string): string {
   const cached = cache?.get(version);
   if (cached !== undefined) return cached;
-  const frame = `id: ${e.position}\nevent: ${e.eventType}\ndata: ${JSON.stringify(renderAtVersion(e, version))}\n\n`;
+  const rendered = renderAtVersion(e, version);
+  const data = JSON.stringify(traceparent ? { ...rendered, traceparent } : rendered);
+  const frame = `id: ${e.position}\nevent: ${e.eventType}\ndata: ${data}\n\n`;
   cache?.set(version, frame);
   return frame;
 }
@@ -308,7 +315,7 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     for (const conn of set) {
       if (!conn.matches(e)) continue;
       try {
-        if (conn.live) streams += this.send(conn, e, cache) ? 1 : 0;
+        if (conn.live) streams += this.send(conn, e, cache, span.traceparent) ? 1 : 0;
         else if (conn.queue.push(e) > MAX_QUEUED_WHILE_REPLAYING) this.close(conn, 'slow_consumer');
       } catch (error) {
         // One connection's failure (e.g. a version it asked for cannot be rendered) never stalls the fan-out.
@@ -325,9 +332,9 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** Writes one event frame unless it was already sent; cuts the client when its unsent bytes pass the cap. */
-  private send(conn: SseConnection, e: EventEnvelope, cache?: FrameCache): boolean {
+  private send(conn: SseConnection, e: EventEnvelope, cache?: FrameCache, traceparent?: string): boolean {
     if (conn.closeReason || e.position! <= conn.lastSent) return false;
-    conn.res.write(frameOf(e, conn.versionFor(e), cache));
+    conn.res.write(frameOf(e, conn.versionFor(e), cache, traceparent));
     conn.lastSent = e.position!;
     this.metrics.sent.inc();
     this.checkBuffer(conn);
