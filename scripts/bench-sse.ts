@@ -27,7 +27,7 @@ import { Client } from 'pg';
 import { freePort } from './infra/ports';
 import { ensureTopics } from './infra/topics';
 
-const CONNECTIONS = Number(process.argv[2] ?? 10_000);
+const CONNECTIONS = Number(process.argv[2] ?? process.env.BENCH_SSE_CONNECTIONS ?? 10_000);
 const PHASE_TIMEOUT_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -83,18 +83,33 @@ function rssBytes(pid: number): number {
   return Number(kb) * 1024;
 }
 
-/** Opens one raw SSE connection that reads and counts what it receives (a well-behaved client). */
-function openStream(port: number, apiKey: string, received: { frames: number }): Promise<Socket> {
+/** What the clients received: event frames in all, and when each client got its first one. */
+interface Received {
+  frames: number;
+  firstFrameAt: number[];
+}
+
+/**
+ * Opens one raw SSE connection that reads and counts what it receives (a well-behaved client), from one of
+ * the loopback addresses 127.0.0.1–127.0.0.8 in turn: one source address has only ~28,000 ephemeral ports.
+ */
+function openStream(port: number, apiKey: string, received: Received, n: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1', localAddress: `127.0.0.${1 + (n % 8)}` });
     let headers = false;
+    let first = true;
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       if (!headers && chunk.startsWith('HTTP/1.1 200')) {
         headers = true;
         resolve(socket);
       } else if (!headers) reject(new Error(chunk.split('\r\n')[0]));
-      received.frames += chunk.split('\nevent: ').length - 1;
+      const frames = chunk.split('\nevent: ').length - 1;
+      if (frames > 0 && first) {
+        first = false;
+        received.firstFrameAt.push(performance.now());
+      }
+      received.frames += frames;
     });
     socket.on('error', reject);
     socket.write(
@@ -157,13 +172,13 @@ async function main(): Promise<void> {
     const rss0 = rssBytes(gateway.pid!);
     const heap0 = await metric(gw, 'nodejs_heap_size_used_bytes');
 
-    const received = { frames: 0 };
+    const received: Received = { frames: 0, firstFrameAt: [] };
     const started = Date.now();
     for (let opened = 0; opened < CONNECTIONS; opened += 200) {
       const batch = Math.min(200, CONNECTIONS - opened);
       sockets.push(
         ...(await Promise.all(
-          Array.from({ length: batch }, () => openStream(port, key.credential, received)),
+          Array.from({ length: batch }, (_, i) => openStream(port, key.credential, received, opened + i)),
         )),
       );
     }
@@ -179,6 +194,7 @@ async function main(): Promise<void> {
     const heap1 = await metric(gw, 'nodejs_heap_size_used_bytes');
 
     const t0 = Date.now();
+    const t0Perf = performance.now();
     await transaction(ds, (tx) =>
       appendEvent(
         tx,
@@ -194,6 +210,9 @@ async function main(): Promise<void> {
     );
     await until('the event at every connection', () => received.frames >= CONNECTIONS);
     const fanoutMs = Date.now() - t0;
+    const perClient = received.firstFrameAt.map((t) => t - t0Perf).sort((a, b) => a - b);
+    const at = (p: number) =>
+      Number(perClient[Math.min(perClient.length - 1, Math.floor((p / 100) * perClient.length))].toFixed(1));
     await ds.destroy();
 
     const kib = (n: number) => (n / 1024).toFixed(1);
@@ -203,6 +222,7 @@ async function main(): Promise<void> {
     say(`RSS per connection:     ${kib((rss1 - rss0) / CONNECTIONS)} KiB`);
     say(`V8 heap per connection: ${kib((heap1 - heap0) / CONNECTIONS)} KiB (live objects, after a full GC)`);
     say(`commit → all ${CONNECTIONS} clients: ${fanoutMs} ms (relay + Kafka + fan-out)`);
+    say(`commit → each client: p50 ${at(50)} / p99 ${at(99)} / max ${at(100)} ms`);
     process.stdout.write(
       `${JSON.stringify({
         bench: 'sse',
@@ -210,6 +230,7 @@ async function main(): Promise<void> {
         rssKiBPerConnection: Number(kib((rss1 - rss0) / CONNECTIONS)),
         heapKiBPerConnection: Number(kib((heap1 - heap0) / CONNECTIONS)),
         commitToAllClientsMs: fanoutMs,
+        commitToClientMs: { p50: at(50), p90: at(90), p99: at(99), max: at(100) },
       })}\n`,
     );
   } finally {

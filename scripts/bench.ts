@@ -27,6 +27,7 @@ function summarise(r: Result): { scenario: string; target: string; measured: str
     return per ? `; CPU ${per.systemTotal} ms/event (${perProcess(per)})` : '';
   };
   const v = (key: string) => String(r[key] as string | number);
+  const pct = (key: string, p: string) => String((r[key] as Record<string, number> | undefined)?.[p]);
   switch (r.bench) {
     case 'api POST /orders':
       return {
@@ -50,7 +51,7 @@ function summarise(r: Result): { scenario: string; target: string; measured: str
       return {
         scenario: `SSE, ${v('connections')} idle connections`,
         target: '≤ 6 KiB each at 50,000; one commit to 10,000 clients ≤ 250 ms',
-        measured: `${v('rssKiBPerConnection')} KiB RSS / ${v('heapKiBPerConnection')} KiB heap each; commit → all ${v('commitToAllClientsMs')} ms`,
+        measured: `${v('rssKiBPerConnection')} KiB RSS / ${v('heapKiBPerConnection')} KiB heap each; commit → each client p50 ${pct('commitToClientMs', 'p50')} / p99 ${pct('commitToClientMs', 'p99')} / max ${pct('commitToClientMs', 'max')} ms`,
       };
     case 'pipeline POST /messages → webhook':
       return {
