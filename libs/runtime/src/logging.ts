@@ -122,5 +122,5 @@ export function accessLog(log: HttpLogger, req: IncomingMessage, res: ServerResp
  * process write those lines under the first app's name (access lines keep their own).
  */
 export function loggerModule(logger: Pino) {
-  return LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true });
+  return LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true, forRoutes: ['*'] });
 }
