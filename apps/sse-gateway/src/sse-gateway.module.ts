@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeModule } from '@tidings/runtime';
-import { EventsModule } from './events/events.module';
+import { StreamModule } from './stream/stream.module';
 import { sseConfigSchema } from './sse-gateway.config';
 
 @Module({})
@@ -8,7 +8,7 @@ export class SseGatewayModule {
   static forRoot(env: Record<string, string | undefined>): DynamicModule {
     return {
       module: SseGatewayModule,
-      imports: [RuntimeModule.forRoot({ app: 'sse-gateway', schema: sseConfigSchema, env }), EventsModule],
+      imports: [RuntimeModule.forRoot({ app: 'sse-gateway', schema: sseConfigSchema, env }), StreamModule],
     };
   }
 }

@@ -9,7 +9,7 @@ import { StreamService } from './stream.service';
 @Module({
   providers: [SseMetrics, FanoutWorker, StreamAuthService, StreamService, StreamRoute],
 })
-export class EventsModule {
+export class StreamModule {
   constructor(fanout: FanoutWorker, @Inject(READINESS_CHECKS) readiness: ReadinessCheck[]) {
     // Reported, not required: streams (replay and, through the log, live events) need only the database.
     readiness.push({ name: 'kafka', required: false, check: () => fanout.connected });
