@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   allEventTopics,
+  buildEvent,
   buildUntypedEvent,
   CATALOGUE,
   exampleData,
@@ -20,7 +21,7 @@ import { ensureTestTopics, kafkaBrokers } from './support/infra';
 import { sseHarness } from './support/sse-harness';
 
 /**
- * Every code block of docs/*.md (ts, js, python, go) runs here, as written: each is preceded in its doc by
+ * Every code block of docs/*.md (ts, js, python, go, sh) runs here, as written: each is preceded in its doc by
  * `<!-- snippet: <id> -->` (blank lines between allowed), and HARNESSES[id] runs it — after the snippet's own imports a prelude may bind
  * the names the snippet leaves to the reader (`rawBody`, `enqueue`…), an epilogue starts what it defines;
  * the only edits allowed are host addresses (example.com → the local server). A block without an id or
@@ -45,7 +46,7 @@ function docSnippets(): Snippet[] {
       const fence = /^```(\S*)\s*$/.exec(lines[i]);
       if (!fence) continue;
       const end = lines.findIndex((l, j) => j > i && /^```\s*$/.test(l));
-      if (['ts', 'js', 'python', 'go'].includes(fence[1])) {
+      if (['ts', 'js', 'python', 'go', 'sh'].includes(fence[1])) {
         let above = i - 1;
         while (above > 0 && lines[above].trim() === '') above--;
         const marker = /^<!-- snippet: ([\w-]+) -->$/.exec(lines[above] ?? '');
@@ -179,6 +180,53 @@ async function expressSnippet(code: string, name: string, env: Record<string, st
     return { good: good.status, bad: bad.status, badType: bad.headers.get('content-type') };
   } finally {
     child.kill();
+  }
+}
+
+/** A producer onto the shared broker, and order.shipped events of the docs' order to publish with it. */
+async function docsProducer() {
+  const producer = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  return {
+    events: {
+      shipped: () =>
+        buildEvent({
+          eventType: 'order.shipped',
+          data: exampleData('order.shipped'),
+          tenantId: 'ten_docs',
+          resourceId: 'ord_docs',
+          sequence: 3,
+          source: 'tidings/api',
+        }),
+      close: () => producer.disconnect(),
+    },
+    send: async (messages: { key: string; value: string; headers?: Record<string, string> }[]) => {
+      await producer.send({
+        topic: topicFor('order'),
+        messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      });
+    },
+  };
+}
+
+/** True once `value` is on `topic` (read from its start by a throwaway group). */
+async function deadLettered(topic: string, value: string): Promise<boolean> {
+  const reader = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).consumer({
+    groupId: `docs-reader-${randomUUID()}`,
+  });
+  const dead: string[] = [];
+  await reader.connect();
+  try {
+    await reader.subscribe({ topics: [topic], fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message: m }) => {
+        dead.push(m.value?.toString() ?? '');
+      },
+    });
+    await eventually(() => expect(dead).toContain(value), { timeoutMs: 30_000 });
+    return true;
+  } finally {
+    await reader.disconnect();
   }
 }
 
@@ -376,21 +424,102 @@ func main() {
         messages: [{ key: message.key, value: message.value, headers: message.headers }],
       });
       await applied;
-      const dead: string[] = [];
-      const reader = kafka.consumer({ groupId: `docs-reader-${randomUUID()}` });
-      await reader.connect();
-      await reader.subscribe({ topics: ['billing.dead-letter'], fromBeginning: true });
-      await reader.run({
-        eachMessage: async ({ message: m }) => {
-          dead.push(m.value?.toString() ?? '');
-        },
-      });
-      await eventually(() => expect(dead.some((v) => v.includes(poison))).toBe(true), { timeoutMs: 30_000 });
-      await reader.disconnect();
+      expect(await deadLettered('billing.dead-letter', poison)).toBe(true);
     } finally {
       child.kill();
       await producer.disconnect();
     }
+  },
+  'kafka-nest': async () => {
+    // The snippet's service consumes the unprefixed events.order with group `shipping`: give it a shipped order
+    // and a poison record, and see the first booked and the second on shipping.dead-letter.
+    await ensureTestTopics('', [topicFor('order'), 'shipping.dead-letter'], 1);
+    const brokers = kafkaBrokers();
+    const code = snippet('kafka-nest').replace("['127.0.0.1:9092']", JSON.stringify(brokers));
+    const child = startNode(
+      `kafka-nest-${randomUUID()}.ts`,
+      assemble(
+        code,
+        '(async () => {',
+        `async function bookPickup(eventId: string, orderId: string, carrier: string | null) { console.log('PICKUP ' + eventId + ' ' + orderId + ' ' + carrier); }\nconsole.log('STARTED');\n})();`,
+      ),
+    );
+    const { events, send } = await docsProducer();
+    try {
+      await output(child, /STARTED/);
+      const shipped = { ...events.shipped(), position: 4243 };
+      const booked = output(
+        child,
+        new RegExp(`PICKUP ${shipped.eventId} ${shipped.data.orderId} ${shipped.data.carrier}`),
+      );
+      const poison = `poison-${randomUUID()}`;
+      await send([{ key: 'ord_docs', value: poison }, toKafkaMessage(shipped)]);
+      await booked;
+      expect(await deadLettered('shipping.dead-letter', poison)).toBe(true);
+    } finally {
+      child.kill();
+      await events.close();
+    }
+  },
+  'kafka-python-cloudevents': async () => {
+    // Python reads the unprefixed events.order from its start with the CloudEvents SDK; the prelude's
+    // count_order prints what the SDK gave it and stops at the v2 order.created this test publishes.
+    const install = spawnSync('bash', [join(ROOT, 'test/docs-python/install.sh')], { encoding: 'utf8' });
+    if (install.status !== 0) throw new Error(`test/docs-python/install.sh failed:\n${install.stderr}`);
+    await ensureTestTopics('', [topicFor('order')], 1);
+    const d = delivery([generateSecret()]);
+    const { events, send } = await docsProducer();
+    try {
+      await send([{ key: 'ord_docs', value: `poison-${randomUUID()}` }, toKafkaMessage(d.envelope)]);
+    } finally {
+      await events.close();
+    }
+    const file = join(dir, 'kafka_cloudevents.py');
+    writeFileSync(
+      file,
+      `import json, os, sys
+def count_order(event_id, tenant_id, total_minor):
+    print(json.dumps({"id": event_id, "tenantId": tenant_id, "totalMinor": total_minor, "type": event.get_type(), "subject": event.get_subject(), "partitionkey": event.get_extension("partitionkey"), "sequence": envelope["sequence"]}), flush=True)
+    if event_id == os.environ["EXPECTED"]:
+        sys.exit(0)
+
+${snippet('kafka-python-cloudevents')
+  .replace('"127.0.0.1:9092"', JSON.stringify(kafkaBrokers().join(',')))
+  .replace('"analytics"', `"docs-${randomUUID()}"`)}
+`,
+    );
+    const { stdout } = await exec(join(ROOT, '.tidings/docs-python-venv/bin/python'), [file], {
+      env: { ...process.env, EXPECTED: d.envelope.eventId },
+      timeout: 120_000,
+    });
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.at(-1)).toEqual({
+      id: d.envelope.eventId,
+      tenantId: 'ten_docs',
+      totalMinor: (d.envelope.data as { totalMinor: number }).totalMinor,
+      type: 'order.created',
+      subject: 'ord_docs',
+      partitionkey: 'ord_docs',
+      sequence: 1,
+    });
+  },
+  'kafka-kcat': async () => {
+    await ensureTestTopics('', [topicFor('order')], 1);
+    const { events, send } = await docsProducer();
+    const shipped = { ...events.shipped(), position: 4244 };
+    try {
+      await send([toKafkaMessage(shipped)]);
+    } finally {
+      await events.close();
+    }
+    const code = snippet('kafka-kcat').replace('127.0.0.1:9092', kafkaBrokers().join(','));
+    const { stdout } = await exec('bash', ['-c', `set -o pipefail\n${code}`], { timeout: 60_000 });
+    const line = stdout.split('\n').find((l) => l.includes(shipped.eventId))!;
+    expect(line).toContain(`ce_id=${shipped.eventId}`);
+    expect(JSON.parse(line.split('\t')[1])).toEqual(shipped);
   },
   'sse-browser': async () => {
     const h = await sseHarness();
@@ -433,7 +562,7 @@ function reloadFromApi() { console.log('RELOAD'); }
 };
 
 describe('code in the docs', () => {
-  it('every ts/js/python/go block in docs/ has a snippet id that a harness here runs', () => {
+  it('every ts/js/python/go/sh block in docs/ has a snippet id that a harness here runs', () => {
     const untested = SNIPPETS.filter((s) => !s.id || !HARNESSES[s.id]).map(
       (s) => `${s.file}: ${s.id ?? 'no <!-- snippet: id --> marker'} (${s.lang})`,
     );

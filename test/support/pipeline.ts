@@ -33,6 +33,8 @@ export async function startPipeline() {
   };
   return {
     ds,
+    databaseUrl: db.url,
+    prefix,
     receiver,
     startRelay: async (env: Record<string, string> = {}) =>
       started(
