@@ -393,6 +393,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/webhooks/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A subscription's delivery log, newest event first */
+    get: operations['WebhookDeliveries_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/webhooks/{id}/recover': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Re-deliver everything that failed or died since a time */
+    post: operations['WebhookDeliveries_recover'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/alert-endpoint': {
     parameters: {
       query?: never;
@@ -440,40 +474,6 @@ export interface paths {
     put?: never;
     /** Send a `webhook.test` event to the alert endpoint */
     post: operations['AlertEndpoint_sendTest'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/webhooks/{id}/deliveries': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** A subscription's delivery log, newest event first */
-    get: operations['Deliveries_list'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/webhooks/{id}/recover': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Re-deliver everything that failed or died since a time */
-    post: operations['Deliveries_recover'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1717,6 +1717,53 @@ export interface components {
        */
       eventId: string;
     };
+    DeliveryDto: {
+      /** @example dlv_0193a4e2-7b1c-7d4e-8f00-123456789abc */
+      id: string;
+      subscriptionId: string;
+      /**
+       * Format: uuid
+       * @description The event (also the webhook-id header)
+       */
+      eventId: string;
+      /** @example order.created */
+      eventType: string;
+      /** @description The event's position in the tenant's order */
+      eventPosition: number;
+      resourceId: string;
+      sequence: number;
+      /**
+       * @description `failed` = waiting for its next attempt; `dead` = exhausted its schedule (dead letter)
+       * @enum {string}
+       */
+      status: 'pending' | 'failed' | 'succeeded' | 'dead';
+      attemptCount: number;
+      /** Format: date-time */
+      nextAttemptAt: string | null;
+      /** Format: date-time */
+      lastAttemptAt: string | null;
+      lastStatusCode: number | null;
+      lastError: string | null;
+      /** Format: date-time */
+      deadAt: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    DeliveryPageDto: {
+      data: components['schemas']['DeliveryDto'][];
+      /** @description Pass as `cursor` for the next page */
+      nextCursor: string | null;
+    };
+    RecoverDto: {
+      /** @description Re-deliver every delivery of this subscription that failed or died since this time. RFC 3339 date-time (2026-01-01T00:00:00Z) or date (2026-01-01, midnight UTC), years 1–9999 */
+      since: string;
+    };
+    CountDto: {
+      /** @description Deliveries scheduled again (or that would be, for a dry run) */
+      count: number;
+    };
     AlertEndpointDto: {
       /** @example whk_0193a4e27b1c7d4e8f00123456789abc */
       id: string;
@@ -1833,53 +1880,6 @@ export interface components {
     };
     AlertTestDto: {
       message?: string;
-    };
-    DeliveryDto: {
-      /** @example dlv_0193a4e2-7b1c-7d4e-8f00-123456789abc */
-      id: string;
-      subscriptionId: string;
-      /**
-       * Format: uuid
-       * @description The event (also the webhook-id header)
-       */
-      eventId: string;
-      /** @example order.created */
-      eventType: string;
-      /** @description The event's position in the tenant's order */
-      eventPosition: number;
-      resourceId: string;
-      sequence: number;
-      /**
-       * @description `failed` = waiting for its next attempt; `dead` = exhausted its schedule (dead letter)
-       * @enum {string}
-       */
-      status: 'pending' | 'failed' | 'succeeded' | 'dead';
-      attemptCount: number;
-      /** Format: date-time */
-      nextAttemptAt: string | null;
-      /** Format: date-time */
-      lastAttemptAt: string | null;
-      lastStatusCode: number | null;
-      lastError: string | null;
-      /** Format: date-time */
-      deadAt: string | null;
-      /** Format: date-time */
-      createdAt: string;
-      /** Format: date-time */
-      updatedAt: string;
-    };
-    DeliveryPageDto: {
-      data: components['schemas']['DeliveryDto'][];
-      /** @description Pass as `cursor` for the next page */
-      nextCursor: string | null;
-    };
-    RecoverDto: {
-      /** @description Re-deliver every delivery of this subscription that failed or died since this time. RFC 3339 date-time (2026-01-01T00:00:00Z) or date (2026-01-01, midnight UTC), years 1–9999 */
-      since: string;
-    };
-    CountDto: {
-      /** @description Deliveries scheduled again (or that would be, for a dry run) */
-      count: number;
     };
     AttemptDto: {
       attemptNumber: number;
@@ -3929,6 +3929,106 @@ export interface operations {
       500: components['responses']['Problem500'];
     };
   };
+  WebhookDeliveries_list: {
+    parameters: {
+      query?: {
+        /** @description The `nextCursor` of the previous page */
+        cursor?: string;
+        limit?: number;
+        status?: 'pending' | 'failed' | 'succeeded' | 'dead';
+        /** @description Exact type, prefix wildcard (order.*) or * */
+        eventType?:
+          | '*'
+          | 'order.*'
+          | 'message.*'
+          | 'tenant.*'
+          | 'api_key.*'
+          | 'webhook.*'
+          | 'webhook.subscription.*'
+          | 'webhook.delivery.*'
+          | 'order.created'
+          | 'order.updated'
+          | 'order.payment_received'
+          | 'order.shipped'
+          | 'order.delivered'
+          | 'order.cancelled'
+          | 'order.deleted'
+          | 'message.received'
+          | 'message.deleted'
+          | 'tenant.created'
+          | 'api_key.created'
+          | 'api_key.revoked'
+          | 'webhook.subscription.created'
+          | 'webhook.subscription.updated'
+          | 'webhook.subscription.deleted'
+          | 'webhook.subscription.secret_rotated'
+          | 'webhook.subscription.failing'
+          | 'webhook.subscription.disabled'
+          | 'webhook.subscription.enabled'
+          | 'webhook.delivery.exhausted'
+          | 'webhook.test';
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['RequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeliveryPageDto'];
+        };
+      };
+      400: components['responses']['Problem400'];
+      401: components['responses']['Problem401'];
+      403: components['responses']['Problem403'];
+      404: components['responses']['Problem404'];
+      429: components['responses']['Problem429'];
+      431: components['responses']['Problem431'];
+      500: components['responses']['Problem500'];
+    };
+  };
+  WebhookDeliveries_recover: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RecoverDto'];
+      };
+    };
+    responses: {
+      202: {
+        headers: {
+          'X-Request-Id': components['headers']['RequestId'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CountDto'];
+        };
+      };
+      400: components['responses']['Problem400'];
+      401: components['responses']['Problem401'];
+      403: components['responses']['Problem403'];
+      404: components['responses']['Problem404'];
+      413: components['responses']['Problem413'];
+      415: components['responses']['Problem415'];
+      429: components['responses']['Problem429'];
+      431: components['responses']['Problem431'];
+      500: components['responses']['Problem500'];
+    };
+  };
   AlertEndpoint_get: {
     parameters: {
       query?: never;
@@ -4115,106 +4215,6 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      413: components['responses']['Problem413'];
-      415: components['responses']['Problem415'];
-      429: components['responses']['Problem429'];
-      431: components['responses']['Problem431'];
-      500: components['responses']['Problem500'];
-    };
-  };
-  Deliveries_list: {
-    parameters: {
-      query?: {
-        /** @description The `nextCursor` of the previous page */
-        cursor?: string;
-        limit?: number;
-        status?: 'pending' | 'failed' | 'succeeded' | 'dead';
-        /** @description Exact type, prefix wildcard (order.*) or * */
-        eventType?:
-          | '*'
-          | 'order.*'
-          | 'message.*'
-          | 'tenant.*'
-          | 'api_key.*'
-          | 'webhook.*'
-          | 'webhook.subscription.*'
-          | 'webhook.delivery.*'
-          | 'order.created'
-          | 'order.updated'
-          | 'order.payment_received'
-          | 'order.shipped'
-          | 'order.delivered'
-          | 'order.cancelled'
-          | 'order.deleted'
-          | 'message.received'
-          | 'message.deleted'
-          | 'tenant.created'
-          | 'api_key.created'
-          | 'api_key.revoked'
-          | 'webhook.subscription.created'
-          | 'webhook.subscription.updated'
-          | 'webhook.subscription.deleted'
-          | 'webhook.subscription.secret_rotated'
-          | 'webhook.subscription.failing'
-          | 'webhook.subscription.disabled'
-          | 'webhook.subscription.enabled'
-          | 'webhook.delivery.exhausted'
-          | 'webhook.test';
-      };
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      200: {
-        headers: {
-          'X-Request-Id': components['headers']['RequestId'];
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['DeliveryPageDto'];
-        };
-      };
-      400: components['responses']['Problem400'];
-      401: components['responses']['Problem401'];
-      403: components['responses']['Problem403'];
-      404: components['responses']['Problem404'];
-      429: components['responses']['Problem429'];
-      431: components['responses']['Problem431'];
-      500: components['responses']['Problem500'];
-    };
-  };
-  Deliveries_recover: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        id: string;
-      };
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        'application/json': components['schemas']['RecoverDto'];
-      };
-    };
-    responses: {
-      202: {
-        headers: {
-          'X-Request-Id': components['headers']['RequestId'];
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['CountDto'];
-        };
-      };
-      400: components['responses']['Problem400'];
-      401: components['responses']['Problem401'];
-      403: components['responses']['Problem403'];
-      404: components['responses']['Problem404'];
       413: components['responses']['Problem413'];
       415: components['responses']['Problem415'];
       429: components['responses']['Problem429'];

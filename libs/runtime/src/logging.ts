@@ -92,17 +92,26 @@ export function createAccessLog(logger: Pino): HttpLogger {
     quietReqLogger: true,
     quietResLogger: true,
     customAttributeKeys: { reqId: 'requestId', responseTime: 'durationMs' },
-    customLogLevel: (req, res, error) =>
-      error || res.statusCode >= 500 ? 'error' : isProbe(routeOf(req)) ? 'debug' : 'info',
+    customLogLevel: (req, res, error) => {
+      // A probe answering 503 says "not ready" (the broker is away, the app is draining): worth a warning,
+      // not an error line per poll for the length of an outage.
+      if (isProbe(routeOf(req))) return res.statusCode >= 500 ? 'warn' : 'debug';
+      return error || res.statusCode >= 500 ? 'error' : 'info';
+    },
     customSuccessObject: (req, res, value: { durationMs?: unknown }) => fields(req, res, value.durationMs),
     customErrorObject: (req, res, error, value: { durationMs?: unknown }) => ({
       ...fields(req, res, value.durationMs),
-      err: error,
+      // For a 5xx answered without an error pino-http makes one up ("failed with status code 503"), whose stack
+      // says nothing the status does not: only a real error (the response failed, the client went away) is kept.
+      ...(isStandIn(error, res) ? {} : { err: error }),
     }),
     customSuccessMessage: () => 'request completed',
     customErrorMessage: () => 'request failed',
   });
 }
+
+const isStandIn = (error: Error, res: ServerResponse) =>
+  error.message === `failed with status code ${res.statusCode}` && !(res as { err?: unknown }).err;
 
 /**
  * Access-logs a request served outside Express (the SSE stream), under the route template given: the same line
