@@ -1,6 +1,7 @@
 /**
- * Relay benchmark: drain rate on a 100,000-event backlog, idle commit→Kafka-ack latency, and the Postgres
- * cost of idle polling. Runs against DATABASE_URL / KAFKA_BROKERS (e.g. `source .dev-infra.env`), in a
+ * Relay benchmark: drain rate on a 100,000-event backlog, idle commit→Kafka-ack latency, the Postgres cost of
+ * idle polling, then the drain of a backlog spread over BENCH_TENANTS tenants (64) with 1, 2 and 4 relays
+ * sharing the shards (BENCH_RELAYS, "1,2,4"), and the idle cost per shard (64 shards against 8). Runs against DATABASE_URL / KAFKA_BROKERS (e.g. `source .dev-infra.env`), in a
  * database and topic prefix of its own that it drops afterwards.
  *
  *   npx ts-node --transpile-only -r tsconfig-paths/register scripts/bench-relay.ts [events]
@@ -75,7 +76,12 @@ function env(name: string): string {
 }
 
 /** Inserts `count` order.updated events (event_log + outbox, as appendEvent does) in chunks. */
-async function seedBacklog(db: Client, count: number, firstSequence: Map<string, number>): Promise<void> {
+async function seedBacklog(
+  db: Client,
+  count: number,
+  firstSequence: Map<string, number>,
+  tenants = 1,
+): Promise<void> {
   const chunk = 5_000;
   for (let done = 0; done < count; done += chunk) {
     const rows = Array.from({ length: Math.min(chunk, count - done) }, (_, i) => {
@@ -84,7 +90,7 @@ async function seedBacklog(db: Client, count: number, firstSequence: Map<string,
       firstSequence.set(resourceId, sequence);
       return buildEvent({
         eventType: 'order.updated',
-        tenantId: 'ten_bench',
+        tenantId: tenants === 1 ? 'ten_bench' : `ten_bench${((done + i) % RESOURCES) % tenants}`,
         resourceId,
         sequence,
         source: 'tidings/bench',
@@ -98,7 +104,7 @@ async function seedBacklog(db: Client, count: number, firstSequence: Map<string,
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[],
                               $8::text[], $9::timestamptz[], $10::jsonb[])
          RETURNING id, tenant_id)
-       INSERT INTO outbox (event_log_id, tenant_id) SELECT id, tenant_id FROM e ORDER BY id`,
+       INSERT INTO outbox (event_log_id, tenant_id, shard) SELECT id, tenant_id, tidings_shard(tenant_id) FROM e ORDER BY id`,
       [
         rows.map((r) => r.eventId),
         rows.map((r) => r.tenantId),
@@ -113,6 +119,60 @@ async function seedBacklog(db: Client, count: number, firstSequence: Map<string,
       ],
     );
   }
+}
+
+/** Steady drain rate of the rows published since `since`: events / (last mark − first mark). */
+async function steadyRate(db: Client, since: Date): Promise<{ rate: number; span: number; events: number }> {
+  const { rows } = await db.query<{ span: number; first: number; n: number }>(
+    `WITH o AS (SELECT published_at FROM outbox WHERE published_at >= $1)
+     SELECT extract(epoch FROM max(published_at) - min(published_at))::float8 AS span,
+            count(*) FILTER (WHERE published_at = (SELECT min(published_at) FROM o))::int AS first,
+            count(*)::int AS n
+       FROM o`,
+    [since],
+  );
+  return { rate: (rows[0].n - rows[0].first) / rows[0].span, span: rows[0].span, events: rows[0].n };
+}
+
+/** CPU (% of a core) of each relay process and of the relays' sequencing backends over `ms` of idleness. */
+async function idleCost(
+  db: Client,
+  name: string,
+  relays: ChildProcess[],
+  ms: number,
+): Promise<{ relay: number; backend: number }> {
+  const { rows } = await db.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-sequencer' AND datname = $1`,
+    [name],
+  );
+  const sum = (pids: number[]) => pids.reduce((acc, pid) => acc + cpuSeconds(pid), 0);
+  const relayPids = relays.map((r) => r.pid!);
+  const backendPids = rows.map((r) => r.pid);
+  const r0 = sum(relayPids);
+  const b0 = sum(backendPids);
+  await sleep(ms);
+  return {
+    relay: Number((((sum(relayPids) - r0) / (ms / 1000)) * 100).toFixed(1)),
+    backend: Number((((sum(backendPids) - b0) / (ms / 1000)) * 100).toFixed(1)),
+  };
+}
+
+async function stopRelays(relays: { child: ChildProcess }[]): Promise<void> {
+  await Promise.all(
+    relays.map(
+      ({ child }) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve(undefined);
+          child.once('exit', resolve);
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+async function shardCount(db: Client): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM relay_shards');
+  return rows[0].n;
 }
 
 async function pending(db: Client): Promise<number> {
@@ -186,7 +246,7 @@ async function main(): Promise<void> {
         `WITH e AS (INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id,
                       sequence, source, occurred_at, data)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, tenant_id)
-         INSERT INTO outbox (event_log_id, tenant_id) SELECT id, tenant_id FROM e`,
+         INSERT INTO outbox (event_log_id, tenant_id, shard) SELECT id, tenant_id, tidings_shard(tenant_id) FROM e`,
         [
           e.eventId,
           e.tenantId,
@@ -223,7 +283,7 @@ async function main(): Promise<void> {
 
     // Idle polling cost: CPU of the relay's Postgres backend and of this process over 10 s with no work.
     const backend = await db.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-lock' AND datname = $1`,
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-sequencer' AND datname = $1`,
       [name],
     );
     const pgPid = backend.rows[0]?.pid;
@@ -243,7 +303,7 @@ async function main(): Promise<void> {
         `of a core, its Postgres backend ${((pgCpu / 10) * 100).toFixed(1)}% of a core`,
     );
     const plan = await db.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, BUFFERS) SELECT (SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT 1) IS NOT NULL`,
+      `EXPLAIN (ANALYZE, BUFFERS) SELECT (SELECT id FROM outbox WHERE shard = 0 AND seq IS NULL ORDER BY shard, id LIMIT 1) IS NOT NULL`,
     );
     const stats = await db.query<{ dead: number; vacuumed: Date | null; autovacuumed: Date | null }>(
       `SELECT n_dead_tup AS dead, last_vacuum AS vacuumed, last_autovacuum AS autovacuumed
@@ -257,6 +317,45 @@ async function main(): Promise<void> {
         `outbox dead tuples ${stats.rows[0]?.dead}, last vacuum ${stats.rows[0]?.vacuumed?.toISOString() ?? 'never'}, ` +
         `last autovacuum ${stats.rows[0]?.autovacuumed?.toISOString() ?? 'never'}`,
     );
+    relay.child.kill('SIGTERM');
+    await new Promise((r) => relay!.child.once('exit', r));
+    relay = undefined;
+
+    // Several relays on a backlog spread over many tenants (so over many shards).
+    const tenants = Number(process.env.BENCH_TENANTS ?? 64);
+    const counts = (process.env.BENCH_RELAYS ?? '1,2,4').split(',').map(Number);
+    const spread: Record<string, number> = {};
+    const relayEnv = { DATABASE_URL: url.toString(), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
+    for (const n of counts) {
+      await seedBacklog(db, EVENTS, sequences, tenants);
+      const since = new Date();
+      const started = await Promise.all(Array.from({ length: n }, () => startRelay(relayEnv)));
+      while ((await pending(db)) > 0) await sleep(100);
+      const { rate, span } = await steadyRate(db, since);
+      spread[`relays${n}`] = Math.round(rate);
+      say(
+        `drain with ${n} relay(s), ${EVENTS} events of ${tenants} tenants over ${await shardCount(db)} shards: ` +
+          `steady ${Math.round(rate)} events/s (${span.toFixed(2)} s), load ${loadavg()[0].toFixed(1)}`,
+      );
+      await stopRelays(started);
+    }
+    Object.assign(result, { tenants, drainEventsPerSecondByRelays: spread });
+
+    // What a shard costs an idle relay: one relay holding 64 shards, then 8.
+    const perShard: Record<string, unknown> = {};
+    for (const shards of [64, 8]) {
+      await db.query('DELETE FROM relay_shards WHERE shard >= $1', [shards]);
+      const one = await startRelay(relayEnv);
+      await sleep(3_000);
+      const cost = await idleCost(db, name, [one.child], 10_000);
+      perShard[`shards${shards}`] = cost;
+      say(
+        `idle with ${shards} shards for 10 s: relay ${cost.relay}% of a core, its Postgres backend ` +
+          `${cost.backend}%, load ${loadavg()[0].toFixed(1)}`,
+      );
+      await stopRelays([one]);
+    }
+    Object.assign(result, { idleCpuPercentByShards: perShard, loadAverageEnd: loadavg()[0] });
     say(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

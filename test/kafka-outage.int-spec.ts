@@ -70,7 +70,7 @@ async function setup() {
   apps.push(api.app);
   urls.api = api.url;
   const relay = await createApp<OutboxRelayConfig>(
-    () => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0', RELAY_LEADER_RETRY_MS: '200' }),
+    () => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0', RELAY_SHARD_RENEW_MS: '200' }),
     { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
   );
   apps.push(relay.app);

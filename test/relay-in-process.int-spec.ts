@@ -26,7 +26,7 @@ async function setup(extra: Record<string, string> = {}) {
         KAFKA_TOPIC_PREFIX: prefix,
         LOG_LEVEL: 'error',
         RELAY_PORT: '0',
-        RELAY_LEADER_RETRY_MS: '100',
+        RELAY_SHARD_RENEW_MS: '100',
         RELAY_BACKLOG_REFRESH_MS: '100',
         ...extra,
       }),
@@ -40,7 +40,7 @@ async function setup(extra: Record<string, string> = {}) {
   };
   const lockBackend = async () => {
     const rows = (await ds.query(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-lock' AND datname = current_database()`,
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-sequencer' AND datname = current_database()`,
     )) as { pid: number }[];
     return rows.map((r) => r.pid);
   };
@@ -108,12 +108,15 @@ describe('outbox relay (in-process)', () => {
     }
   });
 
-  it('gives up leadership when its lock connection dies, takes it back and keeps publishing', async () => {
+  it('keeps its shards and keeps publishing when its sequencing connection dies', async () => {
     const t = await setup();
     try {
-      await eventually(async () => expect(await t.metric('tidings_relay_leader')).toBe(1));
-      const [first] = await t.lockBackend();
-      expect(first).toBeDefined();
+      await eventually(async () => expect(await t.metric('tidings_relay_shards_held')).toBe(64));
+      const [first] = await eventually(async () => {
+        const backends = await t.lockBackend();
+        expect(backends).toHaveLength(1);
+        return backends;
+      });
       const before = await writeConcurrently(t.ds, TENANT, ['ord_l1', 'ord_l2'], 20, 2);
 
       await t.ds.query('SELECT pg_terminate_backend($1)', [first]);
@@ -121,8 +124,9 @@ describe('outbox relay (in-process)', () => {
         const backends = await t.lockBackend();
         expect(backends).toHaveLength(1);
         expect(backends[0]).not.toBe(first);
-        expect(await t.metric('tidings_relay_leader')).toBe(1);
       });
+      // The leases are rows, not the session: losing the connection costs no shard.
+      expect(await t.metric('tidings_relay_shards_held')).toBe(64);
 
       const after = await writeConcurrently(t.ds, TENANT, ['ord_l1', 'ord_l2'], 20, 2);
       const wanted = new Set([...before, ...after].map((w) => w.eventId));
@@ -158,7 +162,6 @@ describe('outbox relay (in-process)', () => {
     const t = await setup({
       RELAY_BATCH_SIZE: '1',
       RELAY_IDLE_POLL_MS: '60000',
-      RELAY_LEADER_RETRY_MS: '60000',
     });
     try {
       await eventually(async () => expect(await t.metric('tidings_relay_leader')).toBe(1));

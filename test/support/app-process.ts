@@ -4,6 +4,7 @@ import { eventually } from './eventually';
 
 export interface AppProcess {
   url: string;
+  pid: number;
   output: () => string;
   /** Resolves with the exit code/signal once the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -45,6 +46,7 @@ export async function startAppProcess(
   void exited.then(() => (dead = true));
   const handle: AppProcess = {
     url,
+    pid: child.pid!,
     output: () => out,
     exited,
     kill: async (signal: NodeJS.Signals = 'SIGTERM') => {

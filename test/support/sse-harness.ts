@@ -49,7 +49,7 @@ export async function sseHarness(options: { relay?: boolean } = {}) {
   // Without the relay nothing reaches Kafka: tests then position events themselves (test/support/sequencer).
   if (options.relay !== false) {
     const { app: relay } = await createApp<OutboxRelayConfig>(
-      () => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0', RELAY_LEADER_RETRY_MS: '200' }),
+      () => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0', RELAY_SHARD_RENEW_MS: '200' }),
       { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
     );
     apps.add(relay);

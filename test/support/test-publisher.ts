@@ -1,13 +1,12 @@
 import { envelopeFromLogRow, EventLogEntity } from '@tidings/db';
 import { toKafkaMessage } from '@tidings/events';
 import type { KafkaClient, Producer } from '@tidings/kafka';
-import type { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { assignPositions, connect } from './sequencer';
+import { TestSequencer } from './sequencer';
 
 /**
  * Test-only stand-in for the outbox relay's publishing half, for journeys that need events on Kafka without
- * booting apps/outbox-relay: positions committed events (`assignPositions`, the relay's own sequencer),
+ * booting apps/outbox-relay: positions committed events (`TestSequencer`, the relay's own sequencing),
  * publishes the sequenced, unpublished outbox rows in seq order with `toKafkaMessage` (the one key rule), then marks them
  * published. Polls every `intervalMs` until stopped.
  */
@@ -16,7 +15,7 @@ export class TestPublisher {
   private paused = false;
   private loop?: Promise<void>;
   private producer?: Producer;
-  private client?: Client;
+  private sequencer?: TestSequencer;
 
   constructor(
     private readonly ds: DataSource,
@@ -27,7 +26,8 @@ export class TestPublisher {
 
   async start(): Promise<void> {
     this.producer = await this.kafka.createProducer();
-    this.client = await connect(this.ds);
+    this.sequencer = new TestSequencer(this.ds);
+    await this.sequencer.start(true);
     this.running = true;
     this.loop = this.run();
   }
@@ -36,7 +36,7 @@ export class TestPublisher {
     this.running = false;
     await this.loop;
     await this.producer?.disconnect();
-    await this.client?.end();
+    await this.sequencer?.stop();
   }
 
   /** Holds publishing (positions are still assigned by whoever calls `assignPositions`) until `resume()`. */
@@ -50,7 +50,7 @@ export class TestPublisher {
 
   /** One round: position, publish, mark. Returns how many events were published. */
   async publishOnce(): Promise<number> {
-    await assignPositions(this.ds, this.client);
+    await this.sequencer!.sequenceAll();
     const rows = await this.ds
       .getRepository(EventLogEntity)
       .createQueryBuilder('e')

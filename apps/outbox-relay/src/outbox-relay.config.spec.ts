@@ -11,8 +11,14 @@ describe('outbox relay config', () => {
     const config = setup().parse();
     expect(config.RELAY_BATCH_SIZE).toBe(2_000);
     expect(config.RELAY_IDLE_POLL_MS).toBe(5);
-    expect(config.RELAY_LEADER_RETRY_MS).toBe(1_000);
+    expect(config.RELAY_SHARD_RENEW_MS).toBe(1_000);
+    expect(config.RELAY_SHARD_LEASE_MS).toBe(5_000);
     expect(config.RELAY_FAULT_INJECTION).toBeUndefined();
+  });
+
+  it('refuses a shard lease shorter than three renewals', () => {
+    const { parse } = setup({ RELAY_SHARD_RENEW_MS: '1000', RELAY_SHARD_LEASE_MS: '2999' });
+    expect(parse).toThrow(/RELAY_SHARD_LEASE_MS: .*3 × RELAY_SHARD_RENEW_MS/);
   });
 
   it('parses a fault injection point when NODE_ENV is test', () => {

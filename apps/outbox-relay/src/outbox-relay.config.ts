@@ -35,8 +35,13 @@ export const relayConfigSchema = runtimeConfigSchema
     // 5 ms: an idle poll is one index probe on two empty partial indexes (~0.1 ms of Postgres time), so 200
     // probes/s cost little and keep commit→Kafka latency in single-digit milliseconds (see docs/benchmarks.md).
     RELAY_IDLE_POLL_MS: z.coerce.number().int().min(1).max(60_000).default(5),
-    // 1 s: a standby notices a dead leader (its lock is released with its session) within about a second.
-    RELAY_LEADER_RETRY_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // 1 s: each relay renews its shard leases, heartbeats, and takes or gives back shards toward its fair share
+    // (docs/architecture.md, "Shards") once a second.
+    RELAY_SHARD_RENEW_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // 5 s: a relay that stops renewing (killed, cut off from Postgres) loses its shards this long after its
+    // last renewal, and the others take them over then. At least 3 renewals long, so one slow renewal never
+    // costs a lease.
+    RELAY_SHARD_LEASE_MS: z.coerce.number().int().min(30).max(600_000).default(5_000),
     // Backoff after a failed cycle (Kafka or Postgres down) doubles up to this: no busy loop, quick recovery.
     RELAY_ERROR_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(60_000).default(5_000),
     // 60 min of published bookkeeping kept for inspection; the event log itself is permanent.
@@ -51,6 +56,10 @@ export const relayConfigSchema = runtimeConfigSchema
     // Crash-test hook; refused at boot unless NODE_ENV=test, so production can never enable it by accident.
     RELAY_FAULT_INJECTION: faultInjection,
     NODE_ENV: z.string().optional(),
+  })
+  .refine((c) => c.RELAY_SHARD_LEASE_MS >= 3 * c.RELAY_SHARD_RENEW_MS, {
+    message: 'RELAY_SHARD_LEASE_MS must be at least 3 × RELAY_SHARD_RENEW_MS',
+    path: ['RELAY_SHARD_LEASE_MS'],
   })
   .refine((c) => c.RELAY_FAULT_INJECTION === undefined || c.NODE_ENV === 'test', {
     message: 'RELAY_FAULT_INJECTION is only honoured with NODE_ENV=test',

@@ -3,10 +3,10 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { READINESS_CHECKS, type ReadinessCheck, RuntimeModule } from '@tidings/runtime';
 import { relayConfigSchema } from './outbox-relay.config';
 import { HousekeepingWorker } from './relay/housekeeping.worker';
-import { LeadershipService } from './relay/leadership.service';
 import { OutboxService } from './relay/outbox.service';
 import { RelayMetrics } from './relay/relay-metrics.service';
 import { RelayWorker } from './relay/relay.worker';
+import { ShardLeases } from './relay/shard-leases.service';
 
 @Module({})
 export class OutboxRelayModule {
@@ -22,7 +22,7 @@ export class OutboxRelayModule {
         RuntimeModule.forRoot({ app: 'outbox-relay', schema: relayConfigSchema, env }),
         ScheduleModule.forRoot(),
       ],
-      providers: [RelayMetrics, LeadershipService, OutboxService, RelayWorker, HousekeepingWorker],
+      providers: [RelayMetrics, ShardLeases, OutboxService, RelayWorker, HousekeepingWorker],
     };
   }
 }

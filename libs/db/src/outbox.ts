@@ -42,7 +42,7 @@ export async function appendEvent(tx: Tx, event: EventEnvelope, traceparent?: st
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        RETURNING id, tenant_id
      )
-     INSERT INTO outbox (event_log_id, tenant_id) SELECT id, tenant_id FROM e`,
+     INSERT INTO outbox (event_log_id, tenant_id, shard) SELECT id, tenant_id, tidings_shard(tenant_id) FROM e`,
     [
       event.eventId,
       event.tenantId,

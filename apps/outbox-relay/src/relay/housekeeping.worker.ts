@@ -3,18 +3,18 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { OutboxRelayConfig } from '../outbox-relay.config';
-import { LeadershipService } from './leadership.service';
 import { OutboxService } from './outbox.service';
 import { RelayMetrics } from './relay-metrics.service';
+import { ShardLeases } from './shard-leases.service';
 
 /*
- * Relay housekeeping on @nestjs/schedule intervals, over the pool (not the lock connection):
+ * Relay housekeeping on @nestjs/schedule intervals, over the pool (not the sequencing connection):
  *   - backlog gauges (count + oldest age, and parked events apart), refreshed every RELAY_BACKLOG_REFRESH_MS on every instance, so a
- *     standby reports the backlog too;
- *   - retention: the leader deletes outbox rows published more than RELAY_RETENTION_MINUTES ago, in chunks.
+ *     relay holding no shard reports the backlog too;
+ *   - retention: the holder of shard 0 (one relay at a time) deletes outbox rows published more than RELAY_RETENTION_MINUTES ago, in chunks.
  *     Only published bookkeeping is deleted — never an unpublished row, never event_log. Idempotent.
  *   - vacuum after a drain: once the backlog is empty after RELAY_VACUUM_AFTER_EVENTS were sequenced, the
- *     leader runs VACUUM (ANALYZE) on outbox. A drain leaves one dead entry per event in the partial index of
+ *     holder of shard 0 runs VACUUM (ANALYZE) on outbox. A drain leaves one dead entry per event in the partial index of
  *     unpositioned rows, and every idle probe walks them until autovacuum (up to a minute later) removes
  *     them: measured ~275 index pages and ~0.5 ms per probe after 100,000 events, 200 probes a second.
  * Each run is skipped while the previous one is still going; shutdown clears the intervals (ScheduleModule)
@@ -31,7 +31,7 @@ export class HousekeepingWorker implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
     private readonly ds: DataSource,
     private readonly scheduler: SchedulerRegistry,
-    private readonly leadership: LeadershipService,
+    private readonly leases: ShardLeases,
     private readonly outbox: OutboxService,
     private readonly metrics: RelayMetrics,
   ) {}
@@ -67,7 +67,7 @@ export class HousekeepingWorker implements OnApplicationBootstrap {
   private async vacuumAfterDrain(): Promise<void> {
     const threshold = this.config.RELAY_VACUUM_AFTER_EVENTS;
     const sequenced = (await this.metrics.sequenced.get()).values[0]?.value ?? 0;
-    if (threshold === 0 || !this.leadership.isLeader) return;
+    if (threshold === 0 || !this.leases.holds(0)) return;
     if (sequenced - this.sequencedAtLastVacuum < threshold) return;
     this.sequencedAtLastVacuum = sequenced;
     try {
@@ -79,7 +79,7 @@ export class HousekeepingWorker implements OnApplicationBootstrap {
   }
 
   async sweep(): Promise<void> {
-    if (this.sweeping || !this.leadership.isLeader) return;
+    if (this.sweeping || !this.leases.holds(0)) return;
     this.sweeping = true;
     try {
       const deleted = await this.outbox.deletePublished(this.ds, this.config.RELAY_RETENTION_MINUTES);

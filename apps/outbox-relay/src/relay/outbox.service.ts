@@ -3,6 +3,7 @@ import { envelopeFromRawRow, type RawEventColumns } from '@tidings/db';
 import { topicFor, toKafkaMessage, type KafkaRecord } from '@tidings/events';
 import { SpanKind, startSpan, type TraceSpan } from '@tidings/runtime';
 import type { Client } from 'pg';
+import { LeaseLostError, type ShardLease } from './shard-leases.service';
 
 export interface PendingEvent {
   outboxId: string;
@@ -62,55 +63,73 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
 }
 
 /**
- * The relay's queries over outbox / event_log / sequencer_state / tenant_positions, each on the connection it is given. The
- * leader probes and sequences on its lock connection, so a relay whose lock session died cannot assign
- * positions; loading, marking and parking run on the pool (a deposed leader marking rows that its successor
- * republishes is harmless).
+ * The relay's queries over outbox / event_log / relay_shards / tenant_positions, each on the connection it is given. A relay
+ * probes and sequences on its sequencing connection, under a shard lease whose token the sequencing
+ * transaction checks; loading, marking and parking run on the pool (a deposed holder marking rows that its
+ * successor republishes is harmless).
  */
 @Injectable()
 export class OutboxService {
   /**
-   * True when something is waiting: unsequenced rows, or sequenced rows not yet published. Two probes of
-   * the two partial indexes: near-free when both are empty, which is the idle case. `publishedUpTo` (every
-   * seq up to it is known to be published) starts the second probe past the dead index entries a drain
-   * leaves behind until vacuum: without it an idle probe after a 100,000-event drain reads ~275 index pages.
+   * For each shard: is something waiting — unsequenced rows, or sequenced rows not yet published? Two probes
+   * of the two partial indexes per shard, in one statement: near-free when they are empty, which is the idle
+   * case. `publishedUpTo` (every seq of the shard up to it is known to be published) starts the second probe
+   * past the dead index entries a drain leaves behind until vacuum: without it an idle probe after a
+   * 100,000-event drain reads ~275 index pages.
    */
-  async hasWork(db: Client, publishedUpTo: number): Promise<{ unpositioned: boolean; unpublished: boolean }> {
-    const { rows } = await db.query<{ unpositioned: boolean; unpublished: boolean }>(
+  async hasWork(
+    db: Client,
+    shards: { shard: number; publishedUpTo: number }[],
+  ): Promise<{ shard: number; unpositioned: boolean; unpublished: boolean }[]> {
+    const { rows } = await db.query<{ shard: number; unpositioned: boolean; unpublished: boolean }>(
       // ORDER BY … LIMIT 1 in each probe keeps the planner on the partial index: with statistics from a busy
       // moment it otherwise picks a sequential scan "that stops at the first match" and reads the whole table.
-      `SELECT (SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT 1) IS NOT NULL AS unpositioned,
+      `SELECT h.shard,
+              (SELECT id FROM outbox WHERE shard = h.shard AND seq IS NULL ORDER BY shard, id LIMIT 1)
+                IS NOT NULL AS unpositioned,
               (SELECT seq FROM outbox
-                WHERE seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL AND seq > $1
-                ORDER BY seq LIMIT 1) IS NOT NULL AS unpublished`,
-      [publishedUpTo],
+                WHERE shard = h.shard AND seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL
+                  AND seq > h.published_up_to
+                ORDER BY shard, seq LIMIT 1) IS NOT NULL AS unpublished
+         FROM unnest($1::int[], $2::bigint[]) AS h(shard, published_up_to)`,
+      [shards.map((s) => s.shard), shards.map((s) => s.publishedUpTo)],
     );
-    return rows[0];
+    return rows;
   }
 
   /**
-   * Sequences up to `limit` committed, unsequenced events in one transaction: each gets its tenant's next
-   * dense position (1, 2, 3… per tenant, in outbox id order within the batch) and the relay's next `seq`
-   * (its publish order). `beforeCommit` runs inside the transaction after the updates (the crash-test hook).
+   * Sequences up to `limit` committed, unsequenced events of the lease's shard in one transaction: each gets
+   * its tenant's next dense position (1, 2, 3… per tenant, in outbox id order within the batch) and the
+   * shard's next `seq` (its publish order). `beforeCommit` runs inside the transaction after the updates (the
+   * crash-test hook).
    *
-   * The sequencer_state row is locked FIRST: every sequencing transaction queues on it, and in READ
-   * COMMITTED the outbox SELECT that follows takes its snapshot only after the lock is granted, so it sees
-   * everything the previous sequencer committed. Two sequencers (a deposed leader that has not noticed yet)
-   * therefore still produce dense, unique positions and never interleave a resource's events. A tenant's
+   * The shard's relay_shards row is locked FIRST, and only if it still carries the lease's holder and token:
+   * a relay whose lease was taken over gets no row and throws LeaseLostError, having written nothing (the
+   * fence). Every sequencing transaction of the shard queues on that row, and in READ COMMITTED the outbox
+   * SELECT that follows takes its snapshot only after the lock is granted, so it sees everything the previous
+   * sequencer of the shard committed: positions stay dense and unique, and a resource's events (one tenant,
+   * one shard) never interleave. A tenant's
    * `tenant_positions` row is read and advanced by the same statement (an upsert returns the new last
    * position; the batch takes the `n` below it), so a tenant's positions are dense whichever batch it is in.
    */
-  async sequence(db: Client, limit: number, beforeCommit: (count: number) => void): Promise<number> {
+  async sequence(
+    db: Client,
+    lease: ShardLease,
+    limit: number,
+    beforeCommit: (count: number) => void,
+  ): Promise<number> {
     await db.query('BEGIN');
     try {
       const state = await db.query<{ last_seq: string }>(
-        'SELECT last_seq FROM sequencer_state WHERE id = 1 FOR UPDATE',
+        'SELECT last_seq FROM relay_shards WHERE shard = $1 AND holder = $2 AND token = $3 FOR UPDATE',
+        [lease.shard, lease.holder, lease.token],
       );
-      if (state.rows.length === 0) throw new Error('sequencer_state row 1 is missing (migrations not run?)');
+      if (state.rows.length === 0) throw new LeaseLostError(lease.shard);
       const last = state.rows[0].last_seq;
       const { rows } = await db.query<{ n: number }>(
         `WITH picked AS (
-           SELECT id, event_log_id, tenant_id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT $2 FOR UPDATE
+           SELECT id, event_log_id, tenant_id FROM outbox WHERE shard = $3 AND seq IS NULL
+            ORDER BY shard, id LIMIT $2 FOR UPDATE
          ),
          numbered AS (
            SELECT id, event_log_id, tenant_id, $1::bigint + row_number() OVER (ORDER BY id) AS seq,
@@ -131,10 +150,10 @@ export class OutboxService {
          o AS (UPDATE outbox SET seq = p.seq FROM positioned p WHERE outbox.id = p.id),
          e AS (UPDATE event_log SET position = p.position FROM positioned p WHERE event_log.id = p.event_log_id),
          s AS (
-           UPDATE sequencer_state SET last_seq = $1::bigint + (SELECT count(*) FROM picked) WHERE id = 1
+           UPDATE relay_shards SET last_seq = $1::bigint + (SELECT count(*) FROM picked) WHERE shard = $3
          )
          SELECT count(*)::int AS n FROM positioned`,
-        [last, limit],
+        [last, limit, lease.shard],
       );
       beforeCommit(rows[0].n);
       await db.query('COMMIT');
@@ -150,6 +169,7 @@ export class OutboxService {
    */
   async loadUnpublished(
     db: Queryable,
+    shard: number,
     limit: number,
     topicPrefix: string,
     publishedUpTo: number,
@@ -157,23 +177,29 @@ export class OutboxService {
     const rows = (await db.query(
       `SELECT ${PENDING_COLUMNS}
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
-        WHERE o.seq IS NOT NULL AND o.published_at IS NULL AND o.parked_at IS NULL AND o.seq > $2
-        ORDER BY o.seq
+        WHERE o.shard = $3 AND o.seq IS NOT NULL AND o.published_at IS NULL AND o.parked_at IS NULL
+          AND o.seq > $2
+        ORDER BY o.shard, o.seq
         LIMIT $1`,
-      [limit, publishedUpTo],
+      [limit, publishedUpTo, shard],
     )) as PendingRow[];
     return rows.map((row) => pendingEvent(row, topicPrefix));
   }
 
   /** Parked events not yet published, in seq order, as Kafka records. */
-  async loadParked(db: Queryable, limit: number, topicPrefix: string): Promise<PendingEvent[]> {
+  async loadParked(
+    db: Queryable,
+    shard: number,
+    limit: number,
+    topicPrefix: string,
+  ): Promise<PendingEvent[]> {
     const rows = (await db.query(
       `SELECT ${PENDING_COLUMNS}
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
-        WHERE o.parked_at IS NOT NULL AND o.published_at IS NULL
-        ORDER BY o.seq
+        WHERE o.shard = $2 AND o.parked_at IS NOT NULL AND o.published_at IS NULL
+        ORDER BY o.shard, o.seq
         LIMIT $1`,
-      [limit],
+      [limit, shard],
     )) as PendingRow[];
     return rows.map((row) => pendingEvent(row, topicPrefix));
   }
@@ -182,12 +208,13 @@ export class OutboxService {
    * Resources (`<resourceType>/<resourceId>`) with a parked event → its lowest parked (tenant) position: their later
    * events must wait behind it. Reads only the (normally empty) parked index.
    */
-  async parkedResources(db: Queryable): Promise<Map<string, number>> {
+  async parkedResources(db: Queryable, shard: number): Promise<Map<string, number>> {
     const rows = (await db.query(
       `SELECT e.resource_type || '/' || e.resource_id AS resource, min(e.position) AS position
          FROM outbox o JOIN event_log e ON e.id = o.event_log_id
-        WHERE o.parked_at IS NOT NULL AND o.published_at IS NULL
+        WHERE o.shard = $1 AND o.parked_at IS NOT NULL AND o.published_at IS NULL
         GROUP BY 1`,
+      [shard],
     )) as { resource: string; position: string }[];
     return new Map(rows.map((r) => [r.resource, Number(r.position)]));
   }

@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 @Injectable()
 export class RelayMetrics {
   readonly leader: Gauge;
+  readonly shardsHeld: Gauge;
   readonly backlog: Gauge;
   readonly oldestUnpublishedAge: Gauge;
   readonly published: Counter;
@@ -20,10 +21,16 @@ export class RelayMetrics {
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
     this.leader = new Gauge({
       name: 'tidings_relay_leader',
-      help: '1 while this relay holds the sequencer lock and does the work, 0 while it stands by',
+      help: '1 while this relay holds at least one sequencing shard and does its work, 0 while it holds none',
       registers: [registry],
     });
     this.leader.set(0);
+    this.shardsHeld = new Gauge({
+      name: 'tidings_relay_shards_held',
+      help: 'Sequencing shards whose lease this relay holds (their sum over the relays is the shard count)',
+      registers: [registry],
+    });
+    this.shardsHeld.set(0);
     this.backlog = new Gauge({
       name: 'tidings_relay_backlog',
       help: 'Committed events not yet published to Kafka (unpositioned + positioned-but-unpublished)',

@@ -199,7 +199,9 @@ it('finishes and records an in-flight attempt before a graceful shutdown complet
       }),
     ),
   );
-  await eventually(() => expect(receiver.all('/graceful')).toHaveLength(1));
+  // The process SIGKILLed by the test before stays in the consumer group until its session times out (15 s),
+  // and the group's rebalance waits for it: allow for that, as the test before does.
+  await eventually(() => expect(receiver.all('/graceful')).toHaveLength(1), { timeoutMs: 30_000 });
   await app.close();
   ctx.survivor = undefined;
   const rows = await ds.query<{ status: string; attempt_count: number }[]>(

@@ -3,7 +3,7 @@ import { EventLogEntity } from './event-log.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { MessageEntity } from './message.entity';
 import { OrderEntity } from './order.entity';
-import { OutboxEntity, SequencerStateEntity, TenantPositionEntity } from './outbox.entity';
+import { OutboxEntity, RelayMemberEntity, RelayShardEntity, TenantPositionEntity } from './outbox.entity';
 import { StreamTokenEntity } from './stream-token.entity';
 import { TenantEntity } from './tenant.entity';
 import { WebhookAttemptEntity, WebhookDeliveryEntity } from './webhook-delivery.entity';
@@ -29,7 +29,8 @@ export const ENTITIES = [
   MessageEntity,
   EventLogEntity,
   OutboxEntity,
-  SequencerStateEntity,
+  RelayShardEntity,
+  RelayMemberEntity,
   TenantPositionEntity,
   IdempotencyKeyEntity,
   WebhookSubscriptionEntity,

@@ -9,11 +9,11 @@ import { bigintNumber } from './event-log.entity';
  * order. Rows are deleted by retention once published; the event itself stays in `event_log` forever.
  */
 @Entity({ name: 'outbox' })
-@Index('outbox_unpositioned_idx', ['id'], { where: 'seq IS NULL' })
-@Index('outbox_unpublished_idx', ['seq'], {
+@Index('outbox_unpositioned_idx', ['shard', 'id'], { where: 'seq IS NULL' })
+@Index('outbox_unpublished_idx', ['shard', 'seq'], {
   where: 'seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL',
 })
-@Index('outbox_parked_idx', ['seq'], { where: 'parked_at IS NOT NULL AND published_at IS NULL' })
+@Index('outbox_parked_idx', ['shard', 'seq'], { where: 'parked_at IS NOT NULL AND published_at IS NULL' })
 export class OutboxEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -26,6 +26,11 @@ export class OutboxEntity {
   @Column({ name: 'tenant_id', type: 'text' })
   tenantId!: string;
 
+  /** The tenant's sequencing shard, `tidings_shard(tenant_id)` at insert (see RelayShardEntity). */
+  @Column({ type: 'int' })
+  shard!: number;
+
+  /** The relay's publish order within the shard; every tenant's positions ascend with it. */
   @Column({ type: 'bigint', nullable: true, transformer: bigintNumber })
   seq!: number | null;
 
@@ -42,14 +47,38 @@ export class OutboxEntity {
   createdAt!: Date;
 }
 
-/** The sequencer's publish-order cursor (outbox.seq): one row, updated in the transaction that sequences. */
-@Entity({ name: 'sequencer_state' })
-export class SequencerStateEntity {
+/**
+ * One sequencing shard. Tenants map to shards by `tidings_shard(tenant_id)` (a stable hash modulo the number
+ * of rows here); one relay at a time sequences and publishes a shard: the holder of its lease. `token` is
+ * raised on every acquisition and fences sequencing (a transaction commits only under the token its relay was
+ * given), so a deposed holder cannot write positions. `last_seq` is the shard's publish-order cursor.
+ */
+@Entity({ name: 'relay_shards' })
+export class RelayShardEntity {
   @Column({ type: 'int', primary: true })
-  id!: number;
+  shard!: number;
 
   @Column({ name: 'last_seq', type: 'bigint', transformer: bigintNumber })
   lastSeq!: number;
+
+  @Column({ type: 'text', nullable: true })
+  holder!: string | null;
+
+  @Column({ type: 'bigint', default: 0, transformer: bigintNumber })
+  token!: number;
+
+  @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
+  leaseUntil!: Date | null;
+}
+
+/** A live relay process (heartbeat): relays count each other to take a fair share of the shards. */
+@Entity({ name: 'relay_members' })
+export class RelayMemberEntity {
+  @Column({ type: 'text', primary: true })
+  id!: string;
+
+  @Column({ name: 'seen_until', type: 'timestamptz' })
+  seenUntil!: Date;
 }
 
 /**

@@ -5,6 +5,7 @@ import { WebhookDeliveryOpenResourceIndex1795876481180 } from './1795876481180-W
 import { WebhookLifecycle1796236876926 } from './1796236876926-WebhookLifecycle';
 import { RelayParkedEvents1796237056261 } from './1796237056261-RelayParkedEvents';
 import { TenantPositions1796300000000 } from './1796300000000-TenantPositions';
+import { RelayShards1796300100000 } from './1796300100000-RelayShards';
 
 // Append-only: generate with `npm run db:generate -- libs/db/src/migrations/<Name>`, read it, list it here.
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   WebhookLifecycle1796236876926,
   RelayParkedEvents1796237056261,
   TenantPositions1796300000000,
+  RelayShards1796300100000,
 ];

@@ -1,0 +1,231 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG } from '@tidings/runtime';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import type { OutboxRelayConfig } from '../outbox-relay.config';
+import { RelayMetrics } from './relay-metrics.service';
+
+/** A shard this relay holds, with the fencing token its lease was granted under. */
+export interface ShardLease {
+  shard: number;
+  token: number;
+  holder: string;
+}
+
+interface Held {
+  token: number;
+  /** Local clock: the lease is used only until here (its server-side end minus one renewal of slack). */
+  validUntil: number;
+  /** Over the fair share: handed back by the worker between rounds. */
+  release: boolean;
+}
+
+/**
+ * Which sequencing shards this relay serves (docs/architecture.md, "Shards"). Every RELAY_SHARD_RENEW_MS, on
+ * the pool: heartbeat in relay_members, renew the leases held (only under the token they were granted with),
+ * then move toward the fair share, ceil(shards / live relays) — take free or expired shards, or mark the
+ * extras for release, which the worker does between rounds so no work of theirs is in flight.
+ *
+ * The lease is a row (relay_shards.holder, lease_until) with a fencing token raised on every acquisition.
+ * A relay that stops renewing (killed, paused, cut off) keeps its shards only until its lease ends, and
+ * stops using them one renewal earlier by its own clock; another relay then takes them with a new token. The
+ * sequencing transaction locks the shard row and proceeds only if it still carries this relay's token, so a
+ * deposed holder — one that has not noticed yet — cannot write a single position (OutboxService.sequence).
+ * Publishing cannot be fenced by Postgres; the worker re-checks the lease right before producing, and a
+ * deposed holder's in-flight send can only repeat events already positioned (same eventId, same bytes).
+ */
+@Injectable()
+export class ShardLeases {
+  private readonly logger = new Logger('RelayShards');
+  /** This process among the relays: host, pid and a random part (a restarted pid is another relay). */
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly held = new Map<number, Held>();
+  private timer?: NodeJS.Timeout;
+  private maintaining?: Promise<void>;
+  private stopped = false;
+  private client: Client | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
+    private readonly ds: DataSource,
+    private readonly metrics: RelayMetrics,
+  ) {}
+
+  /** Takes a first share at once, then keeps the leases every RELAY_SHARD_RENEW_MS. */
+  start(): void {
+    this.stopped = false;
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.config.RELAY_SHARD_RENEW_MS);
+  }
+
+  /** Stops renewing and hands every shard back (the others take them at their next renewal). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.maintaining;
+    const all = [...this.held.keys()];
+    for (const shard of all) this.held.get(shard)!.release = true;
+    await this.releaseMarked().catch((error) =>
+      this.logger.warn(`releasing shards failed: ${String(error)}`),
+    );
+    await this.ds.query('DELETE FROM relay_members WHERE id = $1', [this.id]).catch(() => undefined);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+    if (all.length > 0) this.logger.log(`relay.shards.released: ${all.length} shards handed back`);
+  }
+
+  /** The leases usable now, by shard. */
+  active(): ShardLease[] {
+    const now = Date.now();
+    return [...this.held]
+      .filter(([, h]) => !h.release && now < h.validUntil)
+      .map(([shard, h]) => ({ shard, token: h.token, holder: this.id }))
+      .sort((a, b) => a.shard - b.shard);
+  }
+
+  /** True while `lease` is still this relay's and usable by its clock. */
+  valid(lease: ShardLease): boolean {
+    const h = this.held.get(lease.shard);
+    return h !== undefined && h.token === lease.token && !h.release && Date.now() < h.validUntil;
+  }
+
+  assertValid(lease: ShardLease): void {
+    if (!this.valid(lease)) throw new LeaseLostError(lease.shard);
+  }
+
+  holds(shard: number): boolean {
+    const h = this.held.get(shard);
+    return h !== undefined && Date.now() < h.validUntil;
+  }
+
+  /** Forgets a lease the database refused (its token is gone): another relay holds the shard now. */
+  lose(shard: number, reason: string): void {
+    if (!this.held.delete(shard)) return;
+    this.logger.warn(`relay.shard.lost: shard ${shard}: ${reason}`);
+    this.report();
+  }
+
+  /** The dedicated connection sequencing transactions run on (a pool would interleave other queries). */
+  async connection(): Promise<Client> {
+    if (this.client) return this.client;
+    const client = new Client({
+      connectionString: this.config.DATABASE_URL,
+      application_name: 'tidings-relay-sequencer',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+      connectionTimeoutMillis: 5_000,
+    });
+    client.on('error', () => {
+      if (this.client === client) this.client = null;
+    });
+    client.on('end', () => {
+      if (this.client === client) this.client = null;
+    });
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
+  /** Drops the sequencing connection after an error; the next round connects again. */
+  async dropConnection(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** Hands back the shards marked over the fair share. Called by the worker between rounds. */
+  async releaseMarked(): Promise<void> {
+    const marked = [...this.held].filter(([, h]) => h.release);
+    if (marked.length === 0) return;
+    await this.ds.query(
+      `UPDATE relay_shards r SET holder = NULL, lease_until = NULL
+         FROM unnest($2::int[], $3::bigint[]) AS h(shard, token)
+        WHERE r.shard = h.shard AND r.token = h.token AND r.holder = $1`,
+      [this.id, marked.map(([s]) => s), marked.map(([, h]) => h.token)],
+    );
+    for (const [shard] of marked) this.held.delete(shard);
+    this.report();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.maintaining || this.stopped) return;
+    this.maintaining = this.maintain()
+      .catch((error) =>
+        this.logger.warn(
+          `shard lease renewal failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      )
+      .finally(() => (this.maintaining = undefined));
+    await this.maintaining;
+  }
+
+  /** One renewal: heartbeat, renew, then take or give back shards toward the fair share. */
+  async maintain(): Promise<void> {
+    const lease = this.config.RELAY_SHARD_LEASE_MS;
+    const started = Date.now();
+    const validUntil = started + lease - this.config.RELAY_SHARD_RENEW_MS;
+    const [{ members, shards }] = await this.ds.query<{ members: number; shards: number }[]>(
+      `WITH me AS (
+         INSERT INTO relay_members (id, seen_until) VALUES ($1, now() + $2 * interval '1 millisecond')
+         ON CONFLICT (id) DO UPDATE SET seen_until = excluded.seen_until
+       ), gone AS (DELETE FROM relay_members WHERE seen_until < now() - interval '1 hour')
+       SELECT (SELECT count(*) FROM relay_members WHERE seen_until > now() AND id <> $1)::int + 1 AS members,
+              (SELECT count(*) FROM relay_shards)::int AS shards`,
+      [this.id, lease],
+    );
+    if (this.held.size > 0) {
+      const mine = [...this.held];
+      const [renewed] = await this.ds.query<[{ shard: number }[], number]>(
+        `UPDATE relay_shards r SET lease_until = now() + $2 * interval '1 millisecond'
+           FROM unnest($3::int[], $4::bigint[]) AS h(shard, token)
+          WHERE r.shard = h.shard AND r.token = h.token AND r.holder = $1
+          RETURNING r.shard`,
+        [this.id, lease, mine.map(([s]) => s), mine.map(([, h]) => h.token)],
+      );
+      const kept = new Set(renewed.map((r) => r.shard));
+      for (const [shard, h] of mine) {
+        if (kept.has(shard)) h.validUntil = validUntil;
+        else this.lose(shard, 'its lease was taken over (renewal refused)');
+      }
+    }
+    const fair = Math.ceil(shards / members);
+    const usable = [...this.held].filter(([, h]) => !h.release);
+    if (usable.length > fair) {
+      // Give back the highest shards first; the worker releases them between rounds.
+      for (const [, h] of usable.sort(([a], [b]) => b - a).slice(0, usable.length - fair)) h.release = true;
+    } else if (usable.length < fair && !this.stopped) {
+      const [taken] = await this.ds.query<[{ shard: number; token: string }[], number]>(
+        `UPDATE relay_shards r SET holder = $1, token = r.token + 1,
+                lease_until = now() + $2 * interval '1 millisecond'
+           FROM (SELECT shard FROM relay_shards
+                  WHERE holder IS NULL OR lease_until < now()
+                  ORDER BY holder IS NOT NULL, random()
+                  LIMIT $3
+                  FOR UPDATE SKIP LOCKED) f
+          WHERE r.shard = f.shard AND (r.holder IS NULL OR r.lease_until < now())
+          RETURNING r.shard, r.token`,
+        [this.id, lease, fair - usable.length],
+      );
+      for (const t of taken) this.held.set(t.shard, { token: Number(t.token), validUntil, release: false });
+      if (taken.length > 0)
+        this.logger.log(
+          `relay.shards.acquired: ${taken.map((t) => t.shard).join(',')} (now ${this.held.size} of ${shards}, ${members} relays)`,
+        );
+    }
+    this.report();
+  }
+
+  private report(): void {
+    this.metrics.leader.set(this.held.size > 0 ? 1 : 0);
+    this.metrics.shardsHeld.set(this.held.size);
+  }
+}
+
+export class LeaseLostError extends Error {
+  constructor(readonly shard: number) {
+    super(`this relay no longer holds shard ${shard} (its lease ended or was taken over)`);
+  }
+}
