@@ -1,5 +1,5 @@
 import { Controller, type INestMicroservice, Module } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import {
   buildUntypedEvent,
@@ -268,6 +268,19 @@ describe('TidingsKafkaServer', () => {
     expect(probe.batches).toContainEqual(['ord_bad']);
     expect(probe.handlers('batch')).toEqual(['ord_1', 'ord_2', 'ord_3', 'ord_4']);
     expect(kafka.messages(DLQ).map((m) => m.key)).toEqual(['ord_bad']);
+  });
+
+  it('refuses to listen with a request-response handler', async () => {
+    @Controller()
+    class Replying {
+      @MessagePattern('order.shipped')
+      reply() {
+        return 'ok';
+      }
+    }
+    const { app } = await setup(Replying);
+    await expect(app.listen()).rejects.toThrow("@MessagePattern('order.shipped')");
+    await app.close();
   });
 
   it.each([

@@ -182,6 +182,10 @@ export class TidingsKafkaServer extends Server implements CustomTransportStrateg
       if (!isValidEventTypePattern(pattern))
         throw new Error(`@EventPattern('${pattern}') matches no event type of the catalogue`);
       for (let h: MessageHandler | undefined = head; h; h = h.next) {
+        if (!h.isEventHandler)
+          throw new Error(
+            `@MessagePattern('${pattern}'): Tidings topics carry events, there is no one to reply to`,
+          );
         const { version, batch } = (h.extras ?? {}) as TidingsEventOptions;
         if (
           version !== undefined &&
