@@ -4,6 +4,7 @@ import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { eventually } from './support/eventually';
+import { commitEvent, orderCreatedEvent } from './support/factories/events';
 import { startPipeline } from './support/pipeline';
 
 /**
@@ -77,26 +78,7 @@ async function subscribe(ds: DataSource, tenantId: string, url: string, eventTyp
 }
 
 async function orderCreated(ds: DataSource, tenantId: string) {
-  const orderId = `ord_${randomUUID()}`;
-  const event = buildEvent({
-    eventType: 'order.created',
-    tenantId,
-    resourceId: orderId,
-    sequence: 1,
-    source: 'tidings/api',
-    data: {
-      orderId,
-      customer: { id: 'cus_1' },
-      currency: 'EUR',
-      items: [{ sku: 'SKU-1', quantity: 1, unitPriceMinor: 990 }],
-      totalMinor: 990,
-      status: 'pending',
-      notes: null,
-      metadata: {},
-    },
-  });
-  await transaction(ds, (tx) => appendEvent(tx, event));
-  return event.eventId;
+  return (await commitEvent(ds, orderCreatedEvent({ tenantId }))).eventId;
 }
 
 it('delivers a committed event through the relay as a signed webhook with its tenant position', async () => {

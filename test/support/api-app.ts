@@ -1,7 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
+import { createDataSource } from '@tidings/db';
 import { createApp } from '@tidings/runtime';
+import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../../apps/api/src/api.config';
 import { ApiModule } from '../../apps/api/src/api.module';
+import { createTestDatabase } from './infra';
+import { createTenant, type TestTenant } from './tenant';
 
 export interface ApiResponse {
   status: number;
@@ -12,8 +16,8 @@ export interface ApiResponse {
 export interface TestApi {
   app: INestApplication;
   url: string;
-  /** One JSON request with a Bearer key; the body is parsed (problem+json too). */
-  call(method: string, path: string, key: string, body?: unknown): Promise<ApiResponse>;
+  /** One JSON request with a Bearer key (none when undefined); the body is parsed (problem+json too). */
+  call(method: string, path: string, key: string | undefined, body?: unknown): Promise<ApiResponse>;
 }
 
 /**
@@ -36,11 +40,11 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
       }),
     { app: 'api', port: (c) => c.API_PORT },
   );
-  const call = async (method: string, path: string, key: string, body?: unknown): Promise<ApiResponse> => {
+  const call: TestApi['call'] = async (method, path, key, body) => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${key}`,
+        ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -53,4 +57,32 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
     };
   };
   return { app, url, call };
+}
+
+export interface ApiTest {
+  db: { url: string };
+  /** A pool of two on the test's database, for seeding and for reading what a request wrote. */
+  ds: DataSource;
+  api: TestApi;
+  /** Two tenants, each with an admin and a read-only key: b is the "other tenant" of isolation checks. */
+  a: TestTenant;
+  b: TestTenant;
+  /** Closes the app and the pool, and drops the database (afterAll). */
+  close(): Promise<void>;
+}
+
+/** The usual api spec: its own database, the api on it (with `env`), and two tenants. */
+export async function setupApiTest(env: Record<string, string> = {}): Promise<ApiTest> {
+  const db = await createTestDatabase();
+  const ds = createDataSource(db.url, 2);
+  await ds.initialize();
+  const api = await startApi(db.url, env);
+  const a = await createTenant(ds, { name: 'a' });
+  const b = await createTenant(ds, { name: 'b' });
+  const close = async () => {
+    await api.app.close();
+    await ds.destroy();
+    await db.drop();
+  };
+  return { db, ds, api, a, b, close };
 }

@@ -1,50 +1,14 @@
-import type { INestApplication } from '@nestjs/common';
-import { createDataSource } from '@tidings/db';
-import { createApp } from '@tidings/runtime';
-import type { DataSource } from 'typeorm';
-import { createTestDatabase } from '../../../../test/support/infra';
-import { createTenant, type TestTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
+import { setupApiTest } from '../../../../test/support/api-app';
+import type { TestTenant } from '../../../../test/support/tenant';
 import { bootstrapDevTenant } from '../cli';
 
 const ADMIN = 'platform-admin-key-for-tests';
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
-  const { app, url } = await createApp<ApiConfig>(
-    () =>
-      ApiModule.forRoot({
-        ...process.env,
-        DATABASE_URL: db.url,
-        LOG_LEVEL: 'error',
-        API_PORT: '0',
-        ADMIN_API_KEY: ADMIN,
-        AUTH_CACHE_MS: '0',
-      }),
-    { app: 'api', port: (c) => c.API_PORT },
-  );
-  const call = async (method: string, path: string, key?: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      headers: res.headers,
-      body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-    };
-  };
+  const test = await setupApiTest({ ADMIN_API_KEY: ADMIN });
   const count = async (table: string) =>
-    Number(((await ds.query(`SELECT count(*)::int AS n FROM ${table}`)) as { n: number }[])[0].n);
-  return { app, ds, db, call, count };
+    Number(((await test.ds.query(`SELECT count(*)::int AS n FROM ${table}`)) as { n: number }[])[0].n);
+  return { ...test, app: test.api.app, call: test.api.call, count };
 }
 
 describe('authentication, tenants, API keys and stream tokens', () => {
@@ -54,15 +18,10 @@ describe('authentication, tenants, API keys and stream tokens', () => {
 
   beforeAll(async () => {
     t = await setup();
-    a = await createTenant(t.ds, { name: 'a' });
-    b = await createTenant(t.ds, { name: 'b' });
+    ({ a, b } = t);
   });
 
-  afterAll(async () => {
-    await (t.app as INestApplication).close();
-    await (t.ds as DataSource).destroy();
-    await t.db.drop();
-  });
+  afterAll(() => t.close());
 
   it('rejects requests without a valid key with 401 problem+json and a WWW-Authenticate challenge', async () => {
     for (const key of [undefined, 'garbage', `tdk_${'A'.repeat(12)}_${'B'.repeat(43)}`]) {

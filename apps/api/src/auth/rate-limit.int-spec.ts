@@ -1,33 +1,23 @@
-import { createDataSource } from '@tidings/db';
 import type { DataSource } from 'typeorm';
-import { startApi, type TestApi } from '../../../../test/support/api-app';
-import { createTestDatabase } from '../../../../test/support/infra';
-import { createTenant, type TestTenant } from '../../../../test/support/tenant';
+import { type ApiTest, setupApiTest, type TestApi } from '../../../../test/support/api-app';
+import type { TestTenant } from '../../../../test/support/tenant';
 
 const MESSAGE = { from: 'alice@example.com', channel: 'support', body: 'hi' };
 
 describe('rate limiting per API key', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let t: ApiTest;
   let ds: DataSource;
   let api: TestApi;
   let a: TestTenant;
   let b: TestTenant;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    ds = createDataSource(db.url, 2);
-    await ds.initialize();
     // One request per second with a burst of three: a burst of ten must overflow it.
-    api = await startApi(db.url, { RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '3' });
-    a = await createTenant(ds, { name: 'a' });
-    b = await createTenant(ds, { name: 'b' });
+    t = await setupApiTest({ RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '3' });
+    ({ ds, api, a, b } = t);
   });
 
-  afterAll(async () => {
-    await api.app.close();
-    await ds.destroy();
-    await db.drop();
-  });
+  afterAll(() => t.close());
 
   it('answers 429 problem+json with Retry-After beyond the burst, writes nothing for it, and spares other keys', async () => {
     const burst = await Promise.all(

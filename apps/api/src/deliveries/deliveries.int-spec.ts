@@ -1,10 +1,8 @@
-import { appendEvent, createDataSource, transaction } from '@tidings/db';
+import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
-import { startApi, type TestApi } from '../../../../test/support/api-app';
+import { setupApiTest, type TestApi } from '../../../../test/support/api-app';
 import { writeOrderEvent } from '../../../../test/support/event-writer';
-import { createTestDatabase } from '../../../../test/support/infra';
 import { assignPositions } from '../../../../test/support/sequencer';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 
@@ -25,10 +23,8 @@ type Seed = {
 };
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
-  const api = await startApi(db.url);
+  const test = await setupApiTest();
+  const { ds, api } = test;
 
   /** A positioned event of the tenant and a delivery of it to `subscriptionId` in the given state. */
   const seed = async (tenantId: string, subscriptionId: string, s: Seed): Promise<string> => {
@@ -75,7 +71,7 @@ async function setup() {
   const subscribe = async (key: string, eventTypes = ['*']) =>
     (await api.call('POST', '/webhooks', key, { url: 'https://hooks.example.com/x', eventTypes })).body
       .id as string;
-  return { db, ds, api, seed, row, subscribe };
+  return { ...test, seed, row, subscribe };
 }
 
 const isDueNow = (r: DeliveryRow) =>
@@ -89,16 +85,10 @@ describe('delivery log, retry, recover and dead letters API', () => {
 
   beforeAll(async () => {
     t = await setup();
-    api = t.api;
-    a = await createTenant(t.ds, { name: 'a' });
-    b = await createTenant(t.ds, { name: 'b' });
+    ({ api, a, b } = t);
   });
 
-  afterAll(async () => {
-    await api.app.close();
-    await (t.ds as DataSource).destroy();
-    await t.db.drop();
-  });
+  afterAll(() => t.close());
 
   it("lists a subscription's deliveries newest event first, filtered by status and event type, in cursor pages", async () => {
     const sub = await t.subscribe(a.apiKey);

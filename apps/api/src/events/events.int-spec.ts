@@ -11,6 +11,7 @@ import {
 import { createApp } from '@tidings/runtime';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { orderCreatedEvent } from '../../../../test/support/factories/events';
 import { createTestDatabase } from '../../../../test/support/infra';
 import { assignPositions } from '../../../../test/support/sequencer';
 import { createTenant } from '../../../../test/support/tenant';
@@ -32,25 +33,8 @@ interface Problem {
 const page = async (res: Response) => (await res.json()) as Page;
 const problem = async (res: Response) => (await res.json()) as Problem;
 
-function orderCreated(tenantId: string, orderId: string) {
-  return buildEvent({
-    eventType: 'order.created',
-    tenantId,
-    resourceId: orderId,
-    sequence: 1,
-    source: SOURCE,
-    data: {
-      orderId,
-      customer: { id: 'cus_1' },
-      currency: 'EUR',
-      items: [{ sku: 'SKU-1', quantity: 2, unitPriceMinor: 1250 }],
-      totalMinor: 2500,
-      status: 'pending',
-      notes: null,
-      metadata: {},
-    },
-  });
-}
+const orderCreated = (tenantId: string, orderId: string) =>
+  orderCreatedEvent({ tenantId, orderId, source: SOURCE });
 
 async function setup() {
   const db = await createTestDatabase();

@@ -1,9 +1,7 @@
-import { appendEvent, createDataSource, transaction } from '@tidings/db';
+import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import type { DataSource } from 'typeorm';
-import { startApi, type TestApi } from '../../../../test/support/api-app';
+import { setupApiTest, type TestApi } from '../../../../test/support/api-app';
 import { writeOrderEvent } from '../../../../test/support/event-writer';
-import { createTestDatabase } from '../../../../test/support/infra';
 import { assignPositions } from '../../../../test/support/sequencer';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../../test/fixtures/ssrf-ipv6';
@@ -16,10 +14,8 @@ interface LogRow {
 }
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
-  const api = await startApi(db.url, { WEBHOOK_ALLOWED_HOSTS: 'allowed.localhost' });
+  const test = await setupApiTest({ WEBHOOK_ALLOWED_HOSTS: 'allowed.localhost' });
+  const { ds } = test;
   const eventsOf = (resourceId: string) =>
     ds.query<LogRow[]>(
       `SELECT event_type, sequence, data, source FROM event_log
@@ -28,7 +24,7 @@ async function setup() {
     );
   const count = async (sql: string, params: unknown[] = []) =>
     Number(((await ds.query(sql, params)) as { n: number }[])[0].n);
-  return { db, ds, api, eventsOf, count };
+  return { ...test, eventsOf, count };
 }
 
 const HOOK = 'https://hooks.example.com/tidings';
@@ -43,16 +39,10 @@ describe('webhook subscriptions API', () => {
 
   beforeAll(async () => {
     t = await setup();
-    api = t.api;
-    a = await createTenant(t.ds, { name: 'a' });
-    b = await createTenant(t.ds, { name: 'b' });
+    ({ api, a, b } = t);
   });
 
-  afterAll(async () => {
-    await api.app.close();
-    await (t.ds as DataSource).destroy();
-    await t.db.drop();
-  });
+  afterAll(() => t.close());
 
   const create = (key: string, body: Record<string, unknown> = {}) =>
     api.call('POST', '/webhooks', key, { url: HOOK, eventTypes: ['order.*'], ...body });

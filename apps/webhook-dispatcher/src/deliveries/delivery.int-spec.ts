@@ -9,6 +9,7 @@ import type { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
 import { WebhookDispatcherModule } from '../webhook-dispatcher.module';
 import { eventually } from '../../../../test/support/eventually';
+import { commitEvent, orderCreatedEvent } from '../../../../test/support/factories/events';
 import {
   createTestDatabase,
   ensureTestTopics,
@@ -200,24 +201,7 @@ let orderCounter = 0;
 
 /** Appends an order.created (v2) for a new order; returns its event id and order id. */
 async function orderCreated(tenantId: string, orderId = `ord_${++orderCounter}_${randomUUID()}`) {
-  const event = buildEvent({
-    eventType: 'order.created',
-    tenantId,
-    resourceId: orderId,
-    sequence: 1,
-    source: 'tidings/api',
-    data: {
-      orderId,
-      customer: { id: 'cus_1' },
-      currency: 'EUR',
-      items: [{ sku: 'SKU-1', quantity: 2, unitPriceMinor: 1250 }],
-      totalMinor: 2500,
-      status: 'pending',
-      notes: null,
-      metadata: {},
-    },
-  });
-  await transaction(ctx.ds, (tx) => appendEvent(tx, event));
+  const event = await commitEvent(ctx.ds, orderCreatedEvent({ tenantId, orderId }));
   return { eventId: event.eventId, orderId };
 }
 
