@@ -1,30 +1,39 @@
+import type { INestApplication } from '@nestjs/common';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { registerTracing } from '@tidings/runtime';
 import type { TestApi } from './support/api-app';
 import { eventually } from './support/eventually';
 import { startPipeline, type Pipeline } from './support/pipeline';
+import { type Family, scrape } from './support/prometheus';
 import { SseClient } from './support/sse-client';
 import { createTenant, type TestTenant } from './support/tenant';
 
 /**
  * One trace from the client's request to the subscriber's: api, relay, dispatcher and gateway in-process on real
- * Postgres and Kafka, with spans exported to memory through the runtime's tracing module.
+ * Postgres and Kafka, with spans exported to memory through the runtime's tracing module. Then the metrics that
+ * traffic left on each app's /metrics (end-to-end latencies, consumer lag), as Prometheus' text format parses.
  */
+type Started = { app: INestApplication; url: string };
+
 const exporter = new InMemorySpanExporter();
 let release: () => Promise<void>;
 let pipeline: Pipeline;
 let api: TestApi;
 let gatewayUrl: string;
+let relay: Started;
+let dispatcher: Started;
+let gateway: Started;
 let tenant: TestTenant;
 
 beforeAll(async () => {
   release = registerTracing({ exporter, serviceName: 'tidings-test', simple: true });
   pipeline = await startPipeline();
   api = await pipeline.startApi();
-  await pipeline.startRelay();
-  await pipeline.startDispatcher();
-  gatewayUrl = (await pipeline.startGateway()).url;
+  relay = await pipeline.startRelay();
+  dispatcher = await pipeline.startDispatcher();
+  gateway = await pipeline.startGateway();
+  gatewayUrl = gateway.url;
   tenant = await createTenant(pipeline.ds);
 });
 
@@ -145,4 +154,74 @@ it('starts a new trace for an invalid traceparent, and the webhook still carries
     .getFinishedSpans()
     .find((s) => s.kind === SpanKind.SERVER && s.spanContext().traceId === traceId);
   expect(server?.parentSpanContext).toBeUndefined();
+});
+
+describe('metrics after that traffic', () => {
+  const apps = () =>
+    [
+      ['api', api.app, api.url],
+      ['outbox-relay', relay.app, relay.url],
+      ['webhook-dispatcher', dispatcher.app, dispatcher.url],
+      ['sse-gateway', gateway.app, gateway.url],
+    ] as const;
+  /** A histogram's observation count and sum, from its _count and _sum samples. */
+  const histogram = (families: Map<string, Family>, name: string) => {
+    const family = families.get(name);
+    expect(family?.type).toBe('histogram');
+    const sample = (suffix: string) => family!.values.find((v) => v.metricName === `${name}${suffix}`)!.value;
+    const inf = family!.values.find((v) => v.metricName === `${name}_bucket` && v.labels.le === '+Inf')!;
+    return { count: sample('_count'), sum: sample('_sum'), inf: inf.value };
+  };
+
+  it('exposes every series of every app in Prometheus format, labelled with its app', async () => {
+    for (const [name, app, url] of apps()) {
+      const families = await scrape(app, url);
+      expect(families.size).toBeGreaterThan(10);
+      for (const family of families.values())
+        for (const sample of family.values)
+          expect({ metric: family.name, app: sample.labels.app }).toEqual({ metric: family.name, app: name });
+    }
+  });
+
+  it('measures commit → Kafka, commit → webhook 2xx and commit → SSE frame for the events sent', async () => {
+    const toKafka = histogram(await scrape(relay.app, relay.url), 'tidings_relay_commit_to_kafka_seconds');
+    // The two orders and the subscription's own event.
+    expect(toKafka.count).toBeGreaterThanOrEqual(3);
+    // Observed once the outcome is written, just after the receiver's answer.
+    const toWebhook = await eventually(async () => {
+      const h = histogram(
+        await scrape(dispatcher.app, dispatcher.url),
+        'tidings_webhook_commit_to_delivered_seconds',
+      );
+      expect(h.count).toBe(2);
+      return h;
+    });
+    const toSse = histogram(await scrape(gateway.app, gateway.url), 'tidings_sse_commit_to_sent_seconds');
+    expect(toSse.count).toBeGreaterThanOrEqual(1);
+    for (const h of [toKafka, toWebhook, toSse]) {
+      expect(h.sum).toBeGreaterThan(0);
+      expect(h.inf).toBe(h.count);
+      // No observation is older than this test file.
+      expect(h.sum / h.count).toBeLessThan(300);
+    }
+  });
+
+  it("reports the dispatcher's and the gateway's consumer lag per group and partition, 0 once consumed", async () => {
+    for (const [app, group] of [
+      [dispatcher, /webhook-dispatcher$/],
+      [gateway, /^sse-/],
+    ] as const) {
+      await eventually(async () => {
+        const lag = (await scrape(app.app, app.url)).get('tidings_kafka_consumer_lag');
+        expect(lag?.type).toBe('gauge');
+        const order = lag!.values.filter((v) => /events\.order$/.test(String(v.labels.topic)));
+        // Every partition of the topic (the pipeline's 3), each labelled with its group.
+        expect(order.map((v) => v.labels.partition).sort()).toEqual(['0', '1', '2']);
+        for (const v of lag!.values) {
+          expect(String(v.labels.group)).toMatch(group);
+          expect(v.value).toBe(0);
+        }
+      });
+    }
+  });
 });

@@ -11,6 +11,7 @@ import {
 import type {
   Consumer,
   ConsumerOptions,
+  GroupOffset,
   IncomingMessage,
   KafkaClient,
   OutgoingMessage,
@@ -86,6 +87,21 @@ export class InMemoryKafka implements KafkaClient {
 
   disconnect(): Promise<void> {
     return Promise.resolve();
+  }
+
+  groupOffsets(groupId: string, topics: string[]): Promise<GroupOffset[]> {
+    if (this.down) return Promise.reject(new Error('in-memory kafka is down'));
+    return Promise.resolve(
+      topics.flatMap((topic) =>
+        (this.topics.get(topic) ?? []).map((log, partition) => ({
+          topic,
+          partition,
+          committed: this.committedOffset(groupId, topic, partition) ?? null,
+          start: 0,
+          end: log.length,
+        })),
+      ),
+    );
   }
 
   /** Every message of a topic, partition by partition, in offset order. */

@@ -88,6 +88,17 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  /** The next offset the group will read (what it committed), or null when it has committed none. */
+  committed: number | null;
+  /** The offset of the partition's oldest retained record (its low watermark). */
+  start: number;
+  /** The offset the next record of the partition will get (its high watermark). */
+  end: number;
+}
+
 export interface KafkaClient {
   /** Creates missing topics (existing ones are left as they are) and waits for their leaders. */
   ensureTopics(topics: string[], partitions: number): Promise<void>;
@@ -95,5 +106,7 @@ export interface KafkaClient {
   createConsumer(options: ConsumerOptions): Consumer;
   /** True when the cluster answers a metadata request; used by readiness checks. */
   ping(): Promise<boolean>;
+  /** Per partition of `topics`: the group's committed offset (null: none yet) and the partition's end offset. */
+  groupOffsets(groupId: string, topics: string[]): Promise<GroupOffset[]>;
   disconnect(): Promise<void>;
 }

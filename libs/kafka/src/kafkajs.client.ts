@@ -22,6 +22,7 @@ import {
 import type {
   Consumer,
   ConsumerOptions,
+  GroupOffset,
   IncomingMessage,
   KafkaClient,
   OutgoingMessage,
@@ -232,6 +233,29 @@ export class KafkaJsClient implements KafkaClient {
 
   createConsumer(options: ConsumerOptions): Consumer {
     return new KafkaJsConsumer(this.kafka, options, this.log, () => this.createProducer());
+  }
+
+  async groupOffsets(groupId: string, topics: string[]): Promise<GroupOffset[]> {
+    const admin = await this.getAdmin();
+    const [committed, ends] = await Promise.all([
+      admin.fetchOffsets({ groupId, topics }),
+      Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))),
+    ]);
+    const byPartition = new Map(
+      committed.flatMap((t) => t.partitions.map((p) => [`${t.topic}|${p.partition}`, Number(p.offset)])),
+    );
+    return ends.flatMap(({ topic, partitions }) =>
+      partitions.map((p) => {
+        const offset = byPartition.get(`${topic}|${p.partition}`) ?? -1;
+        return {
+          topic,
+          partition: p.partition,
+          committed: offset < 0 ? null : offset,
+          start: Number(p.low),
+          end: Number(p.high),
+        };
+      }),
+    );
   }
 
   async ping(): Promise<boolean> {

@@ -13,6 +13,20 @@ export function createRegistry(app: string): Registry {
   return registry;
 }
 
+/**
+ * Buckets of the commit → Kafka / webhook / SSE histograms, in seconds: 10 ms (a quiet pipeline) to a day (a
+ * webhook delivered on its last retry, DEFAULT_RETRY_SCHEDULE), so the e2e SLOs (p99 under a second) and the
+ * retried tail are both readable.
+ */
+export const E2E_LATENCY_BUCKETS = [
+  0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1_800, 7_200, 86_400,
+];
+
+/** Seconds from an event's commit (its `timestamp`, set in the transaction that wrote it) to `at`. */
+export function secondsSinceCommit(timestamp: string | Date, at = Date.now()): number {
+  return Math.max(0, at - new Date(timestamp).getTime()) / 1000;
+}
+
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {

@@ -14,8 +14,10 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { dataSourceOptions, type DbConfig } from '@tidings/db';
 import { KafkaJsClient, type KafkaClient, type KafkaConfig } from '@tidings/kafka';
 
+import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import type { z } from 'zod';
+import { watchConsumerLag } from './consumer-lag';
 import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health.controller';
 import { createAccessLog, createLogger, loggerModule } from './logging';
 import {
@@ -100,16 +102,20 @@ export class RuntimeModule implements NestModule {
         { provide: METRICS_REGISTRY, useValue: createRegistry(options.app) },
         {
           provide: KAFKA_CLIENT,
-          useFactory: () =>
-            new KafkaJsClient({
-              brokers: config.KAFKA_BROKERS,
-              clientId: `tidings-${options.app}`,
-              log: (level, message, fields) => {
-                if (level === 'error') kafkaLogger.error({ kafka: fields }, message);
-                else if (level === 'warn') kafkaLogger.warn({ kafka: fields }, message);
-                else kafkaLogger.log({ kafka: fields }, message);
-              },
-            }),
+          inject: [METRICS_REGISTRY],
+          useFactory: (registry: Registry) =>
+            watchConsumerLag(
+              registry,
+              new KafkaJsClient({
+                brokers: config.KAFKA_BROKERS,
+                clientId: `tidings-${options.app}`,
+                log: (level, message, fields) => {
+                  if (level === 'error') kafkaLogger.error({ kafka: fields }, message);
+                  else if (level === 'warn') kafkaLogger.warn({ kafka: fields }, message);
+                  else kafkaLogger.log({ kafka: fields }, message);
+                },
+              }),
+            ),
         },
         {
           // Every app's requests need the database. An app that needs Kafka adds its own check (its producer or

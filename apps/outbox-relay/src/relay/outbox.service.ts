@@ -14,6 +14,8 @@ export interface PendingEvent {
   /** `<resourceType>/<resourceId>`: the unit of order (invariant 4) that parking holds back as a whole. */
   resource: string;
   message: KafkaRecord;
+  /** When the event was committed (its envelope's `timestamp`). */
+  occurredAt: Date;
   /** The PRODUCER span of this publish, child of the context stored with the event; its traceparent is the record's. */
   span: TraceSpan;
 }
@@ -57,6 +59,7 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
     seq: Number(row.seq),
     position: Number(row.position),
     resource: `${row.resource_type}/${row.resource_id}`,
+    occurredAt: row.occurred_at,
     message: toKafkaMessage(envelopeFromRawRow(row), { topicPrefix, traceparent: span.traceparent }),
     span,
   };

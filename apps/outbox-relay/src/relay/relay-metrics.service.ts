@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@tidings/runtime';
+import { E2E_LATENCY_BUCKETS, METRICS_REGISTRY } from '@tidings/runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The relay's own metrics, registered on the app's registry (served at /metrics). */
@@ -17,8 +17,15 @@ export class RelayMetrics {
   readonly batchDuration: Histogram;
   readonly failures: Counter<'stage'>;
   readonly stageDuration: Histogram<'stage'>;
+  readonly commitToKafka: Histogram;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    this.commitToKafka = new Histogram({
+      name: 'tidings_relay_commit_to_kafka_seconds',
+      help: "From an event's commit (its timestamp) to Kafka's acknowledgement of its record",
+      buckets: E2E_LATENCY_BUCKETS,
+      registers: [registry],
+    });
     this.leader = new Gauge({
       name: 'tidings_relay_leader',
       help: '1 while this relay holds at least one sequencing shard and does its work, 0 while it holds none',

@@ -12,7 +12,7 @@ import {
   type KafkaClient,
   type Producer,
 } from '@tidings/kafka';
-import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import { APP_CONFIG, KAFKA_CLIENT, secondsSinceCommit } from '@tidings/runtime';
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
@@ -328,6 +328,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.leases.assertValid(lease);
     try {
       await producer.send(ready.map((e) => e.message));
+      const acked = Date.now();
+      for (const e of ready) this.metrics.commitToKafka.observe(secondsSinceCommit(e.occurredAt, acked));
       outcome.published.push(...ready);
       return;
     } catch (error) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@tidings/runtime';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { E2E_LATENCY_BUCKETS, METRICS_REGISTRY } from '@tidings/runtime';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type DisconnectReason = 'client_closed' | 'slow_consumer' | 'shutdown' | 'error' | 'revoked';
 
@@ -11,8 +11,15 @@ export class SseMetrics {
   readonly replayed: Counter;
   readonly disconnects: Counter<'reason'>;
   readonly gapFills: Counter;
+  readonly commitToSent: Histogram;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry) {
+    this.commitToSent = new Histogram({
+      name: 'tidings_sse_commit_to_sent_seconds',
+      help: "From an event's commit (its timestamp) to its live frame written to the gateway's streams",
+      buckets: E2E_LATENCY_BUCKETS,
+      registers: [registry],
+    });
     this.connections = new Gauge({
       name: 'tidings_sse_connections',
       help: 'Open SSE connections on this gateway',

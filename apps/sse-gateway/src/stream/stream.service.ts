@@ -12,6 +12,7 @@ import {
   bearerToken,
   clientAddress,
   ForbiddenProblem,
+  secondsSinceCommit,
   SpanKind,
   startSpan,
   TooManyRequestsProblem,
@@ -323,6 +324,8 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
         this.close(conn, 'error');
       }
     }
+    // Once per event, not per stream: the latency of the pipeline, whatever the number of listeners.
+    if (streams > 0) this.metrics.commitToSent.observe(secondsSinceCommit(e.timestamp));
     span.setAttributes({ 'tidings.streams': streams });
     span.end();
     // The key's streams end after the event itself, so a stream of api_key.* still sees its own key revoked.

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@tidings/runtime';
+import { E2E_LATENCY_BUCKETS, METRICS_REGISTRY } from '@tidings/runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 
@@ -15,8 +15,15 @@ export class DeliveryMetrics {
   readonly subscriptionsFailing: Counter;
   readonly deadLettersPublished: Counter;
   readonly recorded: Counter<'path'>;
+  readonly commitToDelivered: Histogram;
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, ds: DataSource) {
+    this.commitToDelivered = new Histogram({
+      name: 'tidings_webhook_commit_to_delivered_seconds',
+      help: "From an event's commit (its timestamp) to the receiver's 2xx, per delivery (retries included)",
+      buckets: E2E_LATENCY_BUCKETS,
+      registers: [registry],
+    });
     this.deliveries = new Counter({
       name: 'tidings_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome (succeeded, failed = will retry, dead = schedule exhausted)',

@@ -7,7 +7,8 @@ import {
   renderAtVersion,
   versionInfo,
 } from '@tidings/events';
-import { APP_CONFIG, SpanKind, startSpan, WakeUp } from '@tidings/runtime';
+import { APP_CONFIG, secondsSinceCommit, SpanKind, startSpan, WakeUp } from '@tidings/runtime';
+import { DeliveryMetrics } from './delivery-metrics.service';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
@@ -151,6 +152,7 @@ export class DeliveryWorker {
     @Inject(APP_CONFIG) private readonly config: WebhookDispatcherConfig,
     private readonly sender: DeliverySender,
     private readonly outcomes: DeliveryOutcomes,
+    private readonly metrics: DeliveryMetrics,
   ) {
     this.laneLimit = 2 * config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION;
     this.totalLimit = 2 * config.WEBHOOK_WORKER_CONCURRENCY;
@@ -476,7 +478,11 @@ export class DeliveryWorker {
     if (result.statusCode !== null) span.setAttributes({ 'http.response.status_code': result.statusCode });
     span.end(isSuccess(result) ? undefined : errorOf(result));
     const next = await this.outcomes.record(attempt, result);
-    if (!isSuccess(result)) this.logFailure(row, envelope, result, next);
+    if (isSuccess(result))
+      this.metrics.commitToDelivered.observe(
+        secondsSinceCommit(envelope.timestamp, attempt.answeredAt.getTime()),
+      );
+    else this.logFailure(row, envelope, result, next);
     if (next) this.wakeAt(next.getTime());
   }
 
