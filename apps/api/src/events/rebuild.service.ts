@@ -1,11 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { envelopeFromLogRow, EventLogEntity, transaction, type Tx } from '@tidings/db';
 import { DataSource } from 'typeorm';
-import { applyMessageEvent, type MessageState } from '../messages/message.fold';
-import { applyOrderEvent, type OrderState } from '../orders/order.fold';
+import { MESSAGE } from '../messages/message.resource';
+import { ORDER } from '../orders/order.resource';
+import type { BaseState, Resource } from '../resources/resource';
+
+/** The resources whose projections are folds of the log (each defined once with the aggregate kit). */
+// Each resource only ever gets its own states back, so the list may forget their types.
+export const REBUILT = [ORDER, MESSAGE] as unknown as readonly Resource[];
 
 export interface ProjectionDifference {
-  table: 'orders' | 'messages';
+  /** The projection's table (`orders`, `messages`, …). */
+  table: string;
   id: string;
   /** Columns whose values differ; every column when the row exists on one side only. */
   columns: string[];
@@ -15,13 +21,13 @@ export interface ProjectionDifference {
 
 export interface RebuildReport {
   events: number;
-  orders: number;
-  messages: number;
   /** Rows where the live projection and the log disagree (at most MAX_REPORTED_DIFFERENCES are listed). */
   differenceCount: number;
   differences: ProjectionDifference[];
   /** Whether the live tables were replaced by the rebuilt ones. */
   applied: boolean;
+  /** Rebuilt rows per projection table, e.g. `orders: 16`. */
+  [table: string]: number | boolean | ProjectionDifference[];
 }
 
 // Reading 5,000 events and writing 500 rows per statement keeps memory flat and statements well under
@@ -30,79 +36,18 @@ const READ_BATCH = 5_000;
 const WRITE_BATCH = 500;
 const MAX_REPORTED_DIFFERENCES = 100;
 
-const ORDER_COLUMNS = [
-  'id',
-  'tenant_id',
-  'customer_id',
-  'currency',
-  'items',
-  'total_minor',
-  'status',
-  'notes',
-  'metadata',
-  'payment_reference',
-  'carrier',
-  'tracking_number',
-  'cancel_reason',
-  'version',
-  'created_at',
-  'updated_at',
-  'deleted_at',
-];
-const orderRow = (o: OrderState): unknown[] => [
-  o.id,
-  o.tenantId,
-  o.customerId,
-  o.currency,
-  JSON.stringify(o.items),
-  o.totalMinor,
-  o.status,
-  o.notes,
-  JSON.stringify(o.metadata),
-  o.paymentReference,
-  o.carrier,
-  o.trackingNumber,
-  o.cancelReason,
-  o.version,
-  o.createdAt,
-  o.updatedAt,
-  o.deletedAt,
-];
-
-const MESSAGE_COLUMNS = [
-  'id',
-  'tenant_id',
-  'sender',
-  'channel',
-  'body',
-  'metadata',
-  'version',
-  'created_at',
-  'deleted_at',
-];
-const messageRow = (m: MessageState): unknown[] => [
-  m.id,
-  m.tenantId,
-  m.from,
-  m.channel,
-  m.body,
-  JSON.stringify(m.metadata),
-  m.version,
-  m.createdAt,
-  m.deletedAt,
-];
-
 /**
- * Rebuilds the orders and messages projections from the event log alone: every resource's events are
- * folded in sequence order (the same folds `GET /orders/:id?asOf=` uses) into session-private temporary
- * tables `orders_rebuild` / `messages_rebuild`, which are then compared with the live tables field by field.
+ * Rebuilds every projection in REBUILT (orders, messages, …) from the event log alone: every resource's
+ * events are folded in sequence order (the fold its mutations write the row with, and `asOf` reads) into
+ * session-private temporary tables `<table>_rebuild`, which are then compared with the live tables field by
+ * field.
  *
  * - Check (default): runs in one REPEATABLE READ snapshot, so the log and the projections it compares are
  *   the same committed state even while the API keeps writing (a mutation commits its row and its event
  *   together). Changes nothing.
- * - Apply: first takes EXCLUSIVE locks on `orders` and `messages` (mutations wait; reads continue), then
- *   replaces both tables' contents with the rebuilt rows in the same transaction: readers see the old or
- *   the new projection, never a mix, and a failure leaves the live tables untouched.
+ * - Apply: first takes EXCLUSIVE locks on the projection tables (mutations wait; reads continue), then
+ *   replaces their contents with the rebuilt rows in the same transaction: readers see the old or the new
+ *   projection, never a mix, and a failure leaves the live tables untouched.
  *
  * A contradictory log (a sequence gap, an event before its resource's creation) aborts the rebuild.
  */
@@ -114,26 +59,33 @@ export class RebuildService {
   run(options: { apply?: boolean; readBatch?: number } = {}): Promise<RebuildReport> {
     const apply = options.apply ?? false;
     const readBatch = options.readBatch ?? READ_BATCH;
+    const tables = REBUILT.map((r) => r.table);
     return transaction(
       this.ds,
       async (tx) => {
-        if (apply) await tx.query('LOCK TABLE orders, messages IN EXCLUSIVE MODE');
-        await tx.query(
-          'CREATE TEMPORARY TABLE orders_rebuild (LIKE orders INCLUDING DEFAULTS) ON COMMIT DROP',
-        );
-        await tx.query(
-          'CREATE TEMPORARY TABLE messages_rebuild (LIKE messages INCLUDING DEFAULTS) ON COMMIT DROP',
-        );
-        const counts = await this.replay(tx, readBatch);
-        const { count, differences } = await this.compare(tx);
-        if (apply) {
-          // DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe for concurrent snapshot readers.
-          await tx.query('DELETE FROM orders');
-          await tx.query('INSERT INTO orders SELECT * FROM orders_rebuild');
-          await tx.query('DELETE FROM messages');
-          await tx.query('INSERT INTO messages SELECT * FROM messages_rebuild');
+        if (apply) await tx.query(`LOCK TABLE ${tables.join(', ')} IN EXCLUSIVE MODE`);
+        for (const table of tables) {
+          await tx.query(
+            `CREATE TEMPORARY TABLE ${table}_rebuild (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`,
+          );
         }
-        return { ...counts, differenceCount: count, differences, applied: apply };
+        const counts = await this.replay(tx, readBatch);
+        const { count, differences } = await this.compare(tx, tables);
+        if (apply) {
+          for (const table of tables) {
+            // DELETE, not TRUNCATE: TRUNCATE is not MVCC-safe for concurrent snapshot readers.
+            await tx.query(`DELETE FROM ${table}`);
+            await tx.query(`INSERT INTO ${table} SELECT * FROM ${table}_rebuild`);
+          }
+        }
+        const report: RebuildReport = {
+          ...counts,
+          events: counts.events,
+          differenceCount: count,
+          differences,
+          applied: apply,
+        };
+        return report;
       },
       // Apply holds locks that make READ COMMITTED consistent; check relies on one snapshot instead.
       apply ? 'READ COMMITTED' : 'REPEATABLE READ',
@@ -141,37 +93,25 @@ export class RebuildService {
   }
 
   /** Streams the log by (resource_type, resource_id, sequence), its unique index, folding one resource at a time. */
-  private async replay(
-    tx: Tx,
-    readBatch: number,
-  ): Promise<{ events: number; orders: number; messages: number }> {
-    const orders: OrderState[] = [];
-    const messages: MessageState[] = [];
-    const counts = { events: 0, orders: 0, messages: 0 };
-    let order: OrderState | null = null;
-    let message: MessageState | null = null;
+  private async replay(tx: Tx, readBatch: number): Promise<Record<string, number>> {
+    const byType = new Map(REBUILT.map((r) => [r.type, r]));
+    const pending = new Map<Resource, BaseState[]>(REBUILT.map((r) => [r, []]));
+    const counts: Record<string, number> = {
+      events: 0,
+      ...Object.fromEntries(REBUILT.map((r) => [r.table, 0])),
+    };
+    let current: { resource: Resource; state: BaseState | null } | null = null;
 
+    const flush = async (resource: Resource, force: boolean) => {
+      const rows = pending.get(resource)!;
+      if (force || rows.length >= WRITE_BATCH) {
+        counts[resource.table] += await this.insert(tx, resource, rows.splice(0));
+      }
+    };
     const write = async (force: boolean) => {
-      if (order) orders.push(order);
-      if (message) messages.push(message);
-      order = null;
-      message = null;
-      if (force || orders.length >= WRITE_BATCH) {
-        counts.orders += await this.insert(
-          tx,
-          'orders_rebuild',
-          ORDER_COLUMNS,
-          orders.splice(0).map(orderRow),
-        );
-      }
-      if (force || messages.length >= WRITE_BATCH) {
-        counts.messages += await this.insert(
-          tx,
-          'messages_rebuild',
-          MESSAGE_COLUMNS,
-          messages.splice(0).map(messageRow),
-        );
-      }
+      if (current?.state) pending.get(current.resource)!.push(current.state);
+      current = null;
+      for (const resource of REBUILT) await flush(resource, force);
     };
 
     let cursor = { type: '', id: '', sequence: 0 };
@@ -179,7 +119,7 @@ export class RebuildService {
       const rows = await tx
         .getRepository(EventLogEntity)
         .createQueryBuilder('e')
-        .where(`e.resourceType IN ('order', 'message')`)
+        .where('e.resourceType IN (:...types)', { types: [...byType.keys()] })
         .andWhere('(e.resourceType, e.resourceId, e.sequence) > (:type, :id, :sequence)', cursor)
         .orderBy('e.resourceType', 'ASC')
         .addOrderBy('e.resourceId', 'ASC')
@@ -187,10 +127,11 @@ export class RebuildService {
         .limit(readBatch)
         .getMany();
       for (const row of rows) {
-        if (row.resourceType !== cursor.type || row.resourceId !== cursor.id) await write(false);
-        const event = envelopeFromLogRow(row);
-        if (event.resourceType === 'order') order = applyOrderEvent(order, event);
-        else message = applyMessageEvent(message, event);
+        if (row.resourceType !== cursor.type || row.resourceId !== cursor.id) {
+          await write(false);
+          current = { resource: byType.get(row.resourceType)!, state: null };
+        }
+        current!.state = current!.resource.applyEvent(current!.state, envelopeFromLogRow(row));
         counts.events += 1;
         cursor = { type: row.resourceType, id: row.resourceId, sequence: row.sequence };
       }
@@ -200,20 +141,27 @@ export class RebuildService {
     return counts;
   }
 
-  private async insert(tx: Tx, table: string, columns: string[], rows: unknown[][]): Promise<number> {
-    if (rows.length === 0) return 0;
-    const values = rows.map(
-      (row, r) => `(${row.map((_, c) => `$${r * columns.length + c + 1}`).join(', ')})`,
+  private async insert(tx: Tx, resource: Resource, states: BaseState[]): Promise<number> {
+    if (states.length === 0) return 0;
+    const columns = resource.columns.map((c) => c.column);
+    const values = states.map(
+      (_, r) => `(${columns.map((_c, c) => `$${r * columns.length + c + 1}`).join(', ')})`,
     );
-    await tx.query(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(', ')}`, rows.flat());
-    return rows.length;
+    await tx.query(
+      `INSERT INTO ${resource.table}_rebuild (${columns.join(', ')}) VALUES ${values.join(', ')}`,
+      states.flatMap((s) => resource.toParams(s)),
+    );
+    return states.length;
   }
 
   /** Field-by-field comparison of whole rows (as jsonb, so every column counts, including version and timestamps). */
-  private async compare(tx: Tx): Promise<{ count: number; differences: ProjectionDifference[] }> {
+  private async compare(
+    tx: Tx,
+    tables: string[],
+  ): Promise<{ count: number; differences: ProjectionDifference[] }> {
     const differences: ProjectionDifference[] = [];
     let count = 0;
-    for (const table of ['orders', 'messages'] as const) {
+    for (const table of tables) {
       const rows: {
         id: string;
         live: Record<string, unknown> | null;
@@ -264,7 +212,7 @@ export async function rebuildCommand(
   const report = await new RebuildService(ds).run({ apply: args.includes('--apply') });
   // The summary goes to stderr so stdout stays one JSON document, for scripts.
   process.stderr.write(
-    `rebuilt ${report.orders} orders and ${report.messages} messages from ${report.events} events; ` +
+    `rebuilt ${REBUILT.map((r) => `${Number(report[r.table])} ${r.table}`).join(' and ')} from ${report.events} events; ` +
       `${report.differenceCount} differences from the live projection` +
       `${report.applied ? '; live projection replaced' : ''}\n`,
   );

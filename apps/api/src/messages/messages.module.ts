@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { ResourcesModule } from '../resources/resources.module';
 import { MessagesController } from './messages.controller';
 import { MessagesService } from './messages.service';
 
-@Module({ imports: [IdempotencyModule], controllers: [MessagesController], providers: [MessagesService] })
+@Module({ imports: [ResourcesModule], controllers: [MessagesController], providers: [MessagesService] })
 export class MessagesModule {}

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ResourcesModule } from '../resources/resources.module';
 import { OrderHistoryController } from './order-history.controller';
 import { OrderHistoryService } from './order-history.service';
 
@@ -7,6 +8,7 @@ import { OrderHistoryService } from './order-history.service';
  * `GET /orders/:id?asOf=`). Separate from the orders module, which writes: this one only reads the log.
  */
 @Module({
+  imports: [ResourcesModule],
   controllers: [OrderHistoryController],
   providers: [OrderHistoryService],
   exports: [OrderHistoryService],

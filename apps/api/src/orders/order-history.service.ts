@@ -1,15 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { envelopeFromLogRow, EventLogEntity } from '@tidings/db';
 import type { EventEnvelope } from '@tidings/events';
-import { NotFoundProblem, ProblemError } from '@tidings/runtime';
-import { DataSource } from 'typeorm';
+import { ProblemError } from '@tidings/runtime';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { parseTimestamp } from '../http/timestamp.validator';
-import { foldOrder, type OrderState } from './order.fold';
-import type { OrderView } from './orders.service';
+import { type AsOf, ResourcesService } from '../resources/resources.service';
+import { ORDER, type OrderView } from './order.resource';
 
-/** A point in an order's life: after its event with this sequence, or as of this instant. */
-export type AsOf = { sequence: number } | { time: Date };
+export type { AsOf } from '../resources/resources.service';
 
 // At most 9 digits: every such sequence fits event_log.sequence (an int), so the pattern is the whole rule.
 export const AS_OF_SEQUENCE = /^[1-9][0-9]{0,8}$/;
@@ -40,72 +37,17 @@ export function parseAsOf(raw: unknown): AsOf {
 
 /**
  * An order's past, straight from the event log: its full history, and its state at any earlier point,
- * folded from its events (the same fold the rebuild uses, so "as of now" equals the live projection).
+ * folded from its events (the fold the live row is written with, so "as of now" equals the live projection).
  */
 @Injectable()
 export class OrderHistoryService {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly resources: ResourcesService) {}
 
-  /**
-   * Every committed event of the order in sequence order, including events the relay has not positioned
-   * yet (`position: null`): an order's own history is ordered by `sequence`, which is final at commit, so
-   * there is no cursor to protect and the audit trail should not lag the order. Deleted orders keep their
-   * history. Unknown or another tenant's order: 404.
-   */
-  async history(t: TenantCtx, orderId: string): Promise<{ data: EventEnvelope[] }> {
-    const events = await this.events(t, orderId);
-    if (events.length === 0) throw new NotFoundProblem('Order', orderId);
-    return { data: events };
+  history(t: TenantCtx, orderId: string): Promise<{ data: EventEnvelope[] }> {
+    return this.resources.history(ORDER, t, orderId);
   }
 
-  /**
-   * The order as it was at `asOf`. 404 when it did not exist then: not created yet, or already deleted
-   * (like `GET /orders/:id` on a deleted order), or never (including another tenant's order).
-   */
-  async asOf(t: TenantCtx, orderId: string, asOf: AsOf): Promise<OrderView> {
-    const events = await this.events(t, orderId, asOf);
-    const state = foldOrder(events);
-    if (!state || state.deletedAt) {
-      throw new ProblemError(404, 'Not Found', `Order ${orderId} did not exist at ${describe(asOf)}`);
-    }
-    return toView(state);
+  asOf(t: TenantCtx, orderId: string, asOf: AsOf): Promise<OrderView> {
+    return this.resources.asOf(ORDER, t, orderId, asOf);
   }
-
-  private async events(t: TenantCtx, orderId: string, asOf?: AsOf): Promise<EventEnvelope[]> {
-    const qb = this.ds
-      .getRepository(EventLogEntity)
-      .createQueryBuilder('e')
-      .where('e.tenantId = :tenantId', { tenantId: t.tenantId })
-      .andWhere(`e.resourceType = 'order'`)
-      .andWhere('e.resourceId = :orderId', { orderId });
-    if (asOf && 'sequence' in asOf) qb.andWhere('e.sequence <= :sequence', { sequence: asOf.sequence });
-    if (asOf && 'time' in asOf) qb.andWhere('e.occurredAt <= :time', { time: asOf.time });
-    const rows = await qb.orderBy('e.sequence', 'ASC').getMany();
-    return rows.map(envelopeFromLogRow);
-  }
-}
-
-/** The same shape as `GET /orders/:id`, so a past state reads exactly like a present one. */
-function toView(o: OrderState): OrderView {
-  return {
-    id: o.id,
-    customerId: o.customerId,
-    currency: o.currency,
-    items: o.items,
-    totalMinor: o.totalMinor,
-    status: o.status,
-    notes: o.notes,
-    metadata: o.metadata,
-    paymentReference: o.paymentReference,
-    carrier: o.carrier,
-    trackingNumber: o.trackingNumber,
-    cancelReason: o.cancelReason,
-    version: o.version,
-    createdAt: o.createdAt.toISOString(),
-    updatedAt: o.updatedAt.toISOString(),
-  };
-}
-
-function describe(asOf: AsOf): string {
-  return 'sequence' in asOf ? `sequence ${asOf.sequence}` : asOf.time.toISOString();
 }

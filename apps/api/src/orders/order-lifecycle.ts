@@ -1,5 +1,5 @@
 import type { OrderStatus } from '@tidings/db';
-import type { EventData, KnownEventType } from '@tidings/events';
+import type { KnownEventType } from '@tidings/events';
 
 export type Transition = 'pay' | 'ship' | 'deliver' | 'cancel' | 'update';
 type StatusTransition = Exclude<Transition, 'update'>;
@@ -12,11 +12,6 @@ export const TRANSITION_EVENT = {
   cancel: 'order.cancelled',
   update: 'order.updated',
 } as const satisfies Record<Transition, KnownEventType>;
-
-/** A status transition with the payload of the event it emits, correlated so `tsc` checks the pair. */
-export type TransitionEvent = {
-  [K in StatusTransition]: { transition: K; data: EventData<(typeof TRANSITION_EVENT)[K]> };
-}[StatusTransition];
 
 /** Which statuses each transition may start from. Delivered and cancelled orders are final. */
 const FROM: Record<Transition, readonly OrderStatus[]> = {

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { ResourcesModule } from '../resources/resources.module';
 import { OrderHistoryModule } from './order-history.module';
 import { OrdersController } from './orders.controller';
 import { OrdersService } from './orders.service';
 
 @Module({
-  imports: [IdempotencyModule, OrderHistoryModule],
+  imports: [ResourcesModule, OrderHistoryModule],
   controllers: [OrdersController],
   providers: [OrdersService],
 })
