@@ -2,7 +2,13 @@ export * from './runtime.config';
 export * from './runtime.module';
 export * from './bootstrap';
 export * from './health.controller';
-export { E2E_LATENCY_BUCKETS, METRICS_REGISTRY, secondsSinceCommit } from './metrics.controller';
+export {
+  createRegistry,
+  E2E_LATENCY_BUCKETS,
+  HttpMetrics,
+  METRICS_REGISTRY,
+  secondsSinceCommit,
+} from './metrics.controller';
 export { lagOf, watchConsumerLag } from './consumer-lag';
 export * from './problem.filter';
 export * from './problems';
