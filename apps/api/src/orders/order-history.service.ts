@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EventEnvelope } from '@tidings/events';
-import { ProblemError } from '@tidings/runtime';
+import { ValidationProblem } from '@tidings/runtime';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import { parseTimestamp } from '../http/timestamp.validator';
 import { type AsOf, ResourcesService } from '../resources/resources.service';
@@ -28,9 +28,7 @@ export function asOfProblem(raw: unknown): string | undefined {
 export function parseAsOf(raw: unknown): AsOf {
   const problem = asOfProblem(raw);
   if (problem !== undefined)
-    throw new ProblemError(400, 'Validation Failed', `asOf ${problem}`, {
-      errors: [{ field: 'asOf', message: problem }],
-    });
+    throw new ValidationProblem([{ field: 'asOf', message: problem }], `asOf ${problem}`);
   const value = raw as string;
   return AS_OF_SEQUENCE.test(value) ? { sequence: Number(value) } : { time: parseTimestamp(value)! };
 }

@@ -525,6 +525,8 @@ describe('orders API', () => {
           title: expect.any(String) as string,
         });
         if (field) expect((res.body.errors ?? []).map((e) => e.field)).toContain(field);
+        // One kind for every 400 with field errors, whatever layer refuses it (the pipe or the service).
+        if (field) expect(res.body.type).toBe('https://tidings.dev/problems/validation-failed');
         expect(await t.writes()).toEqual(before);
       },
     );

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { OrderItem } from '@tidings/db';
 import type { EventData, TypedEvent } from '@tidings/events';
-import { ProblemError } from '@tidings/runtime';
+import { ConflictProblem, ValidationProblem } from '@tidings/runtime';
 import type { TenantCtx } from '../auth/tenant.decorator';
 import type { MutationRequest } from '../http/request.decorator';
 import { ResourcesService, type Filter } from '../resources/resources.service';
@@ -15,9 +15,10 @@ export type { OrderView } from './order.resource';
 function total(items: OrderItem[]): number {
   const sum = items.reduce((acc, i) => acc + i.quantity * i.unitPriceMinor, 0);
   if (!Number.isSafeInteger(sum))
-    throw new ProblemError(400, 'Bad Request', 'The order total is too large', {
-      errors: [{ field: 'items', message: 'quantity × unitPriceMinor summed must stay below 2^53' }],
-    });
+    throw new ValidationProblem(
+      [{ field: 'items', message: 'quantity × unitPriceMinor summed must stay below 2^53' }],
+      'The order total is too large',
+    );
   return sum;
 }
 
@@ -81,7 +82,7 @@ export class OrdersService {
           changes.customerId = dto.customerId;
         if (dto.items !== undefined) {
           if (order.status !== 'pending')
-            throw new ProblemError(409, 'Conflict', 'Items can only change while the order is pending', {
+            throw new ConflictProblem('Items can only change while the order is pending', {
               currentStatus: order.status,
               currentVersion: order.version,
             });
@@ -91,9 +92,10 @@ export class OrdersService {
         if (dto.notes !== undefined && dto.notes !== order.notes) changes.notes = dto.notes;
         if (dto.metadata !== undefined) changes.metadata = dto.metadata;
         if (Object.keys(changes).length === 0)
-          throw new ProblemError(400, 'Bad Request', 'The patch changes nothing', {
-            errors: [{ field: '(body)', message: 'name at least one field to change' }],
-          });
+          throw new ValidationProblem(
+            [{ field: '(body)', message: 'name at least one field to change' }],
+            'The patch changes nothing',
+          );
         return { eventType: TRANSITION_EVENT.update, data: { orderId: id, changes } };
       },
     );
@@ -159,10 +161,8 @@ export class OrdersService {
   }
 }
 
-function conflict(order: OrderState, transition: Transition): ProblemError {
-  return new ProblemError(
-    409,
-    'Conflict',
+function conflict(order: OrderState, transition: Transition): ConflictProblem {
+  return new ConflictProblem(
     `Cannot ${transition} an order that is ${order.status} (allowed from: ${allowedFrom(transition).join(', ')})`,
     { currentStatus: order.status, currentVersion: order.version },
   );
