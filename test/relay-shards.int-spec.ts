@@ -1,5 +1,6 @@
 // Sharded sequencing (issue 14): a deposed lease holder cannot write; three relays share 8 shards under
 // kill -9 of each, twice; one tenant's backlog does not hold another tenant's events back.
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { buildEvent } from '@tidings/events';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
@@ -11,7 +12,7 @@ import { eventually } from './support/eventually';
 import { writeConcurrently, writeOrderEvent } from './support/event-writer';
 import { kafkaBrokers } from './support/infra';
 import { readTopics } from './support/kafka-reader';
-import { expectComplete, expectPerResourceOrder, hasAll } from './support/relay-checks';
+import { expectComplete, expectOutboxDrained, expectPerResourceOrder, hasAll } from './support/relay-checks';
 import { relaySetup } from './support/relay-harness';
 
 const SHARDS = 8;
@@ -34,7 +35,12 @@ async function setup() {
 
 function leasesFor(ds: DataSource, url: string) {
   const config = { DATABASE_URL: url, RELAY_SHARD_LEASE_MS: 3_000, RELAY_SHARD_RENEW_MS: 1_000 };
-  return new ShardLeases(config as OutboxRelayConfig, ds, new RelayMetrics(new Registry()));
+  return new ShardLeases(
+    config as OutboxRelayConfig,
+    ds,
+    new SchedulerRegistry(),
+    new RelayMetrics(new Registry()),
+  );
 }
 
 describe('sharded sequencing', () => {
@@ -137,12 +143,7 @@ describe('sharded sequencing', () => {
       const records = await readTopics(kafkaBrokers(), t.topics, hasAll(written), 120_000);
       expectComplete(records, written);
       expectPerResourceOrder(records);
-      await eventually(async () => {
-        const [{ pending }] = (await t.ds.query(
-          'SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL',
-        )) as { pending: number }[];
-        expect(pending).toBe(0);
-      });
+      await expectOutboxDrained(t.ds);
     } finally {
       await t.teardown();
     }

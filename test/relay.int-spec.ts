@@ -2,7 +2,7 @@ import { eventually } from './support/eventually';
 import { writeConcurrently, writeOrderEvent } from './support/event-writer';
 import { kafkaBrokers, startDedicatedKafka } from './support/infra';
 import { readTopics } from './support/kafka-reader';
-import { expectComplete, expectPerResourceOrder, hasAll } from './support/relay-checks';
+import { expectComplete, expectOutboxDrained, expectPerResourceOrder, hasAll } from './support/relay-checks';
 import { relaySetup as setup } from './support/relay-harness';
 
 const TENANT = 'ten_relay';
@@ -100,12 +100,7 @@ describe('outbox relay', () => {
         const records = await readTopics(kafkaBrokers(), t.topics, hasAll(written));
         expectComplete(records, written);
         expectPerResourceOrder(records);
-        await eventually(async () => {
-          const [{ pending }] = (await t.ds.query(
-            'SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL',
-          )) as { pending: number }[];
-          expect(pending).toBe(0);
-        });
+        await expectOutboxDrained(t.ds);
       } finally {
         await t.teardown();
       }

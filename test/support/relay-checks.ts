@@ -1,3 +1,5 @@
+import type { DataSource } from 'typeorm';
+import { eventually } from './eventually';
 import type { ReadRecord } from './kafka-reader';
 
 /**
@@ -40,3 +42,13 @@ export const hasAll = (written: { eventId: string }[]) => (records: ReadRecord[]
   const ids = new Set(records.map((r) => r.event.eventId));
   return written.every((w) => ids.has(w.eventId));
 };
+
+/** Eventually nothing in the outbox is left unpublished (parked rows included: they count as unpublished). */
+export async function expectOutboxDrained(ds: DataSource): Promise<void> {
+  await eventually(async () => {
+    const [{ pending }] = (await ds.query(
+      'SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL',
+    )) as { pending: number }[];
+    expect(pending).toBe(0);
+  });
+}

@@ -1,3 +1,4 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
@@ -30,7 +31,7 @@ export class TestSequencer {
       RELAY_SHARD_LEASE_MS: 600_000,
       RELAY_SHARD_RENEW_MS: 60_000,
     } as OutboxRelayConfig;
-    this.leases = new ShardLeases(config, ds, new RelayMetrics(new Registry()));
+    this.leases = new ShardLeases(config, ds, new SchedulerRegistry(), new RelayMetrics(new Registry()));
   }
 
   /** Takes the shards; with `shared`, assignPositions on the same database sequences through this one. */

@@ -75,7 +75,6 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   onApplicationBootstrap(): void {
     this.running = true;
     this.connectProducer();
-    this.leases.start();
     this.loop = this.run();
   }
 

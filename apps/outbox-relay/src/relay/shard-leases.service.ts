@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from '@tidings/runtime';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -6,6 +7,8 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { OutboxRelayConfig } from '../outbox-relay.config';
 import { RelayMetrics } from './relay-metrics.service';
+
+const RENEWAL = 'relay-shard-leases';
 
 /** A shard this relay holds, with the fencing token its lease was granted under. */
 export interface ShardLease {
@@ -37,12 +40,11 @@ interface Held {
  * deposed holder's in-flight send can only repeat events already positioned (same eventId, same bytes).
  */
 @Injectable()
-export class ShardLeases {
+export class ShardLeases implements OnApplicationBootstrap {
   private readonly logger = new Logger('RelayShards');
   /** This process among the relays: host, pid and a random part (a restarted pid is another relay). */
   readonly id = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly held = new Map<number, Held>();
-  private timer?: NodeJS.Timeout;
   private maintaining?: Promise<void>;
   private stopped = false;
   private client: Client | null = null;
@@ -50,20 +52,27 @@ export class ShardLeases {
   constructor(
     @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
     private readonly ds: DataSource,
+    private readonly scheduler: SchedulerRegistry,
     private readonly metrics: RelayMetrics,
   ) {}
 
   /** Takes a first share at once, then keeps the leases every RELAY_SHARD_RENEW_MS. */
-  start(): void {
-    this.stopped = false;
+  onApplicationBootstrap(): void {
+    this.scheduler.addInterval(
+      RENEWAL,
+      setInterval(() => void this.tick(), this.config.RELAY_SHARD_RENEW_MS),
+    );
     void this.tick();
-    this.timer = setInterval(() => void this.tick(), this.config.RELAY_SHARD_RENEW_MS);
   }
 
-  /** Stops renewing and hands every shard back (the others take them at their next renewal). */
+  /**
+   * Stops renewing and hands every shard back (the others take them at their next renewal). Called by the
+   * worker once its batches are finished: renewals go on until then (ScheduleModule, a global module, clears
+   * its intervals only after the app module's shutdown hooks).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    if (this.scheduler.doesExist('interval', RENEWAL)) this.scheduler.deleteInterval(RENEWAL);
     await this.maintaining;
     const all = [...this.held.keys()];
     for (const shard of all) this.held.get(shard)!.release = true;
