@@ -1,25 +1,11 @@
-import type { INestApplication } from '@nestjs/common';
-import { createDataSource } from '@tidings/db';
-import { allEventTopics, type EventEnvelope } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
+import type { EventEnvelope } from '@tidings/events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
-import type { SseGatewayConfig } from '../apps/sse-gateway/src/sse-gateway.config';
-import { SseGatewayModule } from '../apps/sse-gateway/src/sse-gateway.module';
-import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
-import { ensureTopics } from '../scripts/infra/topics';
-import { startApi } from './support/api-app';
 import { eventually } from './support/eventually';
-import { createTestDatabase, crossAppEnv, startDedicatedKafka, testTopicPrefix } from './support/infra';
+import { startDedicatedKafka } from './support/infra';
+import { type PipelineApp as App, startPipeline } from './support/pipeline';
 import { SseClient } from './support/sse-client';
 import { createTenant } from './support/tenant';
-import { WebhookReceiver } from './support/webhook-receiver';
-
-type App = 'api' | 'outbox-relay' | 'webhook-dispatcher' | 'sse-gateway';
 
 /**
  * The readiness answers docs/operations.md documents, keyed `<app> <phase>`: the test compares every app's
@@ -50,51 +36,32 @@ async function readiness(url: string): Promise<{ status: number; body: unknown }
  */
 async function setup() {
   const broker = await startDedicatedKafka();
-  const prefix = testTopicPrefix();
   // Topics are provisioned (npm run dev does it) before the outage begins.
-  await ensureTopics(broker.brokers, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
+  const pipeline = await startPipeline({ brokers: broker.brokers, env: { NODE_ENV: 'test' } });
   await broker.stop();
 
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 3);
-  await ds.initialize();
-  const receiver = await WebhookReceiver.start();
-  const common = { ...crossAppEnv(db.url, prefix, broker.brokers), NODE_ENV: 'test' };
-  const apps: INestApplication[] = [];
-  const urls = {} as Record<App, string>;
-  const api = await startApi(db.url, {
-    ...common,
-    WEBHOOK_ALLOW_HTTP: 'true',
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-  });
-  apps.push(api.app);
-  urls.api = api.url;
-  const relay = await createApp<OutboxRelayConfig>(
-    () => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0', RELAY_SHARD_RENEW_MS: '200' }),
-    { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
-  );
-  apps.push(relay.app);
-  urls['outbox-relay'] = relay.url;
-  const dispatcher = await createApp<WebhookDispatcherConfig>(
-    () =>
-      WebhookDispatcherModule.forRoot({
-        ...common,
-        DISPATCHER_PORT: '0',
-        WEBHOOK_POLL_MAX_MS: '50',
-        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-      }),
-    { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
-  );
-  apps.push(dispatcher.app);
-  urls['webhook-dispatcher'] = dispatcher.url;
-  const gateway = await createApp<SseGatewayConfig>(
-    () => SseGatewayModule.forRoot({ ...common, SSE_PORT: '0', SSE_RETRY_MS: '100' }),
-    { app: 'sse-gateway', port: (c) => c.SSE_PORT },
-  );
-  apps.push(gateway.app);
-  urls['sse-gateway'] = gateway.url;
+  const { ds, receiver } = pipeline;
+  const api = await pipeline.startApi();
+  const relay = await pipeline.startRelay({ RELAY_SHARD_RENEW_MS: '200' });
+  const dispatcher = await pipeline.startDispatcher({ WEBHOOK_POLL_MAX_MS: '50' });
+  const gateway = await pipeline.startGateway({ SSE_RETRY_MS: '100' });
+  const urls: Record<App, string> = {
+    api: api.url,
+    'outbox-relay': relay.url,
+    'webhook-dispatcher': dispatcher.url,
+    'sse-gateway': gateway.url,
+  };
 
   const streams: SseClient[] = [];
+  /** The tenant's order events in the log, positioned, in position order. */
+  const positionedOrders = async (tenantId: string) =>
+    (
+      await ds.query<{ event_id: string; position: string }[]>(
+        `SELECT event_id, position FROM event_log
+          WHERE tenant_id = $1 AND resource_type = 'order' AND position IS NOT NULL ORDER BY position`,
+        [tenantId],
+      )
+    ).map((r) => ({ eventId: r.event_id, position: Number(r.position) }));
   return {
     broker,
     ds,
@@ -109,21 +76,26 @@ async function setup() {
       streams.push(stream);
       return stream;
     },
-    /** The tenant's order events in the log, positioned, in position order. */
-    positionedOrders: async (tenantId: string) =>
-      (
-        await ds.query<{ event_id: string; position: string }[]>(
-          `SELECT event_id, position FROM event_log
-            WHERE tenant_id = $1 AND resource_type = 'order' AND position IS NOT NULL ORDER BY position`,
-          [tenantId],
-        )
-      ).map((r) => ({ eventId: r.event_id, position: Number(r.position) })),
+    positionedOrders,
+    /** Waits until the tenant has `count` positioned order events, each delivered to `path`; returns them. */
+    allDelivered: (tenantId: string, path: string, count: number) =>
+      eventually(
+        async () => {
+          const logged = await positionedOrders(tenantId);
+          expect(logged).toHaveLength(count);
+          expect(
+            receiver
+              .delivered(path)
+              .map((r) => r.headers['webhook-id'])
+              .sort(),
+          ).toEqual(logged.map((e) => e.eventId).sort());
+          return logged;
+        },
+        { timeoutMs: 90_000, intervalMs: 200 },
+      ),
     teardown: async () => {
       for (const s of streams) s.close();
-      for (const app of apps.reverse()) await app.close();
-      await receiver.close();
-      await ds.destroy();
-      await db.drop();
+      await pipeline.teardown();
       await broker.dispose();
     },
   };
@@ -192,20 +164,7 @@ describe('a broker outage (dedicated broker)', () => {
     );
     for (let n = 8; n < 11; n++) await createOrder(n);
 
-    const all = await eventually(
-      async () => {
-        const logged = await ctx.positionedOrders(tenant.tenantId);
-        expect(logged).toHaveLength(11);
-        expect(
-          ctx.receiver
-            .delivered('/outage')
-            .map((r) => r.headers['webhook-id'])
-            .sort(),
-        ).toEqual(logged.map((e) => e.eventId).sort());
-        return logged;
-      },
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
+    const all = await ctx.allDelivered(tenant.tenantId, '/outage', 11);
     // Exactly once each: no request beyond the eleven deliveries, every one verified.
     expect(ctx.receiver.all('/outage')).toHaveLength(11);
     expect(ctx.receiver.all('/outage').every((r) => r.verified)).toBe(true);
@@ -247,20 +206,7 @@ describe('a broker outage (dedicated broker)', () => {
     for (let n = 1; n < 4; n++) await createOrder(n);
     await ctx.broker.start();
 
-    const all = await eventually(
-      async () => {
-        const logged = await ctx.positionedOrders(tenant.tenantId);
-        expect(logged).toHaveLength(4);
-        expect(
-          ctx.receiver
-            .delivered('/again')
-            .map((r) => r.headers['webhook-id'])
-            .sort(),
-        ).toEqual(logged.map((e) => e.eventId).sort());
-        return logged;
-      },
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
+    const all = await ctx.allDelivered(tenant.tenantId, '/again', 4);
     expect(ctx.receiver.all('/again')).toHaveLength(4);
     await eventually(() =>
       expect(stream.events.map((e) => e.eventId)).toEqual(all.slice(1).map((e) => e.eventId)),

@@ -1,13 +1,10 @@
-import { createDataSource } from '@tidings/db';
 import { KafkaJsClient } from '@tidings/kafka';
-import type { DataSource } from 'typeorm';
-import { freePort } from '../scripts/infra/ports';
-import { type AppProcess, startAppProcess } from './support/app-process';
+import type { AppProcess } from './support/app-process';
 import { eventually } from './support/eventually';
-import { isolatedAppEnv, kafkaBrokers } from './support/infra';
+import { kafkaBrokers } from './support/infra';
+import { startPipeline, type Pipeline } from './support/pipeline';
 import { createTenant, type TestTenant } from './support/tenant';
 import { TestPublisher } from './support/test-publisher';
-import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
  * The logs of real app processes (api, webhook dispatcher, SSE gateway) read from their stdout, one JSON object a
@@ -16,14 +13,12 @@ import { WebhookReceiver } from './support/webhook-receiver';
 type Line = Record<string, unknown>;
 
 const ctx: {
-  ds?: DataSource;
+  pipeline?: Pipeline;
   kafka?: KafkaJsClient;
   publisher?: TestPublisher;
-  receiver?: WebhookReceiver;
   api?: AppProcess;
   dispatcher?: AppProcess;
   gateway?: AppProcess;
-  drop?: () => Promise<void>;
 } = {};
 let tenant: TestTenant;
 
@@ -35,50 +30,23 @@ const lines = (p: AppProcess): Line[] =>
     .map((l) => JSON.parse(l) as Line);
 
 beforeAll(async () => {
-  const isolated = await isolatedAppEnv();
-  ctx.drop = isolated.drop;
-  const env: Record<string, string> = { ...isolated.env, LOG_LEVEL: 'log' };
-  ctx.ds = createDataSource(env.DATABASE_URL, 2);
-  await ctx.ds.initialize();
+  const pipeline = (ctx.pipeline = await startPipeline({ env: { LOG_LEVEL: 'log' } }));
   ctx.kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'logging-int-spec' });
-  ctx.publisher = new TestPublisher(ctx.ds, ctx.kafka, env.KAFKA_TOPIC_PREFIX);
+  ctx.publisher = new TestPublisher(pipeline.ds, ctx.kafka, pipeline.prefix);
   await ctx.publisher.start();
-  ctx.receiver = await WebhookReceiver.start();
-  tenant = await createTenant(ctx.ds);
-  const [apiPort, dispatcherPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+  tenant = await createTenant(pipeline.ds);
   [ctx.api, ctx.dispatcher, ctx.gateway] = await Promise.all([
-    startAppProcess(
-      'api',
-      {
-        ...env,
-        API_PORT: String(apiPort),
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-      },
-      apiPort,
-    ),
-    startAppProcess(
-      'webhook-dispatcher',
-      {
-        ...env,
-        DISPATCHER_PORT: String(dispatcherPort),
-        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-        // A 10-minute first retry: one failed attempt in this test, not a stream of them.
-        WEBHOOK_RETRY_SCHEDULE: '10m',
-      },
-      dispatcherPort,
-    ),
-    startAppProcess('sse-gateway', { ...env, SSE_PORT: String(gatewayPort) }, gatewayPort),
+    pipeline.spawn('api'),
+    // A 10-minute first retry: one failed attempt in this test, not a stream of them.
+    pipeline.spawn('webhook-dispatcher', { WEBHOOK_RETRY_SCHEDULE: '10m' }),
+    pipeline.spawn('sse-gateway'),
   ]);
 });
 
 afterAll(async () => {
-  for (const p of [ctx.api, ctx.dispatcher, ctx.gateway]) await p?.kill('SIGKILL');
   await ctx.publisher?.stop();
-  await ctx.receiver?.close();
   await ctx.kafka?.disconnect();
-  await ctx.ds?.destroy();
-  await ctx.drop?.();
+  await ctx.pipeline?.teardown();
 });
 
 const call = (path: string, init: RequestInit = {}) =>
@@ -169,15 +137,15 @@ it('echoes a sane X-Request-Id, replaces any other, and puts it in every problem
 });
 
 it('logs a failed webhook attempt with its ids and reason as fields', async () => {
-  ctx.receiver!.always('/failing', { status: 503 });
+  ctx.pipeline!.receiver.always('/failing', { status: 503 });
   const created = await call('/webhooks', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ url: ctx.receiver!.url('/failing'), eventTypes: ['order.created'] }),
+    body: JSON.stringify({ url: ctx.pipeline!.receiver.url('/failing'), eventTypes: ['order.created'] }),
   });
   expect(created.status).toBe(201);
   const { id: subscriptionId, secret } = (await created.json()) as { id: string; secret: string };
-  ctx.receiver!.expectSecrets('/failing', secret);
+  ctx.pipeline!.receiver.expectSecrets('/failing', secret);
   const order = await call('/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -197,7 +165,7 @@ it('logs a failed webhook attempt with its ids and reason as fields', async () =
     },
     { timeoutMs: 45_000 },
   );
-  const [delivery] = await ctx.ds!.query<{ id: string; event_id: string }[]>(
+  const [delivery] = await ctx.pipeline!.ds.query<{ id: string; event_id: string }[]>(
     'SELECT id, event_id FROM webhook_deliveries WHERE subscription_id = $1',
     [subscriptionId],
   );

@@ -1,19 +1,13 @@
-import type { INestApplication } from '@nestjs/common';
-import { createApp } from '@tidings/runtime';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
-import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
 import { freePort } from '../scripts/infra/ports';
-import { startApi, type TestApi } from './support/api-app';
+import type { TestApi } from './support/api-app';
 import { eventually } from './support/eventually';
-import { isolatedAppEnv } from './support/infra';
+import { startPipeline, type Pipeline } from './support/pipeline';
 import { createTenant } from './support/tenant';
 
 const run = promisify(execFile);
@@ -38,38 +32,19 @@ describe('the @tidings/signing package', () => {
   let project: string;
   let receiver: ChildProcess | undefined;
   let api: TestApi;
-  const apps: INestApplication[] = [];
-  let drop: (() => Promise<void>) | undefined;
-  let databaseUrl: string;
+  let pipeline: Pipeline | undefined;
 
   beforeAll(async () => {
     project = await mkdtemp(join(tmpdir(), 'tidings-receiver-'));
-    const isolated = await isolatedAppEnv();
-    drop = isolated.drop;
-    databaseUrl = isolated.env.DATABASE_URL;
-    const env = { ...isolated.env, WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' };
-    api = await startApi(databaseUrl, { ...env, WEBHOOK_ALLOW_HTTP: 'true' });
-    apps.push(
-      (
-        await createApp<OutboxRelayConfig>(() => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0' }), {
-          app: 'outbox-relay',
-          port: (c) => c.RELAY_PORT,
-        })
-      ).app,
-      (
-        await createApp<WebhookDispatcherConfig>(
-          () => WebhookDispatcherModule.forRoot({ ...env, DISPATCHER_PORT: '0' }),
-          { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
-        )
-      ).app,
-    );
+    pipeline = await startPipeline();
+    api = await pipeline.startApi();
+    await pipeline.startRelay();
+    await pipeline.startDispatcher();
   }, 180_000);
 
   afterAll(async () => {
     receiver?.kill('SIGKILL');
-    for (const app of apps.reverse()) await app.close();
-    await api?.app.close();
-    await drop?.();
+    await pipeline?.teardown();
     await rm(project, { recursive: true, force: true });
   });
 
@@ -117,7 +92,7 @@ export function handle(body: string, headers: Record<string, string>, secret: st
     );
     await writeFile(join(project, 'receiver.js'), RECEIVER);
 
-    const tenant = await createTenant(databaseUrl);
+    const tenant = await createTenant(pipeline!.ds);
     const port = await freePort();
     const created = await api.call('POST', '/webhooks', tenant.apiKey, {
       url: `http://127.0.0.1:${port}/hook`,

@@ -4,6 +4,13 @@ import { eventually } from './support/eventually';
 import { SseClient } from './support/sse-client';
 import { orderUpdated, sseHarness, type SseHarness, type TestTenant } from './support/sse-harness';
 
+/** Commits change `n` of resource `id`: a message is deleted, an order updated. */
+async function writeChange(h: SseHarness, tenantId: string, id: string, n: number): Promise<void> {
+  if (id.startsWith('msg_')) {
+    await h.append(tenantId, 'message.deleted', id, { messageId: id, deletedAt: new Date().toISOString() });
+  } else await h.append(tenantId, 'order.updated', id, orderUpdated(id, n));
+}
+
 /** Commits `total` events with `concurrency` writers over `resources`; returns when all have committed. */
 async function writeMany(
   h: SseHarness,
@@ -17,13 +24,7 @@ async function writeMany(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
         const n = next++;
-        const id = resources[(n * 7919) % resources.length];
-        if (id.startsWith('msg_')) {
-          await h.append(tenantId, 'message.deleted', id, {
-            messageId: id,
-            deletedAt: new Date().toISOString(),
-          });
-        } else await h.append(tenantId, 'order.updated', id, orderUpdated(id, n));
+        await writeChange(h, tenantId, resources[(n * 7919) % resources.length], n);
       }
     }),
   );
@@ -66,15 +67,8 @@ describe('SSE gateway: gapless resume under concurrent writes', () => {
     // Writers keep committing (matching orders, non-matching messages, another tenant) until told to stop.
     let stop = false;
     const writer = async (tenantId: string, resources: string[], offset: number) => {
-      for (let n = offset; !stop; n += 7) {
-        const id = resources[(n * 7919) % resources.length];
-        if (id.startsWith('msg_')) {
-          await h.append(tenantId, 'message.deleted', id, {
-            messageId: id,
-            deletedAt: new Date().toISOString(),
-          });
-        } else await h.append(tenantId, 'order.updated', id, orderUpdated(id, n));
-      }
+      for (let n = offset; !stop; n += 7)
+        await writeChange(h, tenantId, resources[(n * 7919) % resources.length], n);
     };
     const mixed = [...orders, ...Array.from({ length: 20 }, (_, i) => `msg_r${i}`)];
     const writers = Promise.all([

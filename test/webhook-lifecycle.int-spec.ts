@@ -1,23 +1,9 @@
-import type { INestApplication } from '@nestjs/common';
-import { createDataSource } from '@tidings/db';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics, type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
-import type { WebhookDispatcherConfig } from '../apps/webhook-dispatcher/src/webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../apps/webhook-dispatcher/src/webhook-dispatcher.module';
-import { startApi, type TestApi } from './support/api-app';
+import { type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
+import type { TestApi } from './support/api-app';
 import { writeConcurrently, writeOrderEvent } from './support/event-writer';
 import { eventually } from './support/eventually';
-import { ensureTopics } from '../scripts/infra/topics';
-import {
-  createTestDatabase,
-  ensureTestTopics,
-  kafkaBrokers,
-  startDedicatedKafka,
-  testTopicPrefix,
-} from './support/infra';
+import { kafkaBrokers, startDedicatedKafka } from './support/infra';
+import { startPipeline } from './support/pipeline';
 import { createTenant, type TestTenant } from './support/tenant';
 import { type Reply, WebhookReceiver } from './support/webhook-receiver';
 
@@ -31,49 +17,15 @@ const SCALE = '0.0001';
 
 /** The pipeline on the shared broker, or on `brokers` (a dedicated one the test stops). */
 async function setup(scale = SCALE, brokers?: string[]) {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  const topics = [...allEventTopics(prefix), ...allPlatformTopics(prefix)];
-  if (brokers) await ensureTopics(brokers, topics, 3);
-  else await ensureTestTopics(prefix, topics, 3);
-  const ds = createDataSource(db.url, 3);
-  await ds.initialize();
-  const receiver = await WebhookReceiver.start();
-  const common = {
-    DATABASE_URL: db.url,
-    DB_POOL_SIZE: '6',
-    KAFKA_BROKERS: (brokers ?? kafkaBrokers()).join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: '3',
-    LOG_LEVEL: 'error',
-  };
-  const api = await startApi(db.url, {
-    ...common,
-    WEBHOOK_ALLOW_HTTP: 'true',
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  const pipeline = await startPipeline({ brokers, env: { DB_POOL_SIZE: '6' } });
+  const { ds, prefix, receiver } = pipeline;
+  const api = await pipeline.startApi();
+  await pipeline.startRelay();
+  const dispatcher = await pipeline.startDispatcher({
+    WEBHOOK_RETRY_TIME_SCALE: scale,
+    // No jitter: the test orders deaths by when deliveries started (the jitter is tested in unit specs).
+    WEBHOOK_RETRY_JITTER: '0',
   });
-  const apps: INestApplication[] = [api.app];
-  apps.push(
-    (
-      await createApp<OutboxRelayConfig>(() => OutboxRelayModule.forRoot({ ...common, RELAY_PORT: '0' }), {
-        app: 'outbox-relay',
-        port: (c) => c.RELAY_PORT,
-      })
-    ).app,
-  );
-  const dispatcher = await createApp<WebhookDispatcherConfig>(
-    () =>
-      WebhookDispatcherModule.forRoot({
-        ...common,
-        DISPATCHER_PORT: '0',
-        WEBHOOK_RETRY_TIME_SCALE: scale,
-        // No jitter: the test orders deaths by when deliveries started (the jitter is tested in unit specs).
-        WEBHOOK_RETRY_JITTER: '0',
-        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-      }),
-    { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
-  );
-  apps.push(dispatcher.app);
   const kafka = new KafkaJsClient({ brokers: brokers ?? kafkaBrokers(), clientId: 'lifecycle-int-spec' });
   const deadLetters: Record<string, unknown>[] = [];
   const dlq: Consumer = kafka.createConsumer({
@@ -96,10 +48,7 @@ async function setup(scale = SCALE, brokers?: string[]) {
     teardown: async () => {
       await dlq.stop();
       await kafka.disconnect();
-      for (const app of apps.reverse()) await app.close();
-      await receiver.close();
-      await ds.destroy();
-      await db.drop();
+      await pipeline.teardown();
     },
   };
 }

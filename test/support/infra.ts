@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKafka, type KafkaBroker } from '../../scripts/infra/kafka';
 import { randomBytes } from 'node:crypto';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics, createTopicsAndWait } from '@tidings/kafka';
+import { createTopicsAndWait } from '@tidings/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 
@@ -49,32 +48,19 @@ export function kafkaBrokers(): string[] {
   return required('KAFKA_BROKERS').split(',');
 }
 
-/**
- * The variables every in-process app of a cross-app test shares: its database, broker and topic prefix,
- * 3 partitions, a small pool and quiet logs. Each app adds its port and own settings.
- */
-export function crossAppEnv(
-  databaseUrl: string,
-  prefix: string,
-  brokers = kafkaBrokers(),
-): Record<string, string> {
-  return {
-    DATABASE_URL: databaseUrl,
-    DB_POOL_SIZE: '4',
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: '3',
-    LOG_LEVEL: 'error',
-  };
-}
-
 /** A topic prefix unique to the calling test file, so files never see each other's messages. */
 export function testTopicPrefix(): string {
   return `t${randomBytes(4).toString('hex')}.`;
 }
 
-export async function ensureTestTopics(prefix: string, topics: string[], partitions = 6): Promise<void> {
-  const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+/** Creates `topics` (prefixed unless they are) on the shared broker, or on `brokers`. */
+export async function ensureTestTopics(
+  prefix: string,
+  topics: string[],
+  partitions = 6,
+  brokers = kafkaBrokers(),
+): Promise<void> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     await createTopicsAndWait(
@@ -110,23 +96,4 @@ export async function startDedicatedKafka(): Promise<
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-}
-
-/**
- * What a test file running the pipeline's apps needs: its own database and topic prefix (topics created,
- * 3 partitions) and the variables every app takes for them. `drop()` removes the database.
- */
-export async function isolatedAppEnv(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
-  const env = {
-    DATABASE_URL: db.url,
-    DB_POOL_SIZE: '4',
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: '3',
-    LOG_LEVEL: 'error',
-  };
-  return { env, drop: db.drop };
 }

@@ -1,21 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { appendEvent, createDataSource, hashCredential, newCredential, transaction } from '@tidings/db';
-import {
-  allEventTopics,
-  buildEvent,
-  type EventData,
-  type EventEnvelope,
-  type KnownEventType,
-} from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
+import { appendEvent, hashCredential, newCredential, transaction } from '@tidings/db';
+import { buildEvent, type EventData, type EventEnvelope, type KnownEventType } from '@tidings/events';
 import { randomBytes } from 'node:crypto';
-import type { DataSource } from 'typeorm';
-import type { OutboxRelayConfig } from '../../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../../apps/outbox-relay/src/outbox-relay.module';
-import type { SseGatewayConfig } from '../../apps/sse-gateway/src/sse-gateway.config';
-import { SseGatewayModule } from '../../apps/sse-gateway/src/sse-gateway.module';
-import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './infra';
+import { startPipeline } from './pipeline';
 
 export interface TestTenant {
   tenantId: string;
@@ -31,46 +18,23 @@ export interface TestTenant {
  * that appends like the API does.
  */
 export async function sseHarness(options: { relay?: boolean } = {}) {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(''), ...allPlatformTopics('')], 6);
-  const ds: DataSource = createDataSource(db.url, 20);
-  await ds.initialize();
-  const env: Record<string, string> = {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'test',
-    DB_POOL_SIZE: '5',
-  };
-  const apps = new Set<INestApplication>();
+  const pipeline = await startPipeline({
+    partitions: 6,
+    poolSize: 20,
+    env: { LOG_LEVEL: 'warn', NODE_ENV: 'test', DB_POOL_SIZE: '5' },
+  });
+  const { ds, env } = pipeline;
 
   // Without the relay nothing reaches Kafka: tests then position events themselves (test/support/sequencer).
-  if (options.relay !== false) {
-    const { app: relay } = await createApp<OutboxRelayConfig>(
-      () => OutboxRelayModule.forRoot({ ...env, RELAY_PORT: '0', RELAY_SHARD_RENEW_MS: '200' }),
-      { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
-    );
-    apps.add(relay);
-  }
+  if (options.relay !== false) await pipeline.startRelay({ RELAY_SHARD_RENEW_MS: '200' });
 
   return {
     ds,
     env,
     /** Boots a gateway in this process; `extra` overrides its SSE_* variables. */
-    async startGateway(extra: Record<string, string> = {}): Promise<{ app: INestApplication; url: string }> {
-      const { app, url } = await createApp<SseGatewayConfig>(
-        () => SseGatewayModule.forRoot({ ...env, SSE_PORT: '0', SSE_RETRY_MS: '100', ...extra }),
-        { app: 'sse-gateway', port: (c) => c.SSE_PORT },
-      );
-      apps.add(app);
-      return { app, url };
-    },
-    async stopGateway(app: INestApplication): Promise<void> {
-      apps.delete(app);
-      await app.close();
-    },
+    startGateway: (extra: Record<string, string> = {}): Promise<{ app: INestApplication; url: string }> =>
+      pipeline.startGateway({ SSE_RETRY_MS: '100', ...extra }),
+    stopGateway: pipeline.close,
     async createTenant(scopes: string[] = ['read']): Promise<TestTenant> {
       const tenantId = `ten_${randomBytes(6).toString('hex')}`;
       const key = newCredential('api_key');
@@ -147,11 +111,7 @@ export async function sseHarness(options: { relay?: boolean } = {}) {
         eventType: r.event_type,
       }));
     },
-    async teardown(): Promise<void> {
-      for (const app of [...apps].reverse()) await app.close();
-      await ds.destroy();
-      await db.drop();
-    },
+    teardown: pipeline.teardown,
   };
 }
 

@@ -1,24 +1,16 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { appendEvent, createDataSource, transaction } from '@tidings/db';
-import { allEventTopics, buildEvent } from '@tidings/events';
-import { allPlatformTopics, KafkaJsClient } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
+import { appendEvent, transaction } from '@tidings/db';
+import { buildEvent } from '@tidings/events';
+import { KafkaJsClient } from '@tidings/kafka';
 import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../webhook-dispatcher.module';
-import { type AppProcess, startAppProcess } from '../../../../test/support/app-process';
+import type { AppProcess } from '../../../../test/support/app-process';
 import { eventually } from '../../../../test/support/eventually';
-import {
-  createTestDatabase,
-  ensureTestTopics,
-  kafkaBrokers,
-  testTopicPrefix,
-} from '../../../../test/support/infra';
+import { kafkaBrokers } from '../../../../test/support/infra';
+import { startPipeline, type Pipeline } from '../../../../test/support/pipeline';
 import { TestPublisher } from '../../../../test/support/test-publisher';
-import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
-import { freePort } from '../../../../scripts/infra/ports';
+import type { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
 /**
  * A dispatcher process SIGKILLed while its requests are in flight loses nothing: the deliveries were recorded
@@ -26,55 +18,34 @@ import { freePort } from '../../../../scripts/infra/ports';
  */
 
 const ctx: {
-  ds?: DataSource;
-  receiver?: WebhookReceiver;
+  pipeline?: Pipeline;
   publisher?: TestPublisher;
   kafka?: KafkaJsClient;
   child?: AppProcess;
   survivor?: NestExpressApplication;
-  drop?: () => Promise<void>;
 } = {};
-let env: Record<string, string>;
+const dispatcherEnv = {
+  WEBHOOK_RETRY_SCHEDULE: '50ms,100ms,150ms',
+  WEBHOOK_RETRY_JITTER: '0',
+  WEBHOOK_TIMEOUT_MS: '2000',
+  WEBHOOK_LEASE_MARGIN_MS: '500',
+  WEBHOOK_POLL_MAX_MS: '50',
+  // Timeouts of the killed process must not disable the endpoint: this test is about loss, not health.
+  WEBHOOK_FAILING_WARNING_AT: '40',
+  WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '50',
+};
 
 beforeAll(async () => {
-  const db = await createTestDatabase();
-  ctx.drop = db.drop;
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
-  ctx.ds = createDataSource(db.url, 3);
-  await ctx.ds.initialize();
+  ctx.pipeline = await startPipeline();
   ctx.kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'webhook-crash-int-spec' });
-  ctx.publisher = new TestPublisher(ctx.ds, ctx.kafka, prefix);
+  ctx.publisher = new TestPublisher(ctx.pipeline.ds, ctx.kafka, ctx.pipeline.prefix);
   await ctx.publisher.start();
-  ctx.receiver = await WebhookReceiver.start();
-  env = {
-    DATABASE_URL: db.url,
-    DB_POOL_SIZE: '4',
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: '3',
-    LOG_LEVEL: 'error',
-    DISPATCHER_PORT: '0',
-    WEBHOOK_RETRY_SCHEDULE: '50ms,100ms,150ms',
-    WEBHOOK_RETRY_JITTER: '0',
-    WEBHOOK_TIMEOUT_MS: '2000',
-    WEBHOOK_LEASE_MARGIN_MS: '500',
-    WEBHOOK_POLL_MAX_MS: '50',
-    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-    // Timeouts of the killed process must not disable the endpoint: this test is about loss, not health.
-    WEBHOOK_FAILING_WARNING_AT: '40',
-    WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '50',
-  };
 });
 
 afterAll(async () => {
-  await ctx.child?.kill('SIGKILL');
-  await ctx.survivor?.close();
   await ctx.publisher?.stop();
-  await ctx.receiver?.close();
   await ctx.kafka?.disconnect();
-  await ctx.ds?.destroy();
-  await ctx.drop?.();
+  await ctx.pipeline?.teardown();
 });
 
 /** A subscription as the API writes it: row + `webhook.subscription.created`, one transaction. */
@@ -114,12 +85,11 @@ async function subscribe(ds: DataSource, receiver: WebhookReceiver, tenantId: st
 }
 
 it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
-  const { ds, receiver } = ctx as Required<typeof ctx>;
+  const { ds, receiver } = ctx.pipeline!;
   const tenantId = `ten_${randomUUID()}`;
   const subscriptionId = await subscribe(ds, receiver, tenantId, '/crash');
   receiver.always('/crash', { hang: true });
-  const port = await freePort();
-  ctx.child = await startAppProcess('webhook-dispatcher', { ...env, DISPATCHER_PORT: String(port) }, port);
+  ctx.child = await ctx.pipeline!.spawn('webhook-dispatcher', dispatcherEnv);
   const eventIds: string[] = [];
   for (let i = 0; i < 6; i++) {
     const orderId = `ord_${randomUUID()}`;
@@ -141,13 +111,7 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
   await ctx.child.kill('SIGKILL');
   receiver.always('/crash', { status: 200 });
 
-  ({ app: ctx.survivor } = await createApp<WebhookDispatcherConfig>(
-    () => WebhookDispatcherModule.forRoot(env),
-    {
-      app: 'webhook-dispatcher',
-      port: (c) => c.DISPATCHER_PORT,
-    },
-  ));
+  ({ app: ctx.survivor } = await ctx.pipeline!.startDispatcher(dispatcherEnv));
 
   await eventually(
     () =>
@@ -174,16 +138,13 @@ it('loses no delivery when the dispatcher is killed mid-delivery', async () => {
 });
 
 it('finishes and records an in-flight attempt before a graceful shutdown completes', async () => {
-  const { ds, receiver } = ctx as Required<typeof ctx>;
-  await ctx.survivor?.close();
+  const { ds, receiver } = ctx.pipeline!;
+  if (ctx.survivor) await ctx.pipeline!.close(ctx.survivor);
   ctx.survivor = undefined;
   const tenantId = `ten_${randomUUID()}`;
   const subscriptionId = await subscribe(ds, receiver, tenantId, '/graceful');
   receiver.queue('/graceful', { delayMs: 1_000 });
-  const { app } = await createApp<WebhookDispatcherConfig>(() => WebhookDispatcherModule.forRoot(env), {
-    app: 'webhook-dispatcher',
-    port: (c) => c.DISPATCHER_PORT,
-  });
+  const { app } = await ctx.pipeline!.startDispatcher(dispatcherEnv);
   ctx.survivor = app;
   const orderId = `ord_${randomUUID()}`;
   await transaction(ds, (tx) =>
@@ -202,7 +163,7 @@ it('finishes and records an in-flight attempt before a graceful shutdown complet
   // The process SIGKILLed by the test before stays in the consumer group until its session times out (15 s),
   // and the group's rebalance waits for it: allow for that, as the test before does.
   await eventually(() => expect(receiver.all('/graceful')).toHaveLength(1), { timeoutMs: 30_000 });
-  await app.close();
+  await ctx.pipeline!.close(app);
   ctx.survivor = undefined;
   const rows = await ds.query<{ status: string; attempt_count: number }[]>(
     `SELECT status, attempt_count FROM webhook_deliveries WHERE subscription_id = $1`,

@@ -1,24 +1,16 @@
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { appendEvent, createDataSource, transaction } from '@tidings/db';
-import { allEventTopics, buildEvent } from '@tidings/events';
-import { allPlatformTopics, type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
-import { createApp } from '@tidings/runtime';
+import { appendEvent, transaction } from '@tidings/db';
+import { buildEvent } from '@tidings/events';
+import { type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
 import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { WebhookDispatcherModule } from '../webhook-dispatcher.module';
 import { eventually } from '../../../../test/support/eventually';
 import { commitEvent, orderCreatedEvent } from '../../../../test/support/factories/events';
-import {
-  createTestDatabase,
-  ensureTestTopics,
-  kafkaBrokers,
-  testTopicPrefix,
-} from '../../../../test/support/infra';
+import { kafkaBrokers } from '../../../../test/support/infra';
+import { startPipeline, type Pipeline } from '../../../../test/support/pipeline';
 import { assignPositions } from '../../../../test/support/sequencer';
 import { TestPublisher } from '../../../../test/support/test-publisher';
-import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
+import type { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
 /**
  * The webhook dispatcher end to end on real Postgres and Kafka: events appended through the outbox are
@@ -31,9 +23,9 @@ import { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 const TIMEOUT_MS = 3_000;
 
 interface Ctx {
+  pipeline: Pipeline;
   ds: DataSource;
   receiver: WebhookReceiver;
-  dispatcher: NestExpressApplication;
   dispatcherUrl: string;
   publisher: TestPublisher;
   kafka: KafkaJsClient;
@@ -42,21 +34,16 @@ interface Ctx {
   poison: { key: string | null; headers: Record<string, string> }[];
   poisonConsumer: Consumer;
   prefix: string;
-  drop(): Promise<void>;
 }
 
 let ctx: Ctx;
 
 beforeAll(async () => {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 3);
-  const ds = createDataSource(db.url, 4);
-  await ds.initialize();
+  const pipeline = await startPipeline({ poolSize: 4 });
+  const { ds, prefix, receiver } = pipeline;
   const kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'webhooks-int-spec' });
   const publisher = new TestPublisher(ds, kafka, prefix);
   await publisher.start();
-  const receiver = await WebhookReceiver.start();
   const deadLetters: Record<string, unknown>[] = [];
   const dlqConsumer = kafka.createConsumer({
     groupId: `${prefix}webhooks-int-spec-dlq`,
@@ -81,35 +68,24 @@ beforeAll(async () => {
     },
   });
   await poisonConsumer.start();
-  const { app: dispatcher, url: dispatcherUrl } = await createApp<WebhookDispatcherConfig>(
-    () =>
-      WebhookDispatcherModule.forRoot({
-        DATABASE_URL: db.url,
-        DB_POOL_SIZE: '6',
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        KAFKA_TOPIC_PREFIX: prefix,
-        KAFKA_PARTITIONS: '3',
-        LOG_LEVEL: 'error',
-        DISPATCHER_PORT: '0',
-        WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
-        WEBHOOK_RETRY_JITTER: '0',
-        WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
-        WEBHOOK_FAILING_WARNING_AT: '2',
-        WEBHOOK_FAILING_WARNING_AFTER: '40ms',
-        WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
-        // Longer than any wait below: retries, held-back events of a resource and freed slots must wake the
-        // worker themselves, never by the idle poll.
-        WEBHOOK_POLL_MAX_MS: '10000',
-        WEBHOOK_LEASE_MARGIN_MS: '1000',
-        WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '4',
-        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-      }),
-    { app: 'webhook-dispatcher', port: (c) => c.DISPATCHER_PORT },
-  );
+  const { url: dispatcherUrl } = await pipeline.startDispatcher({
+    DB_POOL_SIZE: '6',
+    WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
+    WEBHOOK_RETRY_JITTER: '0',
+    WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
+    WEBHOOK_FAILING_WARNING_AT: '2',
+    WEBHOOK_FAILING_WARNING_AFTER: '40ms',
+    WEBHOOK_DISABLE_AFTER_DEAD_LETTERS: '2',
+    // Longer than any wait below: retries, held-back events of a resource and freed slots must wake the
+    // worker themselves, never by the idle poll.
+    WEBHOOK_POLL_MAX_MS: '10000',
+    WEBHOOK_LEASE_MARGIN_MS: '1000',
+    WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '4',
+  });
   ctx = {
+    pipeline,
     ds,
     receiver,
-    dispatcher,
     dispatcherUrl,
     publisher,
     kafka,
@@ -118,19 +94,15 @@ beforeAll(async () => {
     poison,
     poisonConsumer,
     prefix,
-    drop: db.drop,
   };
 });
 
 afterAll(async () => {
-  await ctx?.dispatcher.close();
   await ctx?.dlqConsumer.stop();
   await ctx?.poisonConsumer.stop();
   await ctx?.publisher.stop();
-  await ctx?.receiver.close();
   await ctx?.kafka.disconnect();
-  await ctx?.ds.destroy();
-  await ctx?.drop();
+  await ctx?.pipeline.teardown();
 });
 
 interface SubscriptionSpec {
