@@ -15,7 +15,7 @@ function documentedFrame(): string {
 }
 
 /**
- * An open stream lives no longer than its credential (issue 12), on the real api, relay, Kafka and Postgres.
+ * An open stream lives no longer than its credential, on the real api, relay, Kafka and Postgres.
  * Two gateways: on one the heartbeat (and so the periodic credential check) is 5 minutes, longer than any wait
  * here, so only the `api_key.revoked` event can end its streams; on the other it is compressed to 200 ms
  * through config, and credentials die without any event (a revocation written straight to the database, a

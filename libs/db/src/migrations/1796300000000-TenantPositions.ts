@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Per-tenant dense positions (issue 14). Until now `event_log.position` was one global order; from here each
+ * Per-tenant dense positions. Until now `event_log.position` was one global order; from here each
  * tenant's events are numbered 1, 2, 3… on their own, so a tenant's cursors no longer reveal how many events
  * other tenants produced. Existing positions are renumbered per tenant in their old (commit-compatible) order,
  * which keeps every reader invariant per tenant; `webhook_deliveries.event_position` follows its event.

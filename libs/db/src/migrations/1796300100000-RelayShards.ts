@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Sequencing shards (issue 14). Tenants map to a fixed set of shards (`relay_shards`, 64 rows); each shard is
+ * Sequencing shards. Tenants map to a fixed set of shards (`relay_shards`, 64 rows); each shard is
  * sequenced by one relay at a time, the holder of its lease (`holder`, `lease_until`), fenced by `token`
  * (raised on every acquisition; a sequencing transaction only commits under the token it was given). Every
  * relay heartbeats in `relay_members`, so each can take its fair share. An outbox row carries its tenant's
