@@ -1,10 +1,7 @@
-import { KafkaJsClient } from '@tidings/kafka';
 import type { AppProcess } from './support/app-process';
 import { eventually } from './support/eventually';
-import { kafkaBrokers } from './support/infra';
 import { startPipeline, type Pipeline } from './support/pipeline';
 import { createTenant, type TestTenant } from './support/tenant';
-import { TestPublisher } from './support/test-publisher';
 
 /**
  * The logs of real app processes (api, webhook dispatcher, SSE gateway) read from their stdout, one JSON object a
@@ -14,8 +11,6 @@ type Line = Record<string, unknown>;
 
 const ctx: {
   pipeline?: Pipeline;
-  kafka?: KafkaJsClient;
-  publisher?: TestPublisher;
   api?: AppProcess;
   dispatcher?: AppProcess;
   gateway?: AppProcess;
@@ -31,9 +26,8 @@ const lines = (p: AppProcess): Line[] =>
 
 beforeAll(async () => {
   const pipeline = (ctx.pipeline = await startPipeline({ env: { LOG_LEVEL: 'log' } }));
-  ctx.kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'logging-int-spec' });
-  ctx.publisher = new TestPublisher(pipeline.ds, ctx.kafka, pipeline.prefix);
-  await ctx.publisher.start();
+  // In this process, whose output is not under test: quiet.
+  await pipeline.startRelay({ LOG_LEVEL: 'error' });
   tenant = await createTenant(pipeline.ds);
   [ctx.api, ctx.dispatcher, ctx.gateway] = await Promise.all([
     pipeline.spawn('api'),
@@ -44,8 +38,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ctx.publisher?.stop();
-  await ctx.kafka?.disconnect();
   await ctx.pipeline?.teardown();
 });
 

@@ -1,15 +1,12 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { KafkaJsClient } from '@tidings/kafka';
 import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { AppProcess } from '../../../../test/support/app-process';
 import { eventually } from '../../../../test/support/eventually';
-import { kafkaBrokers } from '../../../../test/support/infra';
 import { startPipeline, type Pipeline } from '../../../../test/support/pipeline';
-import { TestPublisher } from '../../../../test/support/test-publisher';
 import type { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
 /**
@@ -19,8 +16,6 @@ import type { WebhookReceiver } from '../../../../test/support/webhook-receiver'
 
 const ctx: {
   pipeline?: Pipeline;
-  publisher?: TestPublisher;
-  kafka?: KafkaJsClient;
   child?: AppProcess;
   survivor?: NestExpressApplication;
 } = {};
@@ -37,14 +32,10 @@ const dispatcherEnv = {
 
 beforeAll(async () => {
   ctx.pipeline = await startPipeline();
-  ctx.kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'webhook-crash-int-spec' });
-  ctx.publisher = new TestPublisher(ctx.pipeline.ds, ctx.kafka, ctx.pipeline.prefix);
-  await ctx.publisher.start();
+  await ctx.pipeline.startRelay();
 });
 
 afterAll(async () => {
-  await ctx.publisher?.stop();
-  await ctx.kafka?.disconnect();
   await ctx.pipeline?.teardown();
 });
 
