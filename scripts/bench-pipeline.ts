@@ -4,6 +4,8 @@
  * the moment the client sent the request, on one clock (the receiver runs in this process).
  *
  * Phases, one after the other on the same pipeline:
+ *   - idle for BENCH_IDLE_MS (10 s) after the warm-up: the CPU milliseconds per second each process spends with
+ *     nothing to do (polling, heartbeats), which every event at a low rate carries a share of;
  *   - open model at each of BENCH_RATES (default 100,300,1000) events/s for BENCH_DURATION_MS (20 s): requests
  *     are sent on schedule whether or not earlier ones answered, as independent clients would;
  *   - closed loop: BENCH_CONNECTIONS (32) clients each sending its next request when the previous answered,
@@ -17,6 +19,7 @@ import { CpuMeter, percentile, startPipeline } from './bench-support';
 
 const RATES = (process.env.BENCH_RATES ?? '100,300,1000').split(',').map(Number);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 20_000);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 /** How long a phase waits for its last deliveries before it counts the rest as not delivered. */
 const DRAIN_MS = 30_000;
@@ -66,6 +69,19 @@ async function main(): Promise<void> {
   await Promise.all(
     Array.from({ length: 200 }, (_, i) => new Promise((r) => setTimeout(r, i * 10)).then(send)),
   );
+
+  // Idle: what nothing costs, once the warm-up's deliveries are done.
+  await new Promise((r) => setTimeout(r, 3_000));
+  {
+    const loadAverageBefore = Number(loadavg()[0].toFixed(2));
+    const before = cpu.sample();
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    // Per 1,000 events over IDLE_MS / 1,000 "events" = CPU milliseconds per second.
+    const perSecond = CpuMeter.perThousand(before, cpu.sample(), IDLE_MS / 1000);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'pipeline idle', loadAverageBefore, seconds: IDLE_MS / 1000, cpuMsPerSecond: perSecond })}\n`,
+    );
+  }
 
   const results: Record<string, unknown>[] = [];
   const phase = async (name: string, drive: () => Promise<(string | undefined)[]>) => {

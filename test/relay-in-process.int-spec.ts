@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
 import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
 import { eventually } from './support/eventually';
-import { writeConcurrently } from './support/event-writer';
+import { writeConcurrently, writeOrderEvent } from './support/event-writer';
 import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
 import { readTopics } from './support/kafka-reader';
 
@@ -38,18 +38,22 @@ async function setup(extra: Record<string, string> = {}) {
     if (value === undefined) throw new Error(`${name} is not exported`);
     return Number(value);
   };
-  const lockBackend = async () => {
+  const backends = async (applicationName: string) => {
     const rows = (await ds.query(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-sequencer' AND datname = current_database()`,
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
+      [applicationName],
     )) as { pid: number }[];
     return rows.map((r) => r.pid);
   };
+  const lockBackend = () => backends('tidings-relay-sequencer');
+  const listenerBackend = () => backends('tidings-relay-listener');
   const apps: INestApplication[] = [app];
   return {
     ds,
     prefix,
     metric,
     lockBackend,
+    listenerBackend,
     topics: allEventTopics(prefix),
     teardown: async () => {
       for (const a of apps) await a.close();
@@ -57,6 +61,38 @@ async function setup(extra: Record<string, string> = {}) {
       await db.drop();
     },
   };
+}
+
+/**
+ * Commits `n` order.updated events the way a writer outside libs/db would: no `transaction()`, so no NOTIFY
+ * after the commit, and the relay finds them only at its next idle probe.
+ */
+async function insertWithoutWakeUp(ds: DataSource, orderId: string, n: number): Promise<string[]> {
+  const rows = (await ds.query(
+    `WITH e AS (
+       INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id, sequence,
+                              source, occurred_at, data)
+       SELECT gen_random_uuid(), $1, 'order.updated', 1, 'order', $2, k, 'tidings/test', now(),
+              jsonb_build_object('orderId', $2::text, 'changes', jsonb_build_object('notes', 'change ' || k))
+         FROM generate_series(1, $3::int) k
+       RETURNING id, tenant_id, event_id
+     ), o AS (
+       INSERT INTO outbox (event_log_id, tenant_id, shard) SELECT id, tenant_id, tidings_shard(tenant_id) FROM e
+     )
+     SELECT event_id FROM e`,
+    [TENANT, orderId, n],
+  )) as { event_id: string }[];
+  return rows.map((r) => r.event_id);
+}
+
+/** How many of `eventIds` the relay has published (sent to Kafka and marked). */
+async function publishedCount(ds: DataSource, eventIds: string[]): Promise<number> {
+  const [{ n }] = (await ds.query(
+    `SELECT count(*)::int AS n FROM outbox o JOIN event_log e ON e.id = o.event_log_id
+      WHERE e.event_id = ANY($1::uuid[]) AND o.published_at IS NOT NULL`,
+    [eventIds],
+  )) as { n: number }[];
+  return n;
 }
 
 function orderUpdated(orderId: string, sequence: number) {
@@ -166,8 +202,8 @@ describe('outbox relay (in-process)', () => {
     try {
       await eventually(async () => expect(await t.metric('tidings_relay_leader')).toBe(1));
       await eventually(async () => expect(await t.metric('tidings_relay_backlog')).toBe(0));
-      // The relay is now parked in its 60 s idle wait: what we write stays unpublished meanwhile.
-      await writeConcurrently(t.ds, TENANT, ['ord_b1'], 5, 1);
+      // The relay is now parked in its 60 s idle wait: what we write without a wake-up stays unpublished.
+      await insertWithoutWakeUp(t.ds, 'ord_b1', 5);
       await eventually(async () => {
         expect(await t.metric('tidings_relay_backlog')).toBe(5);
         expect(await t.metric('tidings_relay_oldest_unpublished_age_seconds')).toBeGreaterThan(0);
@@ -175,5 +211,63 @@ describe('outbox relay (in-process)', () => {
     } finally {
       await t.teardown();
     }
+  });
+
+  describe('wake-ups', () => {
+    // RELAY_IDLE_POLL_MS of a minute: an event published within seconds was woken for, not polled for.
+    const rarely = { RELAY_IDLE_POLL_MS: '60000' };
+
+    it('publishes a commit at once although the idle relay probes only once a minute', async () => {
+      const t = await setup(rarely);
+      try {
+        await eventually(async () => expect(await t.metric('tidings_relay_shards_held')).toBe(64));
+        await eventually(async () => expect(await t.listenerBackend()).toHaveLength(1));
+        await eventually(async () => expect(await t.metric('tidings_relay_backlog')).toBe(0));
+        for (const orderId of ['ord_w1', 'ord_w2', 'ord_w3']) {
+          const { eventId } = await writeOrderEvent(t.ds, TENANT, orderId);
+          await eventually(async () => expect(await publishedCount(t.ds, [eventId])).toBe(1), {
+            timeoutMs: 20_000,
+          });
+        }
+      } finally {
+        await t.teardown();
+      }
+    });
+
+    it('listens again after its connection is killed, and is woken as before', async () => {
+      const t = await setup(rarely);
+      try {
+        await eventually(async () => expect(await t.metric('tidings_relay_shards_held')).toBe(64));
+        const [first] = await eventually(async () => {
+          const pids = await t.listenerBackend();
+          expect(pids).toHaveLength(1);
+          return pids;
+        });
+        await t.ds.query('SELECT pg_terminate_backend($1)', [first]);
+        await eventually(async () => {
+          const pids = await t.listenerBackend();
+          expect(pids).toHaveLength(1);
+          expect(pids[0]).not.toBe(first);
+        });
+        const { eventId } = await writeOrderEvent(t.ds, TENANT, 'ord_w4');
+        await eventually(async () => expect(await publishedCount(t.ds, [eventId])).toBe(1), {
+          timeoutMs: 20_000,
+        });
+      } finally {
+        await t.teardown();
+      }
+    });
+
+    it('publishes events committed without a wake-up at its next idle probe (default interval)', async () => {
+      const t = await setup();
+      try {
+        await eventually(async () => expect(await t.metric('tidings_relay_shards_held')).toBe(64));
+        await eventually(async () => expect(await t.metric('tidings_relay_backlog')).toBe(0));
+        const ids = await insertWithoutWakeUp(t.ds, 'ord_w5', 3);
+        await eventually(async () => expect(await publishedCount(t.ds, ids)).toBe(3));
+      } finally {
+        await t.teardown();
+      }
+    });
   });
 });

@@ -10,7 +10,7 @@ describe('outbox relay config', () => {
   it('has defaults that keep idle latency in milliseconds and batches large', () => {
     const config = setup().parse();
     expect(config.RELAY_BATCH_SIZE).toBe(2_000);
-    expect(config.RELAY_IDLE_POLL_MS).toBe(5);
+    expect(config.RELAY_IDLE_POLL_MS).toBe(100);
     expect(config.RELAY_SHARD_RENEW_MS).toBe(1_000);
     expect(config.RELAY_SHARD_LEASE_MS).toBe(5_000);
     expect(config.RELAY_FAULT_INJECTION).toBeUndefined();

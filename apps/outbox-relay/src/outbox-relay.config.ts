@@ -32,9 +32,11 @@ export const relayConfigSchema = runtimeConfigSchema
     // 10 min: a parked event waits for an operator to raise the broker's limit; retrying it costs one send
     // per parked event, and a relay restart retries at once.
     RELAY_PARKED_RETRY_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
-    // 5 ms: an idle poll is one index probe on two empty partial indexes (~0.1 ms of Postgres time), so 200
-    // probes/s cost little and keep commit→Kafka latency in single-digit milliseconds (see docs/benchmarks.md).
-    RELAY_IDLE_POLL_MS: z.coerce.number().int().min(1).max(60_000).default(5),
+    // 100 ms between idle probes: a commit that appended events wakes the relay at once (NOTIFY, see
+    // OutboxWakeups), so this only bounds the wait for a lost notification or while the listener reconnects.
+    // It was 5 ms when polling was the only wake-up: 200 probes/s cost an idle relay and its Postgres backend
+    // 130 ms of CPU per second (docs/benchmarks.md, "Idle cost").
+    RELAY_IDLE_POLL_MS: z.coerce.number().int().min(1).max(60_000).default(100),
     // 1 s: each relay renews its shard leases, heartbeats, and takes or gives back shards toward its fair share
     // (docs/architecture.md, "Shards") once a second.
     RELAY_SHARD_RENEW_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),

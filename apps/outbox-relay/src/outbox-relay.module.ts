@@ -4,6 +4,7 @@ import { READINESS_CHECKS, type ReadinessCheck, RuntimeModule } from '@tidings/r
 import { relayConfigSchema } from './outbox-relay.config';
 import { HousekeepingWorker } from './relay/housekeeping.worker';
 import { OutboxService } from './relay/outbox.service';
+import { OutboxWakeups } from './relay/outbox-wakeups.service';
 import { RelayMetrics } from './relay/relay-metrics.service';
 import { RelayWorker } from './relay/relay.worker';
 import { ShardLeases } from './relay/shard-leases.service';
@@ -22,7 +23,7 @@ export class OutboxRelayModule {
         RuntimeModule.forRoot({ app: 'outbox-relay', schema: relayConfigSchema, env }),
         ScheduleModule.forRoot(),
       ],
-      providers: [RelayMetrics, ShardLeases, OutboxService, RelayWorker, HousekeepingWorker],
+      providers: [RelayMetrics, ShardLeases, OutboxService, OutboxWakeups, RelayWorker, HousekeepingWorker],
     };
   }
 }

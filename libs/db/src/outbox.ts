@@ -12,14 +12,56 @@ export type Tx = EntityManager & { readonly [txBrand]: true };
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
-export function transaction<T>(
+/** Transactions that appended an event: their commit wakes the relays (`wakeRelays`). */
+const appended = new WeakSet<EntityManager>();
+
+export async function transaction<T>(
   ds: DataSource,
   work: (tx: Tx) => Promise<T>,
   isolation: IsolationLevel = 'READ COMMITTED',
 ): Promise<T> {
+  let manager: EntityManager | undefined;
+  const run = (em: EntityManager) => {
+    manager = em;
+    return work(em as Tx);
+  };
   // READ COMMITTED is PostgreSQL's default: TypeORM would spend a second round trip (SET TRANSACTION …) on it.
-  if (isolation === 'READ COMMITTED') return ds.transaction((em) => work(em as Tx));
-  return ds.transaction(isolation, (em) => work(em as Tx));
+  const result = await (isolation === 'READ COMMITTED'
+    ? ds.transaction(run)
+    : ds.transaction(isolation, run));
+  if (manager && appended.has(manager)) wakeRelays(ds);
+  return result;
+}
+
+/** The channel a commit that appended events notifies, and every relay listens on. */
+export const OUTBOX_CHANNEL = 'tidings_outbox';
+
+/**
+ * A hint, never a guarantee: relays also probe the outbox every RELAY_IDLE_POLL_MS, so a lost notification
+ * (the writer died right after COMMIT, the relay's listening connection was down) costs latency, not an event.
+ * Sent after the commit in its own statement, not inside the writer's transaction: a transaction that notifies
+ * takes a database-wide lock at commit and holds it until its commit is durable, which would serialise every
+ * mutation's WAL flush. A notification is not worth a flush, so this statement commits without waiting for the
+ * disk (synchronous_commit off for it only).
+ */
+const NOTIFY_SQL = `SELECT set_config('synchronous_commit', 'off', true), pg_notify('${OUTBOX_CHANNEL}', '')`;
+
+/** Per DataSource: at most one NOTIFY in flight; commits while it is in flight share the next one. */
+const signals = new WeakMap<DataSource, { pending: boolean; sending: boolean }>();
+
+function wakeRelays(ds: DataSource): void {
+  let signal = signals.get(ds);
+  if (!signal) signals.set(ds, (signal = { pending: false, sending: false }));
+  signal.pending = true;
+  if (signal.sending) return;
+  signal.sending = true;
+  void (async () => {
+    while (signal.pending && ds.isInitialized) {
+      signal.pending = false;
+      await ds.query(NOTIFY_SQL).catch(() => undefined);
+    }
+    signal.sending = false;
+  })();
 }
 
 export class NoTransactionError extends Error {
@@ -35,6 +77,7 @@ export class NoTransactionError extends Error {
  */
 export async function appendEvent(tx: Tx, event: EventEnvelope, traceparent?: string): Promise<void> {
   if (!tx.queryRunner?.isTransactionActive) throw new NoTransactionError();
+  appended.add(tx);
   await tx.query(
     `WITH e AS (
        INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id, sequence,

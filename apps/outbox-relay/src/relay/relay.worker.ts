@@ -17,6 +17,7 @@ import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
 import { LeaseLostError, ShardLeases, type ShardLease } from './shard-leases.service';
+import { OutboxWakeups } from './outbox-wakeups.service';
 import { OutboxService, type ParkedEvent, type PendingEvent } from './outbox.service';
 import { RelayMetrics } from './relay-metrics.service';
 
@@ -65,6 +66,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly leases: ShardLeases,
     private readonly outbox: OutboxService,
     private readonly metrics: RelayMetrics,
+    private readonly wakeups: OutboxWakeups,
   ) {
     this.producer = new SharedConnection(
       () => this.kafka.createProducer(),
@@ -112,6 +114,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     // 1. Stop taking work.
     this.running = false;
     this.wake?.();
+    this.wakeups.poke();
     // 2. Finish the in-flight round, within the grace period.
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
@@ -143,7 +146,8 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
         }
         const done = await this.round([...this.shards.values()]);
         backoff = 0;
-        if (done === 0) await this.pause(this.config.RELAY_IDLE_POLL_MS);
+        // Idle: until a writer's commit notifies (OutboxWakeups), or the next probe.
+        if (done === 0) await this.wakeups.sleep(this.config.RELAY_IDLE_POLL_MS);
       } catch (error) {
         const stage = error instanceof StageError ? error.stage : 'shards';
         const cause = error instanceof StageError ? error.cause : error;
