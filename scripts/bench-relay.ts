@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { runMigrations } from '@tidings/db';
-import { allEventTopics, buildEvent } from '@tidings/events';
+import { buildEvent } from '@tidings/events';
+import { tidingsTopics } from '@tidings/kafka';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
   try {
     await runMigrations(url.toString());
     await db.connect();
-    await ensureTopics(brokers, allEventTopics(prefix), 6);
+    await ensureTopics(brokers, tidingsTopics(prefix), 6);
 
     const sequences = new Map<string, number>();
     let t = Date.now();

@@ -21,13 +21,16 @@ import {
   runMigrations,
   transaction,
 } from '@tidings/db';
-import { allEventTopics, buildEvent } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
+import { buildEvent } from '@tidings/events';
+import { tidingsTopics } from '@tidings/kafka';
 import { Client } from 'pg';
+import { cpuSeconds } from './bench-support';
 import { freePort } from './infra/ports';
 import { ensureTopics } from './infra/topics';
 
 const CONNECTIONS = Number(process.argv[2] ?? process.env.BENCH_SSE_CONNECTIONS ?? 10_000);
+// Events of a second tenant with one stream, after the fan-out: the gateway's CPU per consumed event.
+const EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 5_000);
 const PHASE_TIMEOUT_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -132,14 +135,22 @@ async function main(): Promise<void> {
   const sockets: Socket[] = [];
   try {
     await runMigrations(url.toString());
-    await ensureTopics(brokers.split(','), [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 6);
+    await ensureTopics(brokers.split(','), tidingsTopics(prefix), 6);
     const ds = createDataSource(url.toString(), 2);
     await ds.initialize();
     const key = newCredential('api_key');
-    await ds.query(`INSERT INTO tenants (id, name) VALUES ('ten_bench', 'bench')`);
+    const quietKey = newCredential('api_key');
+    await ds.query(`INSERT INTO tenants (id, name) VALUES ('ten_bench', 'bench'), ('ten_cpu', 'cpu')`);
     await ds.query(
-      `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes) VALUES ($1, 'ten_bench', 'bench', $2, $3, '{read}')`,
-      [key.id, key.prefix, hashCredential(key.credential)],
+      `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes) VALUES ($1, 'ten_bench', 'bench', $2, $3, '{read}'), ($4, 'ten_cpu', 'cpu', $5, $6, '{read}')`,
+      [
+        key.id,
+        key.prefix,
+        hashCredential(key.credential),
+        quietKey.id,
+        quietKey.prefix,
+        hashCredential(quietKey.credential),
+      ],
     );
     const common = {
       DATABASE_URL: url.toString(),
@@ -213,6 +224,31 @@ async function main(): Promise<void> {
     const perClient = received.firstFrameAt.map((t) => t - t0Perf).sort((a, b) => a - b);
     const at = (p: number) =>
       Number(perClient[Math.min(perClient.length - 1, Math.floor((p / 100) * perClient.length))].toFixed(1));
+
+    // CPU per consumed event: another tenant's events, to one stream of that tenant (the 10,000 streams are
+    // not theirs), so the figure is the consumer path (decode, reorder, dispatch) plus one frame per event.
+    const cpuReceived: Received = { frames: 0, firstFrameAt: [] };
+    sockets.push(await openStream(port, quietKey.credential, cpuReceived, CONNECTIONS));
+    const cpu0 = cpuSeconds(gateway.pid!);
+    const cpuStarted = Date.now();
+    for (let done = 0; done < EVENTS; done += 100)
+      await transaction(ds, async (tx) => {
+        for (let i = done; i < Math.min(EVENTS, done + 100); i++)
+          await appendEvent(
+            tx,
+            buildEvent({
+              eventType: 'order.updated',
+              tenantId: 'ten_cpu',
+              resourceId: `ord_cpu_${i}`,
+              sequence: 1,
+              source: 'tidings/bench',
+              data: { orderId: `ord_cpu_${i}`, changes: { notes: 'cpu' } },
+            }),
+          );
+      });
+    await until(`${EVENTS} events at the cpu stream`, () => cpuReceived.frames >= EVENTS);
+    const gatewayCpuMsPerEvent = Number((((cpuSeconds(gateway.pid!) - cpu0) * 1000) / EVENTS).toFixed(3));
+    const cpuPhaseMs = Date.now() - cpuStarted;
     await ds.destroy();
 
     const kib = (n: number) => (n / 1024).toFixed(1);
@@ -223,6 +259,7 @@ async function main(): Promise<void> {
     say(`V8 heap per connection: ${kib((heap1 - heap0) / CONNECTIONS)} KiB (live objects, after a full GC)`);
     say(`commit → all ${CONNECTIONS} clients: ${fanoutMs} ms (relay + Kafka + fan-out)`);
     say(`commit → each client: p50 ${at(50)} / p99 ${at(99)} / max ${at(100)} ms`);
+    say(`gateway CPU per event:  ${gatewayCpuMsPerEvent} ms (${EVENTS} events in ${cpuPhaseMs} ms)`);
     process.stdout.write(
       `${JSON.stringify({
         bench: 'sse',
@@ -231,6 +268,7 @@ async function main(): Promise<void> {
         heapKiBPerConnection: Number(kib((heap1 - heap0) / CONNECTIONS)),
         commitToAllClientsMs: fanoutMs,
         commitToClientMs: { p50: at(50), p90: at(90), p99: at(99), max: at(100) },
+        gatewayCpuMsPerEvent,
       })}\n`,
     );
   } finally {

@@ -6,8 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createDataSource, runMigrations } from '@tidings/db';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
+import { tidingsTopics } from '@tidings/kafka';
 import { createTenantWithKey } from '../apps/api/src/tenants/tenants.service';
 import { ensureTopics } from './infra/topics';
 import { freePort } from './infra/ports';
@@ -265,7 +264,7 @@ export async function startPipeline(opts: {
   const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
   const db = await benchDatabase();
   const prefix = `bench${Date.now().toString(36)}.`;
-  await ensureTopics(brokers, [...allEventTopics(prefix), ...allPlatformTopics(prefix)], 6);
+  await ensureTopics(brokers, tidingsTopics(prefix), 6);
   const ds = createDataSource(db.url, 2);
   await ds.initialize();
   const tenant = await createTenantWithKey(ds, 'bench');

@@ -51,7 +51,7 @@ function summarise(r: Result): { scenario: string; target: string; measured: str
       return {
         scenario: `SSE, ${v('connections')} idle connections`,
         target: '≤ 6 KiB each at 50,000; one commit to 10,000 clients ≤ 250 ms',
-        measured: `${v('rssKiBPerConnection')} KiB RSS / ${v('heapKiBPerConnection')} KiB heap each; commit → each client p50 ${pct('commitToClientMs', 'p50')} / p99 ${pct('commitToClientMs', 'p99')} / max ${pct('commitToClientMs', 'max')} ms`,
+        measured: `${v('rssKiBPerConnection')} KiB RSS / ${v('heapKiBPerConnection')} KiB heap each; commit → each client p50 ${pct('commitToClientMs', 'p50')} / p99 ${pct('commitToClientMs', 'p99')} / max ${pct('commitToClientMs', 'max')} ms; gateway ${v('gatewayCpuMsPerEvent')} ms CPU per consumed event`,
       };
     case 'pipeline idle':
       return {

@@ -7,8 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
+import { tidingsTopics } from '@tidings/kafka';
 import { runMigrations } from '@tidings/db';
 import { provisionInfra, type Infra } from './infra/provision';
 import { ensureTopics } from './infra/topics';
@@ -155,11 +154,7 @@ async function main(): Promise<void> {
   await runMigrations(infra.databaseUrl);
   say('migrations applied');
   const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
-  await ensureTopics(
-    infra.kafkaBrokers,
-    [...allEventTopics(prefix), ...allPlatformTopics(prefix)],
-    Number(process.env.KAFKA_PARTITIONS ?? 6),
-  );
+  await ensureTopics(infra.kafkaBrokers, tidingsTopics(prefix), Number(process.env.KAFKA_PARTITIONS ?? 6));
   say('topics ready');
   const env: NodeJS.ProcessEnv = {
     ...process.env,

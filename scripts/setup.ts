@@ -1,7 +1,6 @@
 // One-shot setup for deployments (docker compose's `migrate` service): migrations, then topics.
 import { runMigrations } from '@tidings/db';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
+import { tidingsTopics } from '@tidings/kafka';
 import { ensureTopics } from './infra/topics';
 
 async function main(): Promise<void> {
@@ -10,11 +9,7 @@ async function main(): Promise<void> {
   if (!url || !brokers) throw new Error('DATABASE_URL and KAFKA_BROKERS are required');
   await runMigrations(url);
   const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
-  await ensureTopics(
-    brokers,
-    [...allEventTopics(prefix), ...allPlatformTopics(prefix)],
-    Number(process.env.KAFKA_PARTITIONS ?? 6),
-  );
+  await ensureTopics(brokers, tidingsTopics(prefix), Number(process.env.KAFKA_PARTITIONS ?? 6));
   process.stdout.write('migrations applied, topics ready\n');
 }
 

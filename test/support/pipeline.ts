@@ -1,7 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { createDataSource } from '@tidings/db';
-import { allEventTopics } from '@tidings/events';
-import { allPlatformTopics } from '@tidings/kafka';
+import { tidingsTopics } from '@tidings/kafka';
 import { createApp } from '@tidings/runtime';
 import type { OutboxRelayConfig } from '../../apps/outbox-relay/src/outbox-relay.config';
 import { OutboxRelayModule } from '../../apps/outbox-relay/src/outbox-relay.module';
@@ -50,12 +49,7 @@ export async function startPipeline(options: PipelineOptions = {}) {
   const { brokers = kafkaBrokers(), partitions = 3, poolSize = 3 } = options;
   const db = await createTestDatabase();
   const prefix = testTopicPrefix();
-  await ensureTestTopics(
-    prefix,
-    [...allEventTopics(prefix), ...allPlatformTopics(prefix)],
-    partitions,
-    brokers,
-  );
+  await ensureTestTopics(prefix, tidingsTopics(prefix), partitions, brokers);
   const ds = createDataSource(db.url, poolSize);
   await ds.initialize();
   const receiver = await WebhookReceiver.start();

@@ -1,4 +1,6 @@
+import { allEventTopics } from '@tidings/events';
 import { z } from 'zod';
+import type { ConsumerOptions, KafkaClient } from './kafka.port';
 
 /** The variables libs/kafka reads; apps compose this fragment into their own config schema. */
 export const kafkaConfigSchema = z.object({
@@ -36,4 +38,29 @@ export function platformTopics(prefix = ''): { consumerDeadLetter: string; webho
 
 export function allPlatformTopics(prefix = ''): string[] {
   return Object.values(platformTopics(prefix));
+}
+
+/**
+ * Every topic Tidings produces to or consumes from: the event topics and the platform's. The one list that
+ * provisioning (setup, dev, benchmarks, tests) and the apps' own topic creation at connect time use.
+ */
+export function tidingsTopics(prefix = ''): string[] {
+  return [...allEventTopics(prefix), ...allPlatformTopics(prefix)];
+}
+
+/**
+ * What a Tidings app consuming every event shares with the others: all event topics, the platform's consumer
+ * dead-letter topic, and `tidingsTopics` created at each connection attempt (the app boots while the broker is
+ * away and finds its topics once it is back). The group and its pace are the app's own.
+ */
+export function allEventsConsumer(
+  kafka: KafkaClient,
+  config: KafkaConfig,
+): Pick<ConsumerOptions, 'topics' | 'deadLetterTopic' | 'prepare'> {
+  const prefix = config.KAFKA_TOPIC_PREFIX;
+  return {
+    topics: allEventTopics(prefix),
+    deadLetterTopic: platformTopics(prefix).consumerDeadLetter,
+    prepare: () => kafka.ensureTopics(tidingsTopics(prefix), config.KAFKA_PARTITIONS),
+  };
 }

@@ -270,6 +270,21 @@ describe('TidingsKafkaServer', () => {
     expect(kafka.messages(DLQ).map((m) => m.key)).toEqual(['ord_bad']);
   });
 
+  it("can be closed before Nest closes it, and Nest's later close waits for the same stop", async () => {
+    const { sut, app, send, probe, committed } = await setup(OrdersController);
+    await app.listen();
+    await send(record('order.shipped', 'ord_1', 1));
+    await eventually(() => expect(committed()).toBe(1));
+    const first = sut.close();
+    expect(sut.close()).toBe(first);
+    await first;
+    expect(sut.connected).toBe(false);
+    await send(record('order.shipped', 'ord_2', 1));
+    await app.close();
+    expect(probe.handlers('order.*')).toEqual(['ord_1']);
+    expect(committed()).toBe(1);
+  });
+
   it('refuses to listen with a request-response handler', async () => {
     @Controller()
     class Replying {

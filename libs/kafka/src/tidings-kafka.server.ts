@@ -112,9 +112,13 @@ export class TidingsKafkaBatchContext extends BaseRpcContext<[IncomingMessage[]]
   getPartition(): number {
     return this.args[0][0].partition;
   }
+  private byEventId?: Map<string, IncomingMessage>;
+
   /** The record each handed event came from, by `eventId` (for its offset, headers, traceparent). */
   messageOf(eventId: string): IncomingMessage | undefined {
-    return this.args[0].find((m) => m.headers['event-id'] === eventId);
+    // Built on first use: a handler looking up every event of a run stays linear in the run's length.
+    this.byEventId ??= new Map(this.args[0].map((m) => [m.headers['event-id'], m]));
+    return this.byEventId.get(eventId);
   }
 }
 
@@ -133,6 +137,7 @@ interface Route {
 
 export class TidingsKafkaServer extends Server implements CustomTransportStrategy {
   private consumer?: Consumer;
+  private closing?: Promise<void>;
   private routes: Route[] = [];
 
   constructor(private readonly options: TidingsKafkaServerOptions) {
@@ -145,6 +150,7 @@ export class TidingsKafkaServer extends Server implements CustomTransportStrateg
   }
 
   listen(callback: (error?: unknown) => void): void {
+    this.closing = undefined;
     try {
       this.routes = this.collectRoutes();
     } catch (error) {
@@ -161,9 +167,15 @@ export class TidingsKafkaServer extends Server implements CustomTransportStrateg
     this.consumer.start().then(() => callback(), callback);
   }
 
-  async close(): Promise<void> {
-    await this.consumer?.stop();
-    this.consumer = undefined;
+  /**
+   * Stops the consumer (see the header). Idempotent: an app that must stop consuming before its own shutdown
+   * hooks run (Nest closes transports only after them) closes it there, and Nest's later call waits for the same.
+   */
+  close(): Promise<void> {
+    this.closing ??= (this.consumer?.stop() ?? Promise.resolve()).finally(() => {
+      this.consumer = undefined;
+    });
+    return this.closing;
   }
 
   on(): never {

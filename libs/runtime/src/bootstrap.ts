@@ -1,6 +1,7 @@
 import { type DynamicModule, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { TidingsKafkaServer } from '@tidings/kafka';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +17,7 @@ import {
   RequestTimeoutProblem,
 } from './problems';
 import { ConfigError } from './runtime.config';
-import { ACCESS_LOG, APP_CONFIG, type BaseConfig } from './runtime.module';
+import { ACCESS_LOG, APP_CONFIG, type BaseConfig, KAFKA_TRANSPORTS } from './runtime.module';
 
 export interface AppOptions<C extends BaseConfig> {
   app: string;
@@ -41,6 +42,14 @@ export async function createApp<C extends BaseConfig>(
   app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, verify: refuseInvalidUtf8 });
   (app.getHttpServer() as Server).on('clientError', answerClientError);
   await options.configure?.(app, config);
+  // Bootstrap hooks first: the loops a consumer's handlers feed (the dispatcher's worker, the gateway's
+  // reorder buffers) are running before the first record arrives. Then the consumers, then HTTP.
+  await app.init();
+  // Not `inheritAppConfig`: the app's global problem+json filter answers HTTP requests; a consumer's errors must
+  // reach its transport as thrown, which decides commit, dead letter or retry.
+  for (const strategy of app.get<TidingsKafkaServer[]>(KAFKA_TRANSPORTS))
+    app.connectMicroservice({ strategy });
+  await app.startAllMicroservices();
   await app.listen(options.port(config), '0.0.0.0');
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;

@@ -12,7 +12,7 @@ import {
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { dataSourceOptions, type DbConfig } from '@tidings/db';
-import { KafkaJsClient, type KafkaClient, type KafkaConfig } from '@tidings/kafka';
+import { KafkaJsClient, type KafkaClient, type KafkaConfig, type TidingsKafkaServer } from '@tidings/kafka';
 
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
@@ -36,6 +36,11 @@ export const KAFKA_CLIENT = Symbol('KAFKA_CLIENT');
 /** The app's pino-http access log (`createAccessLog`): `createApp` mounts it, handlers outside Express call it. */
 export const ACCESS_LOG = Symbol('ACCESS_LOG');
 const TRACING = Symbol('TRACING');
+/**
+ * The app's Kafka consumers, as Nest transports: an app that consumes pushes its `TidingsKafkaServer` here
+ * (`transports.push(…)`, like its readiness checks) and `createApp` connects and starts each one.
+ */
+export const KAFKA_TRANSPORTS = Symbol('KAFKA_TRANSPORTS');
 
 export type BaseConfig = RuntimeConfig & DbConfig & KafkaConfig;
 
@@ -126,13 +131,22 @@ export class RuntimeModule implements NestModule {
             { name: 'database', check: async () => (await ds.query('SELECT 1')) !== undefined },
           ],
         },
+        { provide: KAFKA_TRANSPORTS, useFactory: (): TidingsKafkaServer[] => [] },
         { provide: TRACING, useFactory: () => startTracing(config, options.app) },
         TracingLifecycle,
         KafkaLifecycle,
         HttpMetrics,
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
-      exports: [HttpMetrics, ACCESS_LOG, APP_CONFIG, KAFKA_CLIENT, METRICS_REGISTRY, READINESS_CHECKS],
+      exports: [
+        HttpMetrics,
+        ACCESS_LOG,
+        APP_CONFIG,
+        KAFKA_CLIENT,
+        KAFKA_TRANSPORTS,
+        METRICS_REGISTRY,
+        READINESS_CHECKS,
+      ],
     };
   }
 

@@ -17,29 +17,17 @@
  * finding new positions and the gap fill reads them from the log, so live streams continue (at the
  * SSE_GAP_FILL_MS pace) and Kafka copies that arrive later are below `next` and dropped: no gap, no duplicate.
  * Cost: the head probe reads one tenant_positions row per tenant each SSE_GAP_FILL_MS.
- * Shutdown (three steps): stop taking work (stop the gap timer and the consumer), finish what it holds
- * (the in-flight handler completes inside consumer.stop()), release connections (the consumer leaves its
- * group; the Kafka client is disconnected by the runtime).
+ * Wiring: the consumer is the Tidings transport (`FanoutTransport`, handlers in `FanoutConsumer`), which
+ * createApp starts after this worker's bootstrap has read the start heads; the gap fill is an interval of the
+ * SchedulerRegistry. Shutdown (three steps): stop taking work (ScheduleModule clears the gap-fill interval
+ * before the transport closes), finish what it holds (the in-flight handler completes as the transport
+ * closes), release connections (the consumer leaves its group; the runtime disconnects the Kafka client).
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
-import {
-  EnvelopeDecodeError,
-  allEventTopics,
-  fromKafkaMessage,
-  kafkaTraceparent,
-  type EventEnvelope,
-} from '@tidings/events';
-import {
-  PoisonMessageError,
-  platformTopics,
-  type Consumer,
-  type IncomingMessage,
-  type KafkaClient,
-} from '@tidings/kafka';
-import { APP_CONFIG, KAFKA_CLIENT, tracingStarted } from '@tidings/runtime';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { type EventEnvelope } from '@tidings/events';
+import { APP_CONFIG, tracingStarted } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
 import type { SseGatewayConfig } from '../sse-gateway.config';
 import { SseMetrics } from './sse.metrics';
@@ -103,14 +91,12 @@ export class PositionOrder {
 }
 
 @Injectable()
-export class FanoutWorker {
+export class FanoutWorker implements OnApplicationBootstrap {
   private readonly logger = new Logger(FanoutWorker.name);
   /** One reorder buffer per tenant seen since start. */
   private readonly orders = new Map<string, PositionOrder>();
   /** Each tenant's head when the fan-out started: where a tenant's buffer begins. */
   private startHeads?: Map<string, number>;
-  private consumer?: Consumer;
-  private timer?: NodeJS.Timeout;
   private filling = false;
   private listener: (event: EventEnvelope, traceparent: string | undefined) => void = () => undefined;
   /** Buffered `tenant/position` → the context its send span continues (kept only while tracing is on). */
@@ -118,9 +104,9 @@ export class FanoutWorker {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: SseGatewayConfig,
-    @Inject(KAFKA_CLIENT) private readonly kafka: KafkaClient,
     private readonly ds: DataSource,
     private readonly metrics: SseMetrics,
+    private readonly scheduler: SchedulerRegistry,
   ) {}
 
   /** The one receiver of emitted events (the stream service's dispatcher). */
@@ -168,48 +154,19 @@ export class FanoutWorker {
     return order;
   }
 
-  async start(): Promise<void> {
-    const prefix = this.config.KAFKA_TOPIC_PREFIX;
-    const topics = allEventTopics(prefix);
-    const deadLetterTopic = platformTopics(prefix).consumerDeadLetter;
+  /** Before the transport starts (createApp): where each tenant's order begins, then the gap fill. */
+  async onApplicationBootstrap(): Promise<void> {
     this.startHeads = await this.heads();
-    this.consumer = this.kafka.createConsumer({
-      // A group of its own per instance: every gateway must see every partition; offsets do not matter
-      // because a restarted gateway starts at the log's head and clients replay from the log.
-      groupId: `sse-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
-      topics,
-      fromBeginning: false,
-      deadLetterTopic,
-      partitionsConsumedConcurrently: topics.length * this.config.KAFKA_PARTITIONS,
-      // Retried with every connection attempt: the gateway boots and serves replay while the broker is down.
-      prepare: () => this.kafka.ensureTopics([...topics, deadLetterTopic], this.config.KAFKA_PARTITIONS),
-      handle: (message) => Promise.resolve(this.handle(message)),
-    });
-    await this.consumer.start();
-    this.timer = setInterval(() => void this.tick(), this.config.SSE_GAP_FILL_MS);
+    this.scheduler.addInterval(
+      'sse-gap-fill',
+      setInterval(() => void this.tick(), this.config.SSE_GAP_FILL_MS),
+    );
   }
 
-  /** Receiving live events from Kafka (reported by readiness, not required: see docs/operations.md). */
-  get connected(): boolean {
-    return this.consumer?.connected ?? false;
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.consumer?.stop();
-  }
-
-  private handle(message: IncomingMessage): void {
-    let event: EventEnvelope;
-    try {
-      event = fromKafkaMessage(message);
-    } catch (error) {
-      if (error instanceof EnvelopeDecodeError) throw new PoisonMessageError(error.message, error);
-      throw error;
-    }
+  /** One event consumed from Kafka (any partition), with the trace context of its publish. */
+  accept(event: EventEnvelope, traceparent: string | undefined): void {
     const order = this.orderOf(event.tenantId);
-    this.remember(order, event, kafkaTraceparent(message));
+    this.remember(order, event, traceparent);
     order.accept(event, Date.now());
   }
 

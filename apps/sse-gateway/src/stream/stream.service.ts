@@ -5,6 +5,7 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { EventLogEntity, envelopeFromLogRow } from '@tidings/db';
 import { latestVersion, renderAtVersion, supportedVersions, type EventEnvelope } from '@tidings/events';
 import {
@@ -117,7 +118,6 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly overCap = new Map<SseConnection, number>();
   private overCapTimer?: NodeJS.Timeout;
   private accepting = false;
-  private heartbeat?: NodeJS.Timeout;
   /** A credential check is running: a slow database never stacks them up. */
   private checking = false;
 
@@ -127,26 +127,28 @@ export class StreamService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly fanout: FanoutWorker,
     private readonly auth: StreamAuthService,
     private readonly metrics: SseMetrics,
+    private readonly scheduler: SchedulerRegistry,
   ) {
     fanout.onEvent((e, traceparent) => this.dispatch(e, traceparent));
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.fanout.start();
-    this.heartbeat = setInterval(() => this.beat(), this.config.SSE_HEARTBEAT_MS);
+  onApplicationBootstrap(): void {
+    this.scheduler.addInterval(
+      'sse-heartbeat',
+      setInterval(() => this.beat(), this.config.SSE_HEARTBEAT_MS),
+    );
     this.accepting = true;
   }
 
   /**
    * Graceful shutdown in three steps: stop accepting streams; end every open stream (clients reconnect to
-   * another instance with Last-Event-ID); stop the fan-out consumer.
+   * another instance with Last-Event-ID); then Nest closes the fan-out's consumer (ScheduleModule clears the
+   * heartbeat).
    */
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): void {
     this.accepting = false;
-    clearInterval(this.heartbeat);
     clearTimeout(this.overCapTimer);
     for (const set of this.byTenant.values()) for (const c of set) this.close(c, 'shutdown');
-    await this.fanout.stop();
   }
 
   async open(

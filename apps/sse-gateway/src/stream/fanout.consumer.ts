@@ -1,0 +1,49 @@
+import { Controller, Inject, Injectable } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
+import { allEventTopics, type EventEnvelope } from '@tidings/events';
+import {
+  allEventsConsumer,
+  type KafkaClient,
+  TidingsEvent,
+  type TidingsKafkaContext,
+  TidingsKafkaServer,
+} from '@tidings/kafka';
+import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { SseGatewayConfig } from '../sse-gateway.config';
+import { FanoutWorker } from './fanout.worker';
+
+/**
+ * The gateway's Kafka consumer on the Tidings transport, over every event topic, creating the topics as it
+ * connects (retried: the gateway boots and serves replay while the broker is down). createApp connects it,
+ * Nest closes it.
+ */
+@Injectable()
+export class FanoutTransport extends TidingsKafkaServer {
+  constructor(@Inject(KAFKA_CLIENT) kafka: KafkaClient, @Inject(APP_CONFIG) c: SseGatewayConfig) {
+    super({
+      kafka,
+      ...allEventsConsumer(kafka, c),
+      // A group of its own per instance: every gateway must see every partition; offsets do not matter
+      // because a restarted gateway starts at the log's head and clients replay from the log.
+      groupId: `sse-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
+      fromBeginning: false,
+      partitionsConsumedConcurrently: allEventTopics().length * c.KAFKA_PARTITIONS,
+    });
+  }
+}
+
+/**
+ * Kafka → the fan-out's reorder buffers (FanoutWorker states the ordering and dedupe guarantees). A record
+ * that is not a valid Tidings event is dead-lettered by the transport before reaching here.
+ */
+@Controller()
+export class FanoutConsumer {
+  constructor(private readonly fanout: FanoutWorker) {}
+
+  @TidingsEvent('*')
+  accept(@Payload() event: EventEnvelope, @Ctx() ctx: TidingsKafkaContext): void {
+    this.fanout.accept(event, ctx.getTraceparent());
+  }
+}
