@@ -86,6 +86,8 @@ function rssBytes(pid: number): number {
   return Number(kb) * 1024;
 }
 
+const FRAME_MARK = '\nevent: ';
+
 /** What the clients received: event frames in all, and when each client got its first one. */
 interface Received {
   frames: number;
@@ -101,13 +103,17 @@ function openStream(port: number, apiKey: string, received: Received, n: number)
     const socket = connect({ port, host: '127.0.0.1', localAddress: `127.0.0.${1 + (n % 8)}` });
     let headers = false;
     let first = true;
+    // The end of the previous chunk: a frame's `event:` line may straddle two chunks.
+    let tail = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       if (!headers && chunk.startsWith('HTTP/1.1 200')) {
         headers = true;
         resolve(socket);
       } else if (!headers) reject(new Error(chunk.split('\r\n')[0]));
-      const frames = chunk.split('\nevent: ').length - 1;
+      const text = tail + chunk;
+      tail = text.slice(-(FRAME_MARK.length - 1));
+      const frames = text.split(FRAME_MARK).length - 1;
       if (frames > 0 && first) {
         first = false;
         received.firstFrameAt.push(performance.now());
