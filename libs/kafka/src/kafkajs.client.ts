@@ -29,7 +29,13 @@ import type {
   Producer,
 } from './kafka.port';
 import { keepConnected, SharedConnection } from './connection-retry';
-import { MessageTooLargeError, budgetOf, packRuns, type TopicLimits } from './produce-batching';
+import {
+  MessageTooLargeError,
+  budgetOf,
+  compressionFor,
+  packRuns,
+  type TopicLimits,
+} from './produce-batching';
 
 export interface KafkaJsClientOptions {
   brokers: string[];
@@ -277,6 +283,7 @@ export class KafkaJsClient implements KafkaClient {
  * GZIP: built into kafkajs (Snappy, LZ4 and ZSTD each need a native add-on, and npm here runs no install
  * scripts) and decoded by every Kafka client an internal service may use. Envelope JSON shrinks ~18× at
  * ~3.5 ms of libuv thread-pool time per 2,000-event batch on the dev machine, off the relay's main thread.
+ * Only for requests of `COMPRESS_FROM_BYTES` or more (see `compressionFor`).
  */
 const COMPRESSION = CompressionTypes.GZIP;
 
@@ -334,7 +341,7 @@ class KafkaJsProducer implements Producer {
     try {
       await this.producer.sendBatch({
         acks: -1,
-        compression: COMPRESSION,
+        compression: compressionFor(messages) === 'gzip' ? COMPRESSION : CompressionTypes.None,
         topicMessages: [...byTopic].map(([topic, list]) => ({
           topic,
           messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),

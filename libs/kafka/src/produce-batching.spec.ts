@@ -1,6 +1,13 @@
 import { InMemoryKafka } from './in-memory.kafka';
 import type { OutgoingMessage } from './kafka.port';
-import { MessageTooLargeError, budgetOf, packRuns, recordSizeBound } from './produce-batching';
+import {
+  COMPRESS_FROM_BYTES,
+  MessageTooLargeError,
+  budgetOf,
+  compressionFor,
+  packRuns,
+  recordSizeBound,
+} from './produce-batching';
 
 function setup(maxBatchBytes = 10_000, partitions = 2, requestBudget = Number.MAX_SAFE_INTEGER) {
   // Keys `p<n>-…` go to partition n, so a test chooses where each message lands.
@@ -79,5 +86,26 @@ describe('InMemoryKafka limits', () => {
     expect(kafka.messages('t')).toHaveLength(0);
     const runs = await producer.pack([small, big, small]);
     expect(runs.map((r) => r.length)).toEqual([1, 1, 1]);
+  });
+});
+
+describe('compressionFor', () => {
+  const message = (bytes: number): OutgoingMessage => ({
+    topic: 't',
+    key: 'ord_1',
+    value: 'x'.repeat(bytes),
+    headers: { 'event-id': 'e' },
+  });
+
+  it('sends a lone event uncompressed', () => {
+    expect(compressionFor([message(1_000)])).toBe('none');
+  });
+
+  it('compresses a request from COMPRESS_FROM_BYTES on, counting every record of it', () => {
+    const size = recordSizeBound(message(1_000));
+    const below = Math.floor((COMPRESS_FROM_BYTES - 1) / size);
+    expect(compressionFor(Array.from({ length: below }, () => message(1_000)))).toBe('none');
+    expect(compressionFor(Array.from({ length: below + 1 }, () => message(1_000)))).toBe('gzip');
+    expect(compressionFor([message(COMPRESS_FROM_BYTES)])).toBe('gzip');
   });
 });
