@@ -1,6 +1,7 @@
 import type { EventEnvelope } from '@tidings/events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createOrder } from './support/factories/resources';
 import { eventually } from './support/eventually';
 import { startDedicatedKafka } from './support/infra';
 import { type PipelineApp as App, startPipeline } from './support/pipeline';
@@ -124,15 +125,8 @@ describe('a broker outage (dedicated broker)', () => {
     });
     expect(hook.status).toBe(201);
     ctx.receiver.expectSecrets('/outage', hook.body.secret as string);
-    const createOrder = async (n: number) => {
-      const res = await ctx.api.call('POST', '/orders', tenant.apiKey, {
-        customerId: `cus_outage_${n}`,
-        currency: 'EUR',
-        items: [{ sku: 'A', quantity: 1, unitPriceMinor: 100 + n }],
-      });
-      expect(res).toMatchObject({ status: 201 });
-    };
-    for (let n = 0; n < 5; n++) await createOrder(n);
+    const place = (n: number) => createOrder(ctx.api, tenant.apiKey, { customerId: `cus_outage_${n}` });
+    for (let n = 0; n < 5; n++) await place(n);
 
     // The relay sequences without Kafka, so a stream resumed during the outage gets its replay from the log…
     const early = await eventually(async () => {
@@ -145,7 +139,7 @@ describe('a broker outage (dedicated broker)', () => {
       expect(stream.events.map((e) => e.eventId)).toEqual(early.slice(1).map((e) => e.eventId)),
     );
     // …and live events keep arriving from the log while the broker is away.
-    for (let n = 5; n < 8; n++) await createOrder(n);
+    for (let n = 5; n < 8; n++) await place(n);
     await eventually(async () => {
       const logged = await ctx.positionedOrders(tenant.tenantId);
       expect(logged).toHaveLength(8);
@@ -162,7 +156,7 @@ describe('a broker outage (dedicated broker)', () => {
       },
       { timeoutMs: 90_000, intervalMs: 200 },
     );
-    for (let n = 8; n < 11; n++) await createOrder(n);
+    for (let n = 8; n < 11; n++) await place(n);
 
     const all = await ctx.allDelivered(tenant.tenantId, '/outage', 11);
     // Exactly once each: no request beyond the eleven deliveries, every one verified.
@@ -183,15 +177,8 @@ describe('a broker outage (dedicated broker)', () => {
     });
     expect(hook.status).toBe(201);
     ctx.receiver.expectSecrets('/again', hook.body.secret as string);
-    const createOrder = async (n: number) => {
-      const res = await ctx.api.call('POST', '/orders', tenant.apiKey, {
-        customerId: `cus_again_${n}`,
-        currency: 'EUR',
-        items: [{ sku: 'B', quantity: 1, unitPriceMinor: 200 + n }],
-      });
-      expect(res).toMatchObject({ status: 201 });
-    };
-    await createOrder(0);
+    const place = (n: number) => createOrder(ctx.api, tenant.apiKey, { customerId: `cus_again_${n}` });
+    await place(0);
     await eventually(() => expect(ctx.receiver.delivered('/again')).toHaveLength(1), { timeoutMs: 30_000 });
     const [first] = await ctx.positionedOrders(tenant.tenantId);
     const stream = await ctx.openStream(tenant.apiKey, String(first.position));
@@ -203,7 +190,7 @@ describe('a broker outage (dedicated broker)', () => {
       timeoutMs: 90_000,
       intervalMs: 200,
     });
-    for (let n = 1; n < 4; n++) await createOrder(n);
+    for (let n = 1; n < 4; n++) await place(n);
     await ctx.broker.start();
 
     const all = await ctx.allDelivered(tenant.tenantId, '/again', 4);

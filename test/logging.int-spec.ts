@@ -1,6 +1,7 @@
 import type { AppProcess } from './support/app-process';
 import { eventually } from './support/eventually';
 import { startPipeline, type Pipeline } from './support/pipeline';
+import { orderBody } from './support/factories/resources';
 import { createTenant, type TestTenant } from './support/tenant';
 
 /**
@@ -141,11 +142,7 @@ it('logs a failed webhook attempt with its ids and reason as fields', async () =
   const order = await call('/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      customerId: 'cus_1',
-      currency: 'EUR',
-      items: [{ sku: 'a', quantity: 1, unitPriceMinor: 100 }],
-    }),
+    body: JSON.stringify(orderBody()),
   });
   expect(order.status).toBe(201);
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../scripts/infra/ports';
 import type { TestApi } from './support/api-app';
+import { createOrder } from './support/factories/resources';
 import { eventually } from './support/eventually';
 import { startPipeline, type Pipeline } from './support/pipeline';
 import { createTenant } from './support/tenant';
@@ -131,12 +132,7 @@ export function handle(body: string, headers: Record<string, string>, secret: st
     });
     expect(forged.status).toBe(400);
 
-    const order = await api.call('POST', '/orders', tenant.apiKey, {
-      customerId: 'cus_pkg',
-      currency: 'EUR',
-      items: [{ sku: 'A', quantity: 1, unitPriceMinor: 100 }],
-    });
-    expect(order.status).toBe(201);
+    const order = await createOrder(api, tenant.apiKey, { customerId: 'cus_pkg' });
     const delivered = await eventually(
       () => {
         const ok = lines().filter((l) => l.status === 204);
@@ -147,7 +143,7 @@ export function handle(body: string, headers: Record<string, string>, secret: st
     );
     expect(delivered.webhook.payload).toMatchObject({
       eventType: 'order.created',
-      resourceId: order.body.id,
+      resourceId: order.id,
     });
     expect(lines().map((l) => l.status)).toEqual([400, 204]);
     const deliveries = await api.call(

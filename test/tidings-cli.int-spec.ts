@@ -3,6 +3,7 @@ import { generateSecret } from '@tidings/signing';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { freePort } from '../scripts/infra/ports';
 import { startApi, type TestApi } from './support/api-app';
+import { createOrder } from './support/factories/resources';
 import { runCli, startCli, type CliProcess } from './support/cli-process';
 import { eventually } from './support/eventually';
 import { sseHarness, type SseHarness } from './support/sse-harness';
@@ -78,15 +79,7 @@ describe('tidings CLI', () => {
     env = { TIDINGS_API_URL: api.url, TIDINGS_SSE_URL: gw.url, TIDINGS_API_KEY: tenant.apiKey };
   }, SLOW);
 
-  const createOrder = async () => {
-    const res = await api.call('POST', '/orders', tenant.apiKey, {
-      customerId: 'cus_cli',
-      currency: 'EUR',
-      items: [{ sku: 'A', quantity: 1, unitPriceMinor: 100 }],
-    });
-    expect(res.status).toBe(201);
-    return String(res.body.id);
-  };
+  const placeOrder = async () => (await createOrder(api, tenant.apiKey, { customerId: 'cus_cli' })).id;
 
   afterAll(async () => {
     for (const p of running) await p.stop('SIGKILL');
@@ -182,12 +175,12 @@ describe('tidings CLI', () => {
       // A gateway restart while events are committed: the listener resumes after the last id it saw.
       await h.stopGateway(gw.app);
       const [second, message] = await Promise.all([
-        createOrder(),
+        placeOrder(),
         runCli(['trigger', 'message.received'], env), // not order.*: not forwarded
       ]);
       expect(message.code).toBe(0);
       gw = await h.startGateway({ SSE_PORT: String(ssePort) });
-      const orders = [firstOrder, second, await createOrder()];
+      const orders = [firstOrder, second, await placeOrder()];
       await eventually(() => expect(receiver.delivered('/hook')).toHaveLength(3), START);
       expect(listen.stdout()).toMatch(/Reconnected, resuming after position \d+/);
       const logged = await h.logged(`tenant_id = $1 AND event_type = 'order.created'`, [tenant.tenantId]);
@@ -234,11 +227,11 @@ describe('tidings CLI', () => {
       running.push(listen);
       try {
         await eventually(() => expect(listen.stdout()).toMatch(/Ready: streaming/), START);
-        const orders = [await createOrder()];
+        const orders = [await placeOrder()];
         await eventually(() => expect(receiver.delivered('/sleep')).toHaveLength(1), START);
 
         proxy.stall();
-        orders.push(await createOrder(), await createOrder());
+        orders.push(await placeOrder(), await placeOrder());
         await eventually(() => expect(receiver.delivered('/sleep')).toHaveLength(3), START);
         expect(listen.stdout()).toMatch(/Reconnected, resuming after position \d+/);
         const delivered = receiver.delivered('/sleep').map((r) => r.payload as { resourceId: string });

@@ -4,6 +4,7 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { registerTracing } from '@tidings/runtime';
 import type { TestApi } from './support/api-app';
 import { eventually } from './support/eventually';
+import { orderBody } from './support/factories/resources';
 import { startPipeline, type Pipeline } from './support/pipeline';
 import { type Family, scrape } from './support/prometheus';
 import { SseClient } from './support/sse-client';
@@ -65,11 +66,7 @@ it('traces POST /orders to the webhook request: one trace, request → transacti
       'content-type': 'application/json',
       traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`,
     },
-    body: JSON.stringify({
-      customerId: 'cus_1',
-      currency: 'EUR',
-      items: [{ sku: 'a', quantity: 1, unitPriceMinor: 100 }],
-    }),
+    body: JSON.stringify(orderBody()),
   });
   expect(res.status).toBe(201);
   const orderId = ((await res.json()) as { id: string }).id;
@@ -135,11 +132,7 @@ it('starts a new trace for an invalid traceparent, and the webhook still carries
       'content-type': 'application/json',
       traceparent: `00-${'0'.repeat(32)}-${CLIENT_SPAN}-01`,
     },
-    body: JSON.stringify({
-      customerId: 'cus_2',
-      currency: 'EUR',
-      items: [{ sku: 'a', quantity: 1, unitPriceMinor: 100 }],
-    }),
+    body: JSON.stringify(orderBody({ customerId: 'cus_2' })),
   });
   expect(res.status).toBe(201);
   const [, request] = await eventually(() => {

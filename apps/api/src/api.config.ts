@@ -22,6 +22,8 @@ export const apiConfigSchema = runtimeConfigSchema
       .min(1)
       .max(24 * 30)
       .default(24),
+    // Expired keys are deleted every 10 min: they are already ignored, so this only bounds the table's size.
+    IDEMPOTENCY_CLEANUP_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
     // Per API key and process: 200 requests/s sustained with bursts of 400 keeps one client from starving
     // the others on a small deployment; raise it with the replica count.
     RATE_LIMIT_PER_SECOND: z.coerce.number().min(1).max(1_000_000).default(200),

@@ -1,8 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { type ApiTest, setupApiTest, type TestApi } from '../../../../test/support/api-app';
+import { messageBody } from '../../../../test/support/factories/resources';
 import type { TestTenant } from '../../../../test/support/tenant';
-
-const MESSAGE = { from: 'alice@example.com', channel: 'support', body: 'hi' };
 
 describe('rate limiting per API key', () => {
   let t: ApiTest;
@@ -21,7 +20,7 @@ describe('rate limiting per API key', () => {
 
   it('answers 429 problem+json with Retry-After beyond the burst, writes nothing for it, and spares other keys', async () => {
     const burst = await Promise.all(
-      Array.from({ length: 10 }, () => api.call('POST', '/messages', a.apiKey, MESSAGE)),
+      Array.from({ length: 10 }, () => api.call('POST', '/messages', a.apiKey, messageBody())),
     );
     const limited = burst.filter((r) => r.status === 429);
     const accepted = burst.filter((r) => r.status === 201);
@@ -36,6 +35,6 @@ describe('rate limiting per API key', () => {
       a.tenantId,
     ])) as { n: number }[];
     expect(stored[0].n).toBe(accepted.length);
-    expect((await api.call('POST', '/messages', b.apiKey, MESSAGE)).status).toBe(201);
+    expect((await api.call('POST', '/messages', b.apiKey, messageBody())).status).toBe(201);
   });
 });

@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { transaction, type Tx } from '@tidings/db';
 import { APP_CONFIG, BadRequestProblem, ConflictProblem, UnprocessableProblem } from '@tidings/runtime';
 import { createHash } from 'node:crypto';
@@ -32,13 +32,23 @@ export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  * (/tenants, /api-keys, /stream-tokens): replaying them would mean storing that secret in plain text here.
  */
 @Injectable()
-export class IdempotencyService {
+export class IdempotencyService implements OnApplicationBootstrap {
   private readonly logger = new Logger('Idempotency');
 
   constructor(
     private readonly ds: DataSource,
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
+    private readonly scheduler: SchedulerRegistry,
   ) {}
+
+  // Expired keys are purged every IDEMPOTENCY_CLEANUP_MS: lookups already ignore them, this only reclaims space,
+  // and a DELETE by expiry is safe to run on every replica at once. ScheduleModule clears the interval on shutdown.
+  onApplicationBootstrap(): void {
+    this.scheduler.addInterval(
+      'idempotency-cleanup',
+      setInterval(() => void this.purgeExpired(), this.config.IDEMPOTENCY_CLEANUP_MS),
+    );
+  }
 
   async execute<T>(
     req: IdempotentRequest,
@@ -92,9 +102,6 @@ export class IdempotencyService {
     });
   }
 
-  // Expired keys are purged every ten minutes: lookups already ignore them, this only reclaims space, and a
-  // DELETE by expiry is safe to run on every replica at once. ScheduleModule stops the interval on shutdown.
-  @Interval('idempotency-cleanup', 10 * 60_000)
   async purgeExpired(): Promise<number> {
     try {
       const [, deleted] = (await this.ds.query('DELETE FROM idempotency_keys WHERE expires_at <= now()')) as [
