@@ -1246,7 +1246,17 @@ export interface components {
       customerId: string;
       /** @example EUR */
       currency: string;
-      items: components['schemas']['OrderItemDto'][];
+      items: {
+        /** @example TSHIRT-M */
+        sku: string;
+        /** @example 2 */
+        quantity: number;
+        /**
+         * @description Unit price in minor units (cents)
+         * @example 1950
+         */
+        unitPriceMinor: number;
+      }[];
       /**
        * @description Sum of quantity × unitPriceMinor
        * @example 3900

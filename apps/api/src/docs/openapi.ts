@@ -15,6 +15,7 @@ import { defaultScope } from '@tidings/db';
 import { ENVELOPE_FIELDS, type EnvelopeField, listEventTypes } from '@tidings/events';
 import { ApiModule } from '../api.module';
 import { PUBLIC_KEY, SCOPE_KEY } from '../auth/tenant.decorator';
+import { applyViewSchemas } from './resource-schema';
 import { applyRule, hasValidationRules, isNonEmptyBody, validationRules } from './validation-schema';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -346,7 +347,8 @@ function toTypeArrays(node: unknown): void {
 
 /**
  * The API's OpenAPI 3.1 document: every controller route (Nest's explorer), bearer auth exactly where the
- * AuthGuard requires it, the validators' rules on every body and query, problem+json error responses on every
+ * AuthGuard requires it, each resource's view schema derived from its state schema, the validators' rules on
+ * every body and query, problem+json error responses on every
  * operation, and a `webhooks` section generated from the event catalogue (every version of every type).
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -393,6 +395,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
   });
   document.openapi = '3.1.0';
+  applyViewSchemas(document.components?.schemas ?? {});
   const found = routes(app);
   applyValidationRules(document, found);
   document.components = {

@@ -9,12 +9,13 @@ export const MESSAGE = defineResource({
   label: 'Message',
   table: 'messages',
   idPrefix: 'msg_',
+  // The `.meta()` examples are the view's in the OpenAPI document (docs/resource-schema.ts).
   state: z.object({
-    id: text,
+    id: text.meta({ example: 'msg_01a222afaee376379975dbf690303b4d' }),
     tenantId: text,
-    from: text,
-    channel: text,
-    body: text,
+    from: text.meta({ example: 'alice@example.com' }),
+    channel: text.meta({ example: 'support' }),
+    body: text.meta({ example: 'Where is my order?' }),
     metadata: z.record(text, text),
     version: z.number(),
     createdAt: z.date(),

@@ -1,8 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsByteLength, IsInt, IsString, Length, Max, Min } from 'class-validator';
+import { resourceDtos } from '../docs/resource-schema';
 import { IsStringMap } from '../http/string-map.validator';
 import { IfPresent } from '../http/optional.validator';
+import { MESSAGE } from './message.resource';
 
 export class CreateMessageDto {
   @ApiProperty({ example: 'alice@example.com' })
@@ -49,27 +51,5 @@ export class ListMessagesQuery {
   channel?: string;
 }
 
-/** Response shape of the message endpoints (documentation; the service returns `MessageView`). */
-export class MessageDto {
-  @ApiProperty({ example: 'msg_01a222afaee376379975dbf690303b4d' })
-  id!: string;
-  @ApiProperty({ example: 'alice@example.com' })
-  from!: string;
-  @ApiProperty({ example: 'support' })
-  channel!: string;
-  @ApiProperty({ example: 'Where is my order?' })
-  body!: string;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
-  metadata!: Record<string, string>;
-  @ApiProperty()
-  version!: number;
-  @ApiProperty({ format: 'date-time' })
-  createdAt!: string;
-}
-
-export class MessagePageDto {
-  @ApiProperty({ type: [MessageDto] })
-  data!: MessageDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
-  nextCursor!: string | null;
-}
+/** Response shapes of the message endpoints: the message's view, derived from its state schema (message.resource.ts). */
+export const { view: MessageDto, page: MessagePageDto } = resourceDtos(MESSAGE, 'Message');

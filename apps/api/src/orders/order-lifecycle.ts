@@ -1,6 +1,15 @@
 import type { OrderStatus } from '@tidings/db';
 import type { KnownEventType } from '@tidings/events';
 
+/** Every status, in lifecycle order: the state's enum, the list filter and the documents name these. */
+export const ORDER_STATUSES = [
+  'pending',
+  'paid',
+  'shipped',
+  'delivered',
+  'cancelled',
+] as const satisfies readonly OrderStatus[];
+
 export type Transition = 'pay' | 'ship' | 'deliver' | 'cancel' | 'update';
 type StatusTransition = Exclude<Transition, 'update'>;
 

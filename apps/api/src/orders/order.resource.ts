@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineResource, type View } from '../resources/resource';
-import { statusAfter } from './order-lifecycle';
+import { ORDER_STATUSES, statusAfter } from './order-lifecycle';
 
 const text = z.string();
 const nullableText = z.string().nullable();
@@ -11,21 +11,30 @@ export const ORDER = defineResource({
   label: 'Order',
   table: 'orders',
   idPrefix: 'ord_',
+  // The `.meta()` examples and descriptions are the view's in the OpenAPI document (docs/resource-schema.ts).
   state: z.object({
-    id: text,
+    id: text.meta({ example: 'ord_01a222afaee376379975dbf690303b4d' }),
     tenantId: text,
-    customerId: text,
-    currency: text,
-    items: z.array(z.object({ sku: text, quantity: z.number(), unitPriceMinor: z.number() })),
-    totalMinor: z.number(),
-    status: z.enum(['pending', 'paid', 'shipped', 'delivered', 'cancelled']),
+    customerId: text.meta({ example: 'cus_42' }),
+    currency: text.meta({ example: 'EUR' }),
+    items: z.array(
+      z.object({
+        sku: text.meta({ example: 'TSHIRT-M' }),
+        quantity: z.int().meta({ example: 2 }),
+        unitPriceMinor: z.int().meta({ example: 1950, description: 'Unit price in minor units (cents)' }),
+      }),
+    ),
+    totalMinor: z.number().meta({ example: 3900, description: 'Sum of quantity × unitPriceMinor' }),
+    status: z.enum(ORDER_STATUSES),
     notes: nullableText,
     metadata: z.record(text, text),
     paymentReference: nullableText,
     carrier: nullableText,
     trackingNumber: nullableText,
     cancelReason: nullableText,
-    version: z.number(),
+    version: z.number().meta({
+      description: 'Bumped by every change; also the ETag and the sequence of its latest event',
+    }),
     createdAt: z.date(),
     updatedAt: z.date(),
     deletedAt: z.date().nullable(),

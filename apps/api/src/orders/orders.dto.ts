@@ -17,8 +17,11 @@ import {
 import { IsStringMap } from '../http/string-map.validator';
 import { IfPresent, Nullable } from '../http/optional.validator';
 import { IsTimestamp, TIMESTAMP_SCHEMA } from '../http/timestamp.validator';
+import { resourceDtos } from '../docs/resource-schema';
 import { ApiNonEmptyBody } from '../docs/validation-schema';
 import { asOfProblem, AS_OF_SEQUENCE } from './order-history.service';
+import { ORDER_STATUSES } from './order-lifecycle';
+import { ORDER } from './order.resource';
 
 export class OrderItemDto {
   @ApiProperty({ example: 'TSHIRT-M' })
@@ -144,9 +147,9 @@ export class ListOrdersQuery {
   @Max(100)
   limit?: number;
 
-  @ApiPropertyOptional({ enum: ['pending', 'paid', 'shipped', 'delivered', 'cancelled'] })
+  @ApiPropertyOptional({ enum: ORDER_STATUSES })
   @IfPresent()
-  @IsIn(['pending', 'paid', 'shipped', 'delivered', 'cancelled'])
+  @IsIn(ORDER_STATUSES)
   status?: string;
 
   @ApiPropertyOptional()
@@ -180,43 +183,5 @@ export class GetOrderQuery {
   asOf?: string;
 }
 
-/** Response shape of every order endpoint (documentation; the service returns `OrderView`). */
-export class OrderDto {
-  @ApiProperty({ example: 'ord_01a222afaee376379975dbf690303b4d' })
-  id!: string;
-  @ApiProperty({ example: 'cus_42' })
-  customerId!: string;
-  @ApiProperty({ example: 'EUR' })
-  currency!: string;
-  @ApiProperty({ type: [OrderItemDto] })
-  items!: OrderItemDto[];
-  @ApiProperty({ example: 3900, description: 'Sum of quantity × unitPriceMinor' })
-  totalMinor!: number;
-  @ApiProperty({ enum: ['pending', 'paid', 'shipped', 'delivered', 'cancelled'] })
-  status!: string;
-  @ApiProperty({ type: String, nullable: true })
-  notes!: string | null;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
-  metadata!: Record<string, string>;
-  @ApiProperty({ type: String, nullable: true })
-  paymentReference!: string | null;
-  @ApiProperty({ type: String, nullable: true })
-  carrier!: string | null;
-  @ApiProperty({ type: String, nullable: true })
-  trackingNumber!: string | null;
-  @ApiProperty({ type: String, nullable: true })
-  cancelReason!: string | null;
-  @ApiProperty({ description: 'Bumped by every change; also the ETag and the sequence of its latest event' })
-  version!: number;
-  @ApiProperty({ format: 'date-time' })
-  createdAt!: string;
-  @ApiProperty({ format: 'date-time' })
-  updatedAt!: string;
-}
-
-export class OrderPageDto {
-  @ApiProperty({ type: [OrderDto] })
-  data!: OrderDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page' })
-  nextCursor!: string | null;
-}
+/** Response shapes of the order endpoints: the order's view, derived from its state schema (order.resource.ts). */
+export const { view: OrderDto, page: OrderPageDto } = resourceDtos(ORDER, 'Order');

@@ -111,6 +111,8 @@ export interface Resource<State extends BaseState = BaseState> {
   idPrefix: string;
   /** The columns of the table, one per state field, in the state's order. */
   columns: ColumnOf<State>[];
+  /** The state's schema without `tenantId` and `deletedAt`: what `view` shows (dates then as ISO text). */
+  viewSchema: z.ZodObject;
   fromRow(row: Record<string, unknown>): State;
   toParams(state: State): unknown[];
   param(column: ColumnOf<State>, value: unknown): unknown;
@@ -208,6 +210,22 @@ export function defineResource<R extends string, S extends BaseShape, C extends 
     return events.reduce<State | null>((state, event) => applyEvent(state, event), null);
   }
 
+  const viewSchema = z.object(
+    Object.fromEntries(Object.entries(spec.state.shape).filter(([field]) => !HIDDEN.has(field))),
+  );
   const { type, label, table, idPrefix } = spec;
-  return { type, label, table, idPrefix, columns, fromRow, toParams, param, view, applyEvent, fold };
+  return {
+    type,
+    label,
+    table,
+    idPrefix,
+    columns,
+    viewSchema,
+    fromRow,
+    toParams,
+    param,
+    view,
+    applyEvent,
+    fold,
+  };
 }
