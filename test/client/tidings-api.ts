@@ -3244,7 +3244,7 @@ export interface operations {
   Orders_get: {
     parameters: {
       query?: {
-        /** @description A sequence number or an RFC 3339 time: the order as it was then */
+        /** @description A sequence number or an RFC 3339 time: the resource as it was then */
         asOf?: string | string;
       };
       header?: never;
@@ -3524,6 +3524,7 @@ export interface operations {
   Messages_list: {
     parameters: {
       query?: {
+        /** @description Opaque cursor from the previous page */
         cursor?: string;
         limit?: number;
         channel?: string;

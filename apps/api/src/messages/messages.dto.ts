@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsByteLength, IsInt, IsString, Length, Max, Min } from 'class-validator';
+import { IsByteLength, IsString, Length } from 'class-validator';
 import { resourceDtos } from '../docs/resource-schema';
 import { IsStringMap } from '../http/string-map.validator';
 import { IfPresent } from '../http/optional.validator';
+import { PageQuery } from '../resources/resources.dto';
 import { MESSAGE } from './message.resource';
 
 export class CreateMessageDto {
@@ -29,21 +29,7 @@ export class CreateMessageDto {
   metadata?: Record<string, string>;
 }
 
-export class ListMessagesQuery {
-  @ApiPropertyOptional()
-  @IfPresent()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IfPresent()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
-
+export class ListMessagesQuery extends PageQuery {
   @ApiPropertyOptional()
   @IfPresent()
   @IsString()

@@ -11,11 +11,11 @@ import {
 import type { Response } from 'express';
 import { Tenant, type TenantCtx } from '../auth/tenant.decorator';
 import { ApiIdempotencyKey, ApiIfMatch, Mutation, type MutationRequest } from '../http/request.decorator';
-import { OrderHistoryService, parseAsOf } from './order-history.service';
+import { AsOfQuery, parseAsOf } from '../resources/resources.dto';
+import { OrderHistoryService } from './order-history.service';
 import {
   CancelOrderDto,
   CreateOrderDto,
-  GetOrderQuery,
   ListOrdersQuery,
   OrderDto,
   OrderPageDto,
@@ -75,7 +75,7 @@ export class OrdersController {
   async get(
     @Tenant() t: TenantCtx,
     @Param('id') id: string,
-    @Query() q: GetOrderQuery,
+    @Query() q: AsOfQuery,
     @Res({ passthrough: true }) res: Response,
   ) {
     if (q.asOf !== undefined) return this.history.asOf(t, id, parseAsOf(q.asOf));

@@ -11,15 +11,14 @@ import {
   Matches,
   Max,
   Min,
-  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { IsStringMap } from '../http/string-map.validator';
 import { IfPresent, Nullable } from '../http/optional.validator';
-import { IsTimestamp, TIMESTAMP_SCHEMA } from '../http/timestamp.validator';
+import { IsTimestamp } from '../http/timestamp.validator';
 import { resourceDtos } from '../docs/resource-schema';
 import { ApiNonEmptyBody } from '../docs/validation-schema';
-import { asOfProblem, AS_OF_SEQUENCE } from './order-history.service';
+import { PageQuery } from '../resources/resources.dto';
 import { ORDER_STATUSES } from './order-lifecycle';
 import { ORDER } from './order.resource';
 
@@ -132,21 +131,7 @@ export class CancelOrderDto {
   reason?: string;
 }
 
-export class ListOrdersQuery {
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
-  @IfPresent()
-  @IsString()
-  @Length(1, 200)
-  cursor?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IfPresent()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
-
+export class ListOrdersQuery extends PageQuery {
   @ApiPropertyOptional({ enum: ORDER_STATUSES })
   @IfPresent()
   @IsIn(ORDER_STATUSES)
@@ -167,20 +152,6 @@ export class ListOrdersQuery {
   @IfPresent()
   @IsTimestamp()
   createdBefore?: string;
-}
-
-export class GetOrderQuery {
-  @ApiPropertyOptional({ description: 'A sequence number or an RFC 3339 time: the order as it was then' })
-  @IfPresent()
-  @ValidateBy({
-    name: 'isAsOf',
-    constraints: [{ anyOf: [{ type: 'string', pattern: AS_OF_SEQUENCE.source }, TIMESTAMP_SCHEMA] }],
-    validator: {
-      validate: (value) => asOfProblem(value) === undefined,
-      defaultMessage: (args) => `asOf ${asOfProblem(args?.value) ?? 'is invalid'}`,
-    },
-  })
-  asOf?: string;
 }
 
 /** Response shapes of the order endpoints: the order's view, derived from its state schema (order.resource.ts). */

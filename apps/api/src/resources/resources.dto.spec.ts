@@ -1,5 +1,5 @@
 import { ProblemError } from '@tidings/runtime';
-import { parseAsOf } from './order-history.service';
+import { parseAsOf } from './resources.dto';
 
 describe('parseAsOf', () => {
   it.each([
