@@ -1,36 +1,63 @@
 import { appendEvent, transaction } from '@tidings/db';
-import { buildEvent } from '@tidings/events';
+import {
+  buildEvent,
+  type EventData,
+  type EventEnvelope,
+  type KnownEventType,
+  resourceTypeOf,
+} from '@tidings/events';
 import type { DataSource } from 'typeorm';
 
 /**
- * Appends an `order.updated` event for `orderId` the way the API does: the resource is locked for the
- * transaction (an advisory lock stands in for the order row lock), the next sequence is read under that
- * lock, and the event is appended in the same transaction. `fail` rolls the transaction back afterwards.
+ * Appends the next event of `resourceId` the way the API does: the resource is locked for the transaction (an
+ * advisory lock stands in for its row lock), the next sequence is read under that lock, and the event
+ * (`data` of that sequence) is appended in the same transaction. `fail` rolls the transaction back afterwards.
  */
+export async function appendNextEvent<T extends KnownEventType>(
+  ds: DataSource,
+  tenantId: string,
+  eventType: T,
+  resourceId: string,
+  data: (sequence: number) => EventData<T>,
+  opts: { fail?: boolean } = {},
+): Promise<EventEnvelope<EventData<T>>> {
+  return transaction(ds, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [resourceId]);
+    const [{ next }] = (await tx.query(
+      'SELECT COALESCE(max(sequence), 0) + 1 AS next FROM event_log WHERE resource_type = $1 AND resource_id = $2',
+      [resourceTypeOf(eventType), resourceId],
+    )) as { next: number }[];
+    const sequence = Number(next);
+    const event = buildEvent<T>({
+      eventType,
+      tenantId,
+      resourceId,
+      sequence,
+      source: 'tidings/test',
+      data: data(sequence),
+    });
+    await appendEvent(tx, event);
+    if (opts.fail) throw new Error('rolled back on purpose');
+    return event;
+  });
+}
+
+/** Appends the next `order.updated` of `orderId` (appendNextEvent); each change is distinct. */
 export async function writeOrderEvent(
   ds: DataSource,
   tenantId: string,
   orderId: string,
   opts: { fail?: boolean } = {},
 ): Promise<{ eventId: string; sequence: number }> {
-  return transaction(ds, async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [orderId]);
-    const [{ next }] = (await tx.query(
-      `SELECT COALESCE(max(sequence), 0) + 1 AS next FROM event_log WHERE resource_type = 'order' AND resource_id = $1`,
-      [orderId],
-    )) as { next: number }[];
-    const event = buildEvent({
-      eventType: 'order.updated',
-      tenantId,
-      resourceId: orderId,
-      sequence: Number(next),
-      source: 'tidings/test',
-      data: { orderId, changes: { notes: `change ${next}` } },
-    });
-    await appendEvent(tx, event);
-    if (opts.fail) throw new Error('rolled back on purpose');
-    return { eventId: event.eventId, sequence: event.sequence };
-  });
+  const event = await appendNextEvent(
+    ds,
+    tenantId,
+    'order.updated',
+    orderId,
+    (n) => ({ orderId, changes: { notes: `change ${n}` } }),
+    opts,
+  );
+  return { eventId: event.eventId, sequence: event.sequence };
 }
 
 /** Runs `total` writes over `orders` resources with `concurrency` writers in parallel. */

@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { appendEvent, hashCredential, newCredential, transaction } from '@tidings/db';
-import { buildEvent, type EventData, type EventEnvelope, type KnownEventType } from '@tidings/events';
+import { hashCredential, newCredential } from '@tidings/db';
+import type { EventData, EventEnvelope, KnownEventType } from '@tidings/events';
 import { randomBytes } from 'node:crypto';
+import { appendNextEvent } from './event-writer';
 import { startPipeline } from './pipeline';
 
 export interface TestTenant {
@@ -65,34 +66,13 @@ export async function sseHarness(options: { relay?: boolean } = {}) {
       );
       return token.credential;
     },
-    /**
-     * Commits one event the way the API does: the resource is locked for the transaction (an advisory lock
-     * stands in for the row lock), the next sequence is read under it, and the event is appended.
-     */
-    async append<T extends KnownEventType>(
+    /** Commits one event the way the API does (appendNextEvent: resource lock, next sequence, append). */
+    append: <T extends KnownEventType>(
       tenantId: string,
       eventType: T,
       resourceId: string,
       data: EventData<T>,
-    ): Promise<EventEnvelope> {
-      return transaction(ds, async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [resourceId]);
-        const [{ next }] = await tx.query<{ next: number }[]>(
-          'SELECT COALESCE(max(sequence), 0) + 1 AS next FROM event_log WHERE resource_id = $1',
-          [resourceId],
-        );
-        const event = buildEvent<T>({
-          eventType,
-          tenantId,
-          resourceId,
-          sequence: Number(next),
-          source: 'tidings/test',
-          data,
-        });
-        await appendEvent(tx, event);
-        return event;
-      });
-    },
+    ): Promise<EventEnvelope> => appendNextEvent(ds, tenantId, eventType, resourceId, () => data),
     /** The positioned events of the log, in position order (what a stream should have carried). */
     async logged(
       where: string,
