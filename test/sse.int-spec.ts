@@ -203,9 +203,15 @@ describe('SSE gateway: streams, filters, auth', () => {
 
   it('answers an id older than the replay window with event: reset carrying the earliest position', async () => {
     const narrow = await h.startGateway({ SSE_REPLAY_WINDOW: '2' });
+    // Positioned in the log is not enough: an event the gateway has yet to consume would reach the stream
+    // below live. A watcher seeing all four means the gateway has them.
+    const watcher = await SseClient.connect(`${narrow.url}/events/stream?resourceId=ord_old`, {
+      token: a.apiKey,
+    });
+    clients.push(watcher);
     for (let i = 0; i < 4; i++)
       await h.append(a.tenantId, 'order.updated', 'ord_old', orderUpdated('ord_old', i));
-    await eventually(async () => expect((await h.logged('resource_id = $1', ['ord_old'])).length).toBe(4));
+    await eventually(() => expect(watcher.events).toHaveLength(4));
     const head = (await h.logged('true', [])).at(-1)!.position;
     const c = await SseClient.connect(`${narrow.url}/events/stream`, { token: a.apiKey, lastEventId: '0' });
     clients.push(c);
