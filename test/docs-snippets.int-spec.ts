@@ -25,11 +25,16 @@ import { sseHarness } from './support/sse-harness';
  * `<!-- snippet: <id> -->` (blank lines between allowed), and HARNESSES[id] runs it — after the snippet's own imports a prelude may bind
  * the names the snippet leaves to the reader (`rawBody`, `enqueue`…), an epilogue starts what it defines;
  * the only edits allowed are host addresses (example.com → the local server). A block without an id or
- * without a harness fails the first test. (Shell blocks of the README run in test/quickstart.int-spec.ts.)
+ * without a harness fails the first test. (Shell blocks of the README run in test/quickstart.int-spec.ts; the
+ * walkthrough pages below run in their own tests.)
  */
 const ROOT = join(__dirname, '..');
 const DOCS = join(ROOT, 'docs');
 const exec = promisify(execFile);
+
+// Pages whose blocks are one change to this repository, applied and run together by their own test
+// (test/support/doc-walkthrough.ts): adding-a-resource.md by test/adding-a-resource.int-spec.ts.
+const WALKTHROUGHS = new Set(['adding-a-resource.md']);
 
 interface Snippet {
   file: string;
@@ -40,7 +45,7 @@ interface Snippet {
 
 function docSnippets(): Snippet[] {
   const found: Snippet[] = [];
-  for (const name of readdirSync(DOCS).filter((f) => f.endsWith('.md'))) {
+  for (const name of readdirSync(DOCS).filter((f) => f.endsWith('.md') && !WALKTHROUGHS.has(f))) {
     const lines = readFileSync(join(DOCS, name), 'utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
       const fence = /^```(\S*)\s*$/.exec(lines[i]);

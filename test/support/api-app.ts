@@ -40,7 +40,12 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
       }),
     { app: 'api', port: (c) => c.API_PORT },
   );
-  const call: TestApi['call'] = async (method, path, key, body) => {
+  return { app, url, call: apiCall(url) };
+}
+
+/** `TestApi.call` against the api at `url` (an in-process one, or an app process). */
+export function apiCall(url: string): TestApi['call'] {
+  return async (method, path, key, body) => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: {
@@ -56,7 +61,6 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
       body: text ? (JSON.parse(text) as ApiResponse['body']) : {},
     };
   };
-  return { app, url, call };
 }
 
 export interface ApiTest {

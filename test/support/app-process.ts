@@ -18,20 +18,20 @@ export const TS_NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsc
 /**
  * Starts an app as a real child process (so tests can SIGKILL it), with its env, and waits until its
  * /health/live answers (unless `waitForLive` is false: a process expected to crash early, e.g. by fault
- * injection, may never answer). `app` is the folder under apps/.
+ * injection, may never answer). `app` is the folder under apps/ of `root` (this repository unless given).
  */
 export async function startAppProcess(
   app: string,
   env: Record<string, string>,
   port: number,
-  { waitForLive = true }: { waitForLive?: boolean } = {},
+  { waitForLive = true, root = ROOT }: { waitForLive?: boolean; root?: string } = {},
 ): Promise<AppProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
     [...TS_NODE_ARGS, join('apps', app, 'src', 'main.ts')],
     {
-      cwd: ROOT,
-      env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
+      cwd: root,
+      env: { ...process.env, ...env, TS_NODE_PROJECT: join(root, 'tsconfig.json') },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
