@@ -78,6 +78,17 @@ async function setup() {
       return stream;
     },
     positionedOrders,
+    /** A new tenant with a webhook on `path` for its order events (the receiver checks their signatures). */
+    subscribedTenant: async (name: string, path: string) => {
+      const tenant = await createTenant(ds, { name });
+      const hook = await api.call('POST', '/webhooks', tenant.apiKey, {
+        url: receiver.url(path),
+        eventTypes: ['order.*'],
+      });
+      expect(hook.status).toBe(201);
+      receiver.expectSecrets(path, hook.body.secret as string);
+      return tenant;
+    },
     /** Waits until the tenant has `count` positioned order events, each delivered to `path`; returns them. */
     allDelivered: (tenantId: string, path: string, count: number) =>
       eventually(
@@ -118,13 +129,7 @@ describe('a broker outage (dedicated broker)', () => {
     for (const app of apps) expect((await fetch(`${ctx.urls[app]}/health/live`)).status).toBe(200);
     for (const app of apps) expect(await readiness(ctx.urls[app])).toEqual(documented.get(`${app} outage`));
 
-    const tenant = await createTenant(ctx.ds, { name: 'outage' });
-    const hook = await ctx.api.call('POST', '/webhooks', tenant.apiKey, {
-      url: ctx.receiver.url('/outage'),
-      eventTypes: ['order.*'],
-    });
-    expect(hook.status).toBe(201);
-    ctx.receiver.expectSecrets('/outage', hook.body.secret as string);
+    const tenant = await ctx.subscribedTenant('outage', '/outage');
     const place = (n: number) => createOrder(ctx.api, tenant.apiKey, { customerId: `cus_outage_${n}` });
     for (let n = 0; n < 5; n++) await place(n);
 
@@ -170,13 +175,7 @@ describe('a broker outage (dedicated broker)', () => {
   }, 240_000);
 
   it('recovers from a broker lost after connecting: consumers rejoin, nothing is lost or doubled', async () => {
-    const tenant = await createTenant(ctx.ds, { name: 'outage-again' });
-    const hook = await ctx.api.call('POST', '/webhooks', tenant.apiKey, {
-      url: ctx.receiver.url('/again'),
-      eventTypes: ['order.*'],
-    });
-    expect(hook.status).toBe(201);
-    ctx.receiver.expectSecrets('/again', hook.body.secret as string);
+    const tenant = await ctx.subscribedTenant('outage-again', '/again');
     const place = (n: number) => createOrder(ctx.api, tenant.apiKey, { customerId: `cus_again_${n}` });
     await place(0);
     await eventually(() => expect(ctx.receiver.delivered('/again')).toHaveLength(1), { timeoutMs: 30_000 });
