@@ -30,7 +30,7 @@ import { ensureTopics } from './infra/topics';
 
 const CONNECTIONS = Number(process.argv[2] ?? process.env.BENCH_SSE_CONNECTIONS ?? 10_000);
 // Events of a second tenant with one stream, after the fan-out: the gateway's CPU per consumed event.
-const EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 5_000);
+const EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 20_000);
 const PHASE_TIMEOUT_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -168,7 +168,14 @@ async function main(): Promise<void> {
     const gateway = startApp(
       'sse-gateway',
       'apps/sse-gateway/src/main.ts',
-      { ...common, SSE_MAX_CONNECTIONS_PER_IP: '1000000', SSE_MAX_CONNECTIONS_PER_TENANT: '1000000' },
+      {
+        ...common,
+        SSE_MAX_CONNECTIONS_PER_IP: '1000000',
+        SSE_MAX_CONNECTIONS_PER_TENANT: '1000000',
+        // No heartbeat within a run: 10,000 keepalive writes every 15 s would fall inside some CPU windows
+        // and not others, a cost of the connections, not of the events.
+        SSE_HEARTBEAT_MS: '300000',
+      },
       'SSE_PORT',
       port,
     );

@@ -1,11 +1,11 @@
 import { Controller, Inject, Injectable } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { allEventTopics, type EventEnvelope } from '@tidings/events';
+import { allEventTopics, type EventEnvelope, kafkaTraceparent } from '@tidings/events';
 import {
   allEventsConsumer,
   type KafkaClient,
   TidingsEvent,
-  type TidingsKafkaContext,
+  type TidingsKafkaBatchContext,
   TidingsKafkaServer,
 } from '@tidings/kafka';
 import { APP_CONFIG, KAFKA_CLIENT } from '@tidings/runtime';
@@ -36,14 +36,16 @@ export class FanoutTransport extends TidingsKafkaServer {
 
 /**
  * Kafka → the fan-out's reorder buffers (FanoutWorker states the ordering and dedupe guarantees). A record
- * that is not a valid Tidings event is dead-lettered by the transport before reaching here.
+ * that is not a valid Tidings event is dead-lettered by the transport before reaching here (its run is handed
+ * again record by record). A partition's fetched run comes in one call, in offset order: one pass through Nest
+ * per run, not per event.
  */
 @Controller()
 export class FanoutConsumer {
   constructor(private readonly fanout: FanoutWorker) {}
 
-  @TidingsEvent('*')
-  accept(@Payload() event: EventEnvelope, @Ctx() ctx: TidingsKafkaContext): void {
-    this.fanout.accept(event, ctx.getTraceparent());
+  @TidingsEvent('*', { batch: true })
+  accept(@Payload() events: EventEnvelope[], @Ctx() ctx: TidingsKafkaBatchContext): void {
+    for (const event of events) this.fanout.accept(event, kafkaTraceparent(ctx.messageOf(event.eventId)!));
   }
 }
