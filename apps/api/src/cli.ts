@@ -7,7 +7,7 @@ import { API_KEY_SCOPES, createDataSource, TenantEntity, transaction, type ApiKe
 import type { DataSource } from 'typeorm';
 import { parseArgs } from 'node:util';
 import { issueApiKey } from './api-keys/api-keys.service';
-import { rebuildCommand } from './events/rebuild.service';
+import { rebuildCommand } from './resources/rebuild.service';
 import { createTenantWithKey } from './tenants/tenants.service';
 
 export { createTenantWithKey };

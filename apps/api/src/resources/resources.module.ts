@@ -1,7 +1,12 @@
 import { Module } from '@nestjs/common';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { RebuildService } from './rebuild.service';
 import { ResourcesService } from './resources.service';
 
-/** The aggregate kit's service, imported by every resource's module (orders, messages). */
-@Module({ imports: [IdempotencyModule], providers: [ResourcesService], exports: [ResourcesService] })
+/** The aggregate kit's services: ResourcesService for every resource's module (orders, messages), and the rebuild. */
+@Module({
+  imports: [IdempotencyModule],
+  providers: [ResourcesService, RebuildService],
+  exports: [ResourcesService, RebuildService],
+})
 export class ResourcesModule {}

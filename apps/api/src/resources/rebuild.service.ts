@@ -3,7 +3,7 @@ import { envelopeFromLogRow, EventLogEntity, transaction, type Tx } from '@tidin
 import { DataSource } from 'typeorm';
 import { MESSAGE } from '../messages/message.resource';
 import { ORDER } from '../orders/order.resource';
-import type { BaseState, Resource } from '../resources/resource';
+import type { BaseState, Resource } from './resource';
 
 /** The resources whose projections are folds of the log (each defined once with the aggregate kit). */
 // Each resource only ever gets its own states back, so the list may forget their types.
