@@ -1,5 +1,6 @@
 import { isValidEventTypePattern, listEventTypes, matchesEventType } from '@tidings/events';
 import { ValidationProblem } from '@tidings/runtime';
+import { z } from 'zod';
 
 /** `GET /events/stream` query, parsed. */
 export interface StreamQuery {
@@ -12,46 +13,42 @@ export interface StreamQuery {
   accessToken?: string;
 }
 
-type Raw = Record<string, unknown>;
+/** A query parameter given once (repeating one makes it an array, refused). */
+const single = z.string({ error: 'must be given once' });
 
-function single(query: Raw, name: string, errors: { field: string; message: string }[]): string | undefined {
-  const v = query[name];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') {
-    errors.push({ field: name, message: 'must be given once' });
-    return undefined;
-  }
-  return v;
-}
+/**
+ * The query as a schema (the route runs ahead of Nest, so no class-validator DTO): absent `types` means `*`;
+ * every pattern must name catalogue types; `version` a positive integer.
+ */
+const streamQuerySchema = z
+  .object({
+    types: single.optional().transform((raw, ctx) => {
+      const types = raw === undefined ? ['*'] : raw.split(',').map((t) => t.trim());
+      for (const t of types)
+        if (!isValidEventTypePattern(t))
+          ctx.addIssue({ code: 'custom', message: `unknown event type pattern "${t}"` });
+      return types;
+    }),
+    resourceId: single
+      .min(1, 'must be 1–200 characters')
+      .max(200, 'must be 1–200 characters')
+      .refine((id) => !id.includes('\0'), 'must be 1–200 characters')
+      .optional(),
+    version: single
+      .regex(/^[1-9][0-9]{0,2}$/, 'must be a positive integer')
+      .transform(Number)
+      .optional(),
+    lastEventId: single.optional(),
+    access_token: single.optional(),
+  })
+  .transform(({ access_token, ...rest }): StreamQuery => ({ ...rest, accessToken: access_token }));
 
 /** Validates the query; any problem is a 400 naming each bad field, before anything is opened. */
-export function parseStreamQuery(query: Raw): StreamQuery {
-  const errors: { field: string; message: string }[] = [];
-  const typesRaw = single(query, 'types', errors);
-  const types = typesRaw === undefined ? ['*'] : typesRaw.split(',').map((t) => t.trim());
-  for (const t of types) {
-    if (!isValidEventTypePattern(t))
-      errors.push({ field: 'types', message: `unknown event type pattern "${t}"` });
-  }
-  const resourceId = single(query, 'resourceId', errors);
-  if (
-    resourceId !== undefined &&
-    (resourceId.length === 0 || resourceId.length > 200 || resourceId.includes('\0'))
-  ) {
-    errors.push({ field: 'resourceId', message: 'must be 1–200 characters' });
-  }
-  const versionRaw = single(query, 'version', errors);
-  let version: number | undefined;
-  if (versionRaw !== undefined) {
-    version = /^[1-9][0-9]{0,2}$/.test(versionRaw) ? Number(versionRaw) : undefined;
-    if (version === undefined) errors.push({ field: 'version', message: 'must be a positive integer' });
-  }
-  const lastEventId = single(query, 'lastEventId', errors);
-  const accessToken = single(query, 'access_token', errors);
-  if (errors.length > 0) {
-    throw new ValidationProblem(errors, errors.map((e) => `${e.field} ${e.message}`).join('; '));
-  }
-  return { types, resourceId, version, lastEventId, accessToken };
+export function parseStreamQuery(query: Record<string, unknown>): StreamQuery {
+  const result = streamQuerySchema.safeParse(query);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ field: String(i.path[0]), message: i.message }));
+  throw new ValidationProblem(errors, errors.map((e) => `${e.field} ${e.message}`).join('; '));
 }
 
 /** The concrete catalogue types matching one of `requested` AND one of `allowed` (a token's limit). */
