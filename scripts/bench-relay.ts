@@ -1,14 +1,17 @@
 /**
  * Relay benchmark: drain rate on a 100,000-event backlog, idle commit→Kafka-ack latency, the Postgres cost of
  * idle polling, then the drain of a backlog spread over BENCH_TENANTS tenants (64) with 1, 2 and 4 relays
- * sharing the shards (BENCH_RELAYS, "1,2,4"), and the idle cost per shard (64 shards against 8). Runs against DATABASE_URL / KAFKA_BROKERS (e.g. `source .dev-infra.env`), in a
- * database and topic prefix of its own that it drops afterwards.
+ * sharing the shards (BENCH_RELAYS, "1,2,4"), each drain with the CPU it cost per 1,000 events (relay processes
+ * and the database's Postgres backends: robust where rates follow the machine's load), and the idle cost per
+ * shard (64 shards against 8). Relays get this process's environment, so `RELAY_LANES=1 npm run bench relay`
+ * measures one lane. Runs against DATABASE_URL / KAFKA_BROKERS (e.g. `source .dev-infra.env`), in a database and
+ * topic prefix of its own that it drops afterwards.
  *
  *   npx ts-node --transpile-only -r tsconfig-paths/register scripts/bench-relay.ts [events]
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { runMigrations } from '@tidings/db';
+import { OUTBOX_CHANNEL, runMigrations } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
 import { tidingsTopics } from '@tidings/kafka';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -158,6 +161,36 @@ async function idleCost(
   };
 }
 
+/** Cumulative CPU seconds of the relay processes and of every Postgres backend of database `name`. */
+async function drainCpu(
+  db: Client,
+  name: string,
+  relays: ChildProcess[],
+): Promise<{ relay: number; backends: Map<number, number> }> {
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [name],
+  );
+  const backends = new Map<number, number>();
+  for (const { pid } of rows) {
+    const cpu = cpuSeconds(pid);
+    if (Number.isFinite(cpu)) backends.set(pid, cpu);
+  }
+  return { relay: relays.reduce((acc, r) => acc + cpuSeconds(r.pid!), 0), backends };
+}
+
+/** CPU milliseconds per event between two drainCpu samples (a backend new since `from` counts whole). */
+function cpuPerEvent(
+  from: Awaited<ReturnType<typeof drainCpu>>,
+  to: Awaited<ReturnType<typeof drainCpu>>,
+  events: number,
+): { relayMs: number; postgresMs: number } {
+  let backends = 0;
+  for (const [pid, cpu] of to.backends) backends += cpu - (from.backends.get(pid) ?? 0);
+  const ms = (seconds: number) => Number(((seconds * 1000) / events).toFixed(3));
+  return { relayMs: ms(to.relay - from.relay), postgresMs: ms(backends) };
+}
+
 async function stopRelays(relays: { child: ChildProcess }[]): Promise<void> {
   await Promise.all(
     relays.map(
@@ -205,10 +238,19 @@ async function main(): Promise<void> {
     await seedBacklog(db, EVENTS, sequences);
     say(`seeded ${EVENTS} events over ${RESOURCES} resources in ${Date.now() - t} ms`);
 
+    const loadBefore = loadavg()[0];
     t = Date.now();
     relay = await startRelay({ DATABASE_URL: url.toString(), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
+    const live = new Date();
+    const cpu0 = await drainCpu(db, name, [relay.child]);
     while ((await pending(db)) > 0) await sleep(100);
     const wall = Date.now() - t;
+    const cpu1 = await drainCpu(db, name, [relay.child]);
+    const { rows: afterLive } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE published_at >= $1',
+      [live],
+    );
+    const drainCost = cpuPerEvent(cpu0, cpu1, afterLive[0].n);
     const { rows } = await db.query<{ span: number; first: number }>(
       `SELECT extract(epoch FROM max(published_at) - min(published_at))::float8 AS span,
               count(*) FILTER (WHERE published_at = (SELECT min(published_at) FROM outbox))::int AS first
@@ -220,11 +262,15 @@ async function main(): Promise<void> {
       batchSize: Number(process.env.RELAY_BATCH_SIZE ?? 2_000),
       drainEventsPerSecond: Math.round(steady),
       wallEventsPerSecondInclBoot: Math.round((EVENTS * 1000) / wall),
+      drainCpuMsPerEvent: drainCost,
+      lanes: process.env.RELAY_LANES ?? 'default',
+      loadAverageAtStart: loadBefore,
     });
     say(
       `drain: ${EVENTS} events, steady ${Math.round(steady)} events/s ` +
         `(first mark → last mark ${rows[0].span.toFixed(2)} s); wall incl. boot ${wall} ms ` +
-        `= ${Math.round((EVENTS * 1000) / wall)} events/s`,
+        `= ${Math.round((EVENTS * 1000) / wall)} events/s; CPU per event: relay ${drainCost.relayMs} ms, ` +
+        `Postgres ${drainCost.postgresMs} ms; load ${loadavg()[0].toFixed(1)}`,
     );
 
     say(`time per stage while draining (stages of one round overlap): ${await stageTimes(relay.url)}`);
@@ -262,6 +308,8 @@ async function main(): Promise<void> {
         ],
       );
       const committed = Date.now();
+      // As every transaction() of @tidings/db does after a commit that appended events: wake the relays.
+      await db.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
       for (;;) {
         const r = await db.query<{ at: Date | null }>(
           `SELECT o.published_at AS at FROM outbox o JOIN event_log l ON l.id = o.event_log_id
@@ -282,26 +330,17 @@ async function main(): Promise<void> {
     Object.assign(result, { idleLatencyP50Ms: pct(50), idleLatencyP99Ms: pct(99) });
     say(`idle commit→Kafka-ack latency over 200 events: p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
 
-    // Idle polling cost: CPU of the relay's Postgres backend and of this process over 10 s with no work.
-    const backend = await db.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'tidings-relay-sequencer' AND datname = $1`,
-      [name],
-    );
-    const pgPid = backend.rows[0]?.pid;
-    const relayCpu0 = cpuSeconds(relay.child.pid!);
-    const pg0 = pgPid ? cpuSeconds(pgPid) : NaN;
-    await sleep(10_000);
-    const relayCpu = cpuSeconds(relay.child.pid!) - relayCpu0;
-    const pgCpu = pgPid ? cpuSeconds(pgPid) - pg0 : NaN;
+    // Idle polling cost over 10 s with no work: the relay process and its sequencing connections' backends (its
+    // coordinator's probes and its lanes').
+    const idle = await idleCost(db, name, [relay.child], 10_000);
     Object.assign(result, {
-      idleRelayCpuPercent: Number(((relayCpu / 10) * 100).toFixed(1)),
-      idleBackendCpuPercent: Number(((pgCpu / 10) * 100).toFixed(1)),
+      idleRelayCpuPercent: idle.relay,
+      idleBackendCpuPercent: idle.backend,
       cpus: cpus().length,
       loadAverage: loadavg()[0],
     });
     say(
-      `idle polling for 10 s: relay process ${((relayCpu / 10) * 100).toFixed(1)}% ` +
-        `of a core, its Postgres backend ${((pgCpu / 10) * 100).toFixed(1)}% of a core`,
+      `idle polling for 10 s: relay process ${idle.relay}% of a core, its Postgres backends ${idle.backend}% of a core`,
     );
     const plan = await db.query<{ 'QUERY PLAN': string }>(
       `EXPLAIN (ANALYZE, BUFFERS) SELECT (SELECT id FROM outbox WHERE shard = 0 AND seq IS NULL ORDER BY shard, id LIMIT 1) IS NOT NULL`,
@@ -327,20 +366,45 @@ async function main(): Promise<void> {
     const counts = (process.env.BENCH_RELAYS ?? '1,2,4').split(',').map(Number);
     const spread: Record<string, number> = {};
     const relayEnv = { DATABASE_URL: url.toString(), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
+    const spreadCpu: Record<string, unknown> = {};
     for (const n of counts) {
       await seedBacklog(db, EVENTS, sequences, tenants);
       const since = new Date();
       const started = await Promise.all(Array.from({ length: n }, () => startRelay(relayEnv)));
+      // From the moment every relay is live (boot compiles TypeScript: not the drain's cost) to the end.
+      const live = new Date();
+      const cpu0 = await drainCpu(
+        db,
+        name,
+        started.map((r) => r.child),
+      );
       while ((await pending(db)) > 0) await sleep(100);
+      const cpu1 = await drainCpu(
+        db,
+        name,
+        started.map((r) => r.child),
+      );
+      const { rows: after } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM outbox WHERE published_at >= $1',
+        [live],
+      );
       const { rate, span } = await steadyRate(db, since);
+      const cost = cpuPerEvent(cpu0, cpu1, after[0].n);
       spread[`relays${n}`] = Math.round(rate);
+      spreadCpu[`relays${n}`] = cost;
       say(
         `drain with ${n} relay(s), ${EVENTS} events of ${tenants} tenants over ${await shardCount(db)} shards: ` +
-          `steady ${Math.round(rate)} events/s (${span.toFixed(2)} s), load ${loadavg()[0].toFixed(1)}`,
+          `steady ${Math.round(rate)} events/s (${span.toFixed(2)} s), CPU per event: relays ${cost.relayMs} ms, ` +
+          `Postgres ${cost.postgresMs} ms (over the ${after[0].n} published once all were live), ` +
+          `load ${loadavg()[0].toFixed(1)}`,
       );
       await stopRelays(started);
     }
-    Object.assign(result, { tenants, drainEventsPerSecondByRelays: spread });
+    Object.assign(result, {
+      tenants,
+      drainEventsPerSecondByRelays: spread,
+      drainCpuMsPerEventByRelays: spreadCpu,
+    });
 
     // What a shard costs an idle relay: one relay holding 64 shards, then 8.
     const perShard: Record<string, unknown> = {};

@@ -5,7 +5,7 @@ import { buildEvent } from '@tidings/events';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxService } from '../apps/outbox-relay/src/relay/outbox.service';
+import { OutboxService, SequencingConnection } from '../apps/outbox-relay/src/relay/outbox.service';
 import { RelayMetrics } from '../apps/outbox-relay/src/relay/relay-metrics.service';
 import { LeaseLostError, ShardLeases } from '../apps/outbox-relay/src/relay/shard-leases.service';
 import { eventually } from './support/eventually';
@@ -50,6 +50,7 @@ describe('sharded sequencing', () => {
     const first = leasesFor(t.ds, url);
     const second = leasesFor(t.ds, url);
     const outbox = new OutboxService();
+    const [firstDb, secondDb] = [new SequencingConnection(url), new SequencingConnection(url)];
     try {
       await first.maintain();
       const held = first.active();
@@ -67,19 +68,22 @@ describe('sharded sequencing', () => {
       expect(taken.token).toBe(stale.token + 1);
 
       // The deposed holder has not noticed: its sequencing transaction is refused and writes nothing.
-      const db = await first.connection();
-      await expect(outbox.sequence(db, stale, 100, () => undefined)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(outbox.sequence(await firstDb.get(), stale, 100, () => undefined)).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
       const [before] = (await t.ds.query(
         `SELECT count(*) FILTER (WHERE position IS NOT NULL)::int AS positioned FROM event_log`,
       )) as { positioned: number }[];
       expect(before.positioned).toBe(0);
       // The new holder sequences the event; the old one's renewal is refused and it forgets the shard.
-      expect(await outbox.sequence(await second.connection(), taken, 100, () => undefined)).toBe(1);
+      expect(await outbox.sequence(await secondDb.get(), taken, 100, () => undefined)).toBe(1);
       await first.maintain();
       expect(first.active().some((l) => l.shard === shard)).toBe(false);
     } finally {
       await first.stop();
       await second.stop();
+      await firstDb.drop();
+      await secondDb.drop();
       await t.teardown();
     }
   });

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import type { OutboxRelayConfig } from '../../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxService } from '../../apps/outbox-relay/src/relay/outbox.service';
+import { OutboxService, SequencingConnection } from '../../apps/outbox-relay/src/relay/outbox.service';
 import { RelayMetrics } from '../../apps/outbox-relay/src/relay/relay-metrics.service';
 import { ShardLeases } from '../../apps/outbox-relay/src/relay/shard-leases.service';
 
@@ -22,6 +22,7 @@ const running = new WeakMap<DataSource, TestSequencer>();
 export class TestSequencer {
   private readonly leases: ShardLeases;
   private readonly outbox = new OutboxService();
+  private readonly connection: SequencingConnection;
   /** One sequencing pass at a time: they share one connection. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -31,6 +32,7 @@ export class TestSequencer {
       RELAY_SHARD_LEASE_MS: 600_000,
       RELAY_SHARD_RENEW_MS: 60_000,
     } as OutboxRelayConfig;
+    this.connection = new SequencingConnection(config.DATABASE_URL);
     this.leases = new ShardLeases(config, ds, new SchedulerRegistry(), new RelayMetrics(new Registry()));
   }
 
@@ -48,7 +50,7 @@ export class TestSequencer {
   }
 
   private async pass(): Promise<number> {
-    const db = await this.leases.connection();
+    const db = await this.connection.get();
     const leases = this.leases.active();
     const work = await this.outbox.hasWork(
       db,
@@ -70,6 +72,7 @@ export class TestSequencer {
     if (running.get(this.ds) === this) running.delete(this.ds);
     await this.queue;
     await this.leases.stop();
+    await this.connection.drop();
   }
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError, parseConfig } from '@tidings/runtime';
+import { availableParallelism } from 'node:os';
 import { relayConfigSchema } from './outbox-relay.config';
 
 function setup(extra: Record<string, string> = {}) {
@@ -14,6 +15,13 @@ describe('outbox relay config', () => {
     expect(config.RELAY_SHARD_RENEW_MS).toBe(1_000);
     expect(config.RELAY_SHARD_LEASE_MS).toBe(5_000);
     expect(config.RELAY_FAULT_INJECTION).toBeUndefined();
+    expect(config.RELAY_LANES).toBe(Math.min(8, Math.max(2, availableParallelism())));
+  });
+
+  it('refuses more lanes than the pool can serve', () => {
+    expect(setup({ RELAY_LANES: '8', DB_POOL_SIZE: '10' }).parse().RELAY_LANES).toBe(8);
+    const { parse } = setup({ RELAY_LANES: '9', DB_POOL_SIZE: '10' });
+    expect(parse).toThrow(/RELAY_LANES: .*DB_POOL_SIZE - 2/);
   });
 
   it('refuses a shard lease shorter than three renewals', () => {

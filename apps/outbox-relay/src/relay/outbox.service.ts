@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { envelopeFromRawRow, type RawEventColumns } from '@tidings/db';
 import { topicFor, toKafkaMessage, type KafkaRecord } from '@tidings/events';
 import { SpanKind, startSpan, type TraceSpan } from '@tidings/runtime';
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { LeaseLostError, type ShardLease } from './shard-leases.service';
 
 export interface PendingEvent {
@@ -66,10 +66,46 @@ function pendingEvent(row: PendingRow, topicPrefix: string): PendingEvent {
 }
 
 /**
- * The relay's queries over outbox / event_log / relay_shards / tenant_positions, each on the connection it is given. A relay
- * probes and sequences on its sequencing connection, under a shard lease whose token the sequencing
- * transaction checks; loading, marking and parking run on the pool (a deposed holder marking rows that its
- * successor republishes is harmless).
+ * A dedicated connection for probing and sequencing: a sequencing transaction must own its session (a pool
+ * would interleave other queries into it). Connects on first use and again after `drop()` or a lost session.
+ */
+export class SequencingConnection {
+  private client: Client | null = null;
+
+  constructor(private readonly url: string) {}
+
+  async get(): Promise<Client> {
+    if (this.client) return this.client;
+    const client = new Client({
+      connectionString: this.url,
+      application_name: 'tidings-relay-sequencer',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+      connectionTimeoutMillis: 5_000,
+    });
+    const forget = () => {
+      if (this.client === client) this.client = null;
+    };
+    client.on('error', forget);
+    client.on('end', forget);
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
+  /** Closes the connection (after an error, or at shutdown); the next `get()` opens a new one. */
+  async drop(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The relay's queries over outbox / event_log / relay_shards / tenant_positions, each on the connection it is
+ * given. A relay probes on its coordinator's connection and sequences on the connection of the lane serving the
+ * shard, under a shard lease whose token the sequencing transaction checks; loading, marking and parking run
+ * on the pool (a deposed holder marking rows that its successor republishes is harmless).
  */
 @Injectable()
 export class OutboxService {
@@ -84,19 +120,26 @@ export class OutboxService {
     db: Client,
     shards: { shard: number; publishedUpTo: number }[],
   ): Promise<{ shard: number; unpositioned: boolean; unpublished: boolean }[]> {
-    const { rows } = await db.query<{ shard: number; unpositioned: boolean; unpublished: boolean }>(
+    const { rows } = await db.query<{ shard: number; unpositioned: boolean; unpublished: boolean }>({
+      // Prepared once per connection: parsing and planning cost more than the probes themselves (0.19 against
+      // 0.08 ms of backend CPU for 64 shards), and a relay with idle lanes probes every RELAY_IDLE_POLL_MS.
+      name: 'relay-has-work',
       // ORDER BY … LIMIT 1 in each probe keeps the planner on the partial index: with statistics from a busy
       // moment it otherwise picks a sequential scan "that stops at the first match" and reads the whole table.
-      `SELECT h.shard,
-              (SELECT id FROM outbox WHERE shard = h.shard AND seq IS NULL ORDER BY shard, id LIMIT 1)
-                IS NOT NULL AS unpositioned,
+      // The shard is a range, not `shard = h.shard`, in the first probe: against an equality the planner drops
+      // `shard` from the sort and, with statistics taken while one shard held every unpositioned row, walks the
+      // primary key in id order filtering on shard, reading the whole backlog for each empty shard (measured:
+      // 645 ms for 63 empty shards beside one of 100,000 rows, against 0.2 ms on the partial index).
+      text: `SELECT h.shard,
+              (SELECT id FROM outbox WHERE shard >= h.shard AND shard < h.shard + 1 AND seq IS NULL
+                ORDER BY shard, id LIMIT 1) IS NOT NULL AS unpositioned,
               (SELECT seq FROM outbox
                 WHERE shard = h.shard AND seq IS NOT NULL AND published_at IS NULL AND parked_at IS NULL
                   AND seq > h.published_up_to
                 ORDER BY shard, seq LIMIT 1) IS NOT NULL AS unpublished
          FROM unnest($1::int[], $2::bigint[]) AS h(shard, published_up_to)`,
-      [shards.map((s) => s.shard), shards.map((s) => s.publishedUpTo)],
-    );
+      values: [shards.map((s) => s.shard), shards.map((s) => s.publishedUpTo)],
+    });
     return rows;
   }
 

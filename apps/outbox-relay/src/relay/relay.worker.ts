@@ -13,50 +13,51 @@ import {
   type Producer,
 } from '@tidings/kafka';
 import { APP_CONFIG, KAFKA_CLIENT, secondsSinceCommit } from '@tidings/runtime';
-import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { FaultPoint, OutboxRelayConfig } from '../outbox-relay.config';
 import { LeaseLostError, ShardLeases, type ShardLease } from './shard-leases.service';
 import { OutboxWakeups } from './outbox-wakeups.service';
-import { OutboxService, type ParkedEvent, type PendingEvent } from './outbox.service';
+import { OutboxService, SequencingConnection, type ParkedEvent, type PendingEvent } from './outbox.service';
 import { RelayMetrics } from './relay-metrics.service';
+
+/** The first wait after a failure, doubling from there: no busy loop, quick recovery. */
+const FIRST_BACKOFF_MS = 100;
 
 /*
  * OUTBOX RELAY LOOP — the sequencer and publisher (DESIGN.md §2, invariants 2–5). The stages in full and why
  * each guarantee holds: docs/architecture.md, "Relay: the loop and its guarantees" and "Shards".
  *
  * Tenants map to sequencing shards; a relay serves the shards whose lease it holds (ShardLeases), and any
- * number of relays share them. A round visits every held shard that has work, round-robin (the first one
- * rotates), one batch each, so a burst in one shard costs every other shard at most one batch of waiting.
- * A shard's batch runs two lanes: SEQUENCE gives committed, unpositioned outbox rows of the shard their
- * tenant's next dense positions in id order (and the shard's publish order, outbox.seq) and commits, on the
- * sequencing connection, fenced by the lease's token; PUBLISH loads the shard's positioned-but-unpublished
- * rows in seq order from the pool, produces them (idempotent, acks=all, key = resourceId) after re-checking
- * the lease, and marks them published or parked.
+ * number of relays share them. RELAY_LANES lanes run batches of different shards at once, each with its own
+ * sequencing connection and producer; a shard is in at most one lane at a time, and a free lane takes the
+ * next shard with work round-robin, so a shard with a few events never waits for another shard's batch.
+ * A shard's batch overlaps two stages: SEQUENCE gives committed, unpositioned outbox rows of the shard their
+ * tenant's next dense positions in id order (and the shard's publish order, outbox.seq) and commits, fenced
+ * by the lease's token; PUBLISH loads the shard's positioned-but-unpublished rows in seq order from the pool,
+ * produces them (idempotent, acks=all, key = resourceId) after re-checking the lease, and marks them.
  *
  * Guarantees: only committed events are published; each tenant's positions are dense, unique and monotonic; a
- * resource's events keep their order (a resource is one tenant's, so one shard's); at-least-once into Kafka, a
- * duplicate carrying the same eventId (the dedupe key) and position; a parked event keeps its position.
- * Without a producer, rounds only sequence.
+ * resource's events keep their order (a resource is one tenant's, so one shard's, whose batches publish one
+ * after the other); at-least-once into Kafka, a duplicate carrying the same eventId (the dedupe key) and
+ * position; a parked event keeps its position. Without a producer, a lane only sequences.
  *
- * Shutdown, three steps: stop taking work (no new round starts), finish the in-flight round (bounded by
- * SHUTDOWN_GRACE_MS; an unfinished publish is simply redone by the shard's next holder), hand the shards back
- * and release the producer.
+ * Shutdown, three steps: stop taking work (no shard is dispatched any more), finish the lanes' batches
+ * (bounded by SHUTDOWN_GRACE_MS; an unfinished publish is simply redone by the shard's next holder), hand the
+ * shards back and release the producers and connections.
  */
 @Injectable()
 export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('OutboxRelay');
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
-  private readonly producer: SharedConnection<Producer>;
-  /** Ends the connector's wait when the producer is dropped, so it connects a new one. */
-  private producerDropped?: () => void;
+  private readonly lanes: Lane[];
+  /** Where the coordinator probes (the lanes sequence on their own connections). */
+  private readonly probeConnection: SequencingConnection;
   private readonly stopConnecting = new AbortController();
   /** What this relay knows of each shard it holds, from the lease that granted it. */
   private readonly shards = new Map<number, ShardState>();
-  /** Rotates the first shard of a round. */
-  private turn = 0;
+  /** Round-robin: the next dispatch starts at the first shard with work at or after this one. */
+  private nextShard = 0;
   private readonly faultHits = new Map<FaultPoint, number>();
 
   constructor(
@@ -68,32 +69,43 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly metrics: RelayMetrics,
     private readonly wakeups: OutboxWakeups,
   ) {
-    this.producer = new SharedConnection(
-      () => this.kafka.createProducer(),
-      (p) => p.disconnect(),
-    );
+    this.probeConnection = new SequencingConnection(config.DATABASE_URL);
+    this.lanes = Array.from({ length: config.RELAY_LANES }, (_, index) => ({
+      index,
+      db: new SequencingConnection(config.DATABASE_URL),
+      producer: new SharedConnection(
+        () => this.kafka.createProducer(),
+        (p) => p.disconnect(),
+      ),
+    }));
   }
 
   onApplicationBootstrap(): void {
     this.running = true;
-    this.connectProducer();
+    for (const lane of this.lanes) this.connectProducer(lane);
     this.loop = this.run();
   }
 
-  /** A producer is connected: published events can go out (readiness). */
+  /** Every lane has a producer connected: published events can go out (readiness). */
   get connected(): boolean {
-    return this.producer.connected !== undefined;
+    return this.lanes.every((lane) => lane.producer.connected !== undefined);
   }
 
   /**
-   * Keeps a producer connected in the background, from boot (the broker may be down) and after every drop,
-   * retrying with a capped backoff. Cycles publish only while one is connected (a split after a too-large
-   * refusal replaces it at once, through getProducer), so sequencing goes on while Kafka is away.
+   * Keeps the lane's producer connected in the background, from boot (the broker may be down) and after every
+   * drop, retrying with a capped backoff. A lane publishes only while its producer is connected (after a
+   * too-large refusal the split's next send connects a new one at once), so sequencing goes on while Kafka is
+   * away.
+   *
+   * One idempotent producer per lane, not one shared: kafkajs numbers each partition's batches per producer
+   * and, when a produce request fails, hands its sequence numbers back for the retry; a request of another
+   * lane sent in between would take them, and the broker would drop it as a duplicate of the failed request
+   * if that one was in fact written. A lane sends one request at a time, so its producer never races itself.
    */
-  private connectProducer(): void {
+  private connectProducer(lane: Lane): void {
     const signal = this.stopConnecting.signal;
     void keepConnected({
-      what: 'Kafka producer',
+      what: `Kafka producer of relay lane ${lane.index}`,
       signal,
       log: (level, message, fields) => {
         const line = `${message} ${JSON.stringify(fields ?? {})}`;
@@ -102,9 +114,9 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       },
       session: async (connected) => {
         while (!signal.aborted) {
-          await this.getProducer();
+          await lane.producer.get();
           connected();
-          await new Promise<void>((resolve) => (this.producerDropped = resolve));
+          await new Promise<void>((resolve) => (lane.producerDropped = resolve));
         }
       },
     });
@@ -113,59 +125,73 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     // 1. Stop taking work.
     this.running = false;
-    this.wake?.();
     this.wakeups.poke();
-    // 2. Finish the in-flight round, within the grace period.
+    // 2. Finish the lanes' batches, within the grace period.
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.config.SHUTDOWN_GRACE_MS);
     });
-    const outcome = await Promise.race([this.loop, grace]);
+    const finished = (async () => {
+      await this.loop;
+      await Promise.all(this.lanes.flatMap((lane) => (lane.busy ? [lane.busy] : [])));
+    })();
+    const outcome = await Promise.race([finished, grace]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      this.logger.warn('shutdown grace elapsed with a cycle in flight; its events will be republished');
+      this.logger.warn('shutdown grace elapsed with batches in flight; their events will be republished');
     }
-    // 3. Hand the shards back (the others take them at their next renewal) and release the producer.
+    // 3. Hand the shards back (the others take them at their next renewal), release producers and connections.
     this.stopConnecting.abort();
     await this.leases.stop();
-    await this.dropProducer();
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        await this.dropProducer(lane);
+        await lane.db.drop();
+      }),
+    );
+    await this.probeConnection.drop();
   }
 
+  /**
+   * The coordinator: hands shards with work to free lanes, round-robin, and waits for a lane to finish or for
+   * the next poll. Probes only the shards no lane is serving, in one statement.
+   */
   private async run(): Promise<void> {
     let backoff = 0;
     while (this.running) {
       try {
-        // Between rounds: nothing of a shard marked over the fair share is in flight.
-        await this.leases.releaseMarked();
-        const leases = this.leases.active();
-        this.track(leases);
-        if (leases.length === 0) {
+        const busy = this.busyShards();
+        // Only shards that no lane is serving: nothing of theirs is in flight.
+        await this.leases.releaseMarked(busy);
+        this.track(this.leases.active());
+        if (this.shards.size === 0 && busy.size === 0) {
           // No query here: leases are taken by ShardLeases' own renewals; look again shortly.
-          await this.pause(Math.min(this.config.RELAY_SHARD_RENEW_MS, 50));
+          await this.wakeups.sleep(Math.min(this.config.RELAY_SHARD_RENEW_MS, 50));
           continue;
         }
-        const done = await this.round([...this.shards.values()]);
+        if (this.lanes.some((lane) => !lane.busy)) await this.dispatch(busy);
         backoff = 0;
-        // Idle: until a writer's commit notifies (OutboxWakeups), or the next probe.
-        if (done === 0) await this.wakeups.sleep(this.config.RELAY_IDLE_POLL_MS);
+        // Until a lane finishes or a writer's commit notifies (OutboxWakeups); with a lane free, at most the idle
+        // poll; with every lane busy, the renewal period only bounds the wait for shards to hand back.
+        const free = this.lanes.some((lane) => !lane.busy);
+        await this.wakeups.sleep(free ? this.config.RELAY_IDLE_POLL_MS : this.config.RELAY_SHARD_RENEW_MS);
       } catch (error) {
         const stage = error instanceof StageError ? error.stage : 'shards';
         const cause = error instanceof StageError ? error.cause : error;
-        if (cause instanceof LeaseLostError) {
-          // Another relay holds the shard now: not a failure of this relay, and nothing to wait for.
-          this.leases.lose(cause.shard, 'the sequencing transaction found another token');
-          continue;
-        }
-        backoff = Math.min(Math.max(backoff * 2, 100), this.config.RELAY_ERROR_BACKOFF_MAX_MS);
+        backoff = Math.min(Math.max(backoff * 2, FIRST_BACKOFF_MS), this.config.RELAY_ERROR_BACKOFF_MAX_MS);
         this.metrics.failures.inc({ stage });
         this.logger.warn(
-          `relay cycle failed at ${stage}; retrying in ${backoff} ms: ${cause instanceof Error ? cause.message : String(cause)}`,
+          `relay ${stage} failed; retrying in ${backoff} ms: ${cause instanceof Error ? cause.message : String(cause)}`,
         );
-        if (stage === 'produce') await this.dropProducer();
-        if (stage === 'probe' || stage === 'sequence') await this.leases.dropConnection();
-        await this.pause(backoff);
+        if (stage === 'probe') await this.probeConnection.drop();
+        await this.wakeups.sleep(backoff);
       }
     }
+  }
+
+  /** Shards a lane is working on, by number (a lease re-taken under a new token waits for the old batch). */
+  private busyShards(): Set<number> {
+    return new Set(this.lanes.flatMap((lane) => (lane.busy ? [lane.shard!] : [])));
   }
 
   /** Keeps one state per held lease; a shard (re)acquired under a new token starts afresh. */
@@ -174,71 +200,135 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     for (const shard of this.shards.keys()) if (!live.has(shard)) this.shards.delete(shard);
     for (const lease of leases) {
       if (this.shards.get(lease.shard)?.lease.token === lease.token) continue;
-      this.shards.set(lease.shard, { lease, publishedUpTo: 0, parkedRetryAt: 0, held: new Map() });
+      this.shards.set(lease.shard, {
+        lease,
+        publishedUpTo: 0,
+        parkedRetryAt: 0,
+        held: new Map(),
+        notBefore: 0,
+        backoff: 0,
+      });
     }
   }
 
   /**
-   * One round over the held shards: one probe for all of them, then one batch for each that has work,
-   * round-robin. Returns how many events moved (0 = idle).
+   * One probe of the held shards no lane is serving, then each shard with work goes to a free lane, in shard
+   * order starting at `nextShard` (round-robin: a shard just served goes behind every other one with work).
+   * A shard whose parked events are due counts as having work.
    */
-  private async round(shards: ShardState[]): Promise<number> {
-    // Decided once per round: the producer may connect mid-round, and a shard must not publish before its
-    // held resources are loaded.
-    const publishing = this.connected;
-    if (publishing) {
-      for (const state of shards) {
-        if (Date.now() < state.parkedRetryAt || !this.leases.valid(state.lease)) continue;
+  private async dispatch(busy: Set<number>): Promise<void> {
+    const now = Date.now();
+    const candidates = [...this.shards.values()].filter(
+      (s) => !busy.has(s.lease.shard) && now >= s.notBefore && this.leases.valid(s.lease),
+    );
+    if (candidates.length === 0) return;
+    const work = await this.stage('probe', async () =>
+      this.outbox.hasWork(
+        await this.probeConnection.get(),
+        candidates.map((s) => ({ shard: s.lease.shard, publishedUpTo: s.publishedUpTo })),
+      ),
+    );
+    const byShard = new Map(work.map((w) => [w.shard, w]));
+    const ordered = candidates
+      .map((s) => s.lease.shard)
+      .sort((a, b) => a - b)
+      .sort((a, b) => Number(a < this.nextShard) - Number(b < this.nextShard));
+    for (const shard of ordered) {
+      const lane = this.lanes.find((l) => !l.busy);
+      if (!lane || !this.running) return;
+      const state = this.shards.get(shard)!;
+      const w = byShard.get(shard);
+      const publishing = lane.producer.connected !== undefined;
+      const parkedDue = publishing && now >= state.parkedRetryAt;
+      const sequence = w?.unpositioned ?? false;
+      const publish = (w?.unpublished ?? false) && publishing;
+      if (!sequence && !publish && !parkedDue) continue;
+      this.nextShard = shard + 1;
+      lane.shard = shard;
+      lane.busy = this.serve(lane, state, { sequence, publish, publishing }).finally(() => {
+        lane.busy = undefined;
+        lane.shard = undefined;
+        this.wakeups.poke();
+      });
+    }
+  }
+
+  /**
+   * One lane's turn at one shard: its due parked events, then one batch. A failure backs the shard off
+   * (doubling up to RELAY_ERROR_BACKOFF_MAX_MS) and never loses its place: positions are durable.
+   */
+  private async serve(
+    lane: Lane,
+    state: ShardState,
+    work: { sequence: boolean; publish: boolean; publishing: boolean },
+  ): Promise<void> {
+    try {
+      if (work.publishing && Date.now() >= state.parkedRetryAt) {
         // Loaded before any batch of a lease that publishes: a batch must know which resources are held.
         state.held = await this.stage('load', () => this.outbox.parkedResources(this.ds, state.lease.shard));
         state.parkedRetryAt = Date.now() + this.config.RELAY_PARKED_RETRY_MS;
-        await this.retryParked(state);
+        await this.retryParked(lane, state);
       }
+      const batch = work.sequence || work.publish;
+      const moved = batch ? await this.cycle(lane, state, work.sequence, work.publish, work.publishing) : 0;
+      state.backoff = 0;
+      // A probe that found work the batch did not: held off a moment rather than probed again at once in a loop.
+      state.notBefore = batch && moved === 0 ? Date.now() + FIRST_BACKOFF_MS : 0;
+    } catch (error) {
+      const stage = error instanceof StageError ? error.stage : 'shards';
+      const cause = error instanceof StageError ? error.cause : error;
+      if (cause instanceof LeaseLostError) {
+        // Another relay holds the shard now: not a failure of this relay, and nothing to wait for.
+        this.leases.lose(cause.shard, 'the sequencing transaction found another token');
+        return;
+      }
+      state.backoff = Math.min(
+        Math.max(state.backoff * 2, FIRST_BACKOFF_MS),
+        this.config.RELAY_ERROR_BACKOFF_MAX_MS,
+      );
+      state.notBefore = Date.now() + state.backoff;
+      this.metrics.failures.inc({ stage });
+      this.logger.warn(
+        `relay batch of shard ${state.lease.shard} failed at ${stage}; retrying in ${state.backoff} ms: ${cause instanceof Error ? cause.message : String(cause)}`,
+      );
+      if (stage === 'produce') await this.dropProducer(lane);
+      if (stage === 'sequence') await lane.db.drop();
     }
-    const db = await this.stage('probe', () => this.leases.connection());
-    const work = await this.stage('probe', () =>
-      this.outbox.hasWork(
-        db,
-        shards.map((s) => ({ shard: s.lease.shard, publishedUpTo: s.publishedUpTo })),
-      ),
-    );
-    const busy = work.filter((w) => w.unpositioned || (w.unpublished && publishing));
-    let done = 0;
-    const first = busy.length === 0 ? 0 : this.turn++ % busy.length;
-    for (const w of [...busy.slice(first), ...busy.slice(0, first)]) {
-      const state = this.shards.get(w.shard);
-      if (!state || !this.leases.valid(state.lease) || !this.running) continue;
-      done += await this.cycle(state, db, w.unpositioned, w.unpublished && publishing);
-    }
-    return done;
   }
 
   /**
-   * One batch of one shard. The two lanes run concurrently: SEQUENCE positions the shard's next batch on the
-   * sequencing connection while PUBLISH loads the shard's lowest positioned-but-unpublished rows, produces
-   * and marks them. Rows the sequencer commits mid-round are picked by this round's load or by the next one;
-   * either way each is published once, after every lower seq of its shard, because a shard's batches publish
-   * one after the other. Database work thus overlaps the producer's CPU-bound encoding. Without a producer
-   * (the broker is away) only sequencing runs: positioned events reach the log, where the API's event log and
-   * SSE replay read them, and they are published once the connector reconnects.
+   * One batch of one shard, in its two overlapping stages: SEQUENCE positions the shard's next batch on the
+   * lane's connection while PUBLISH loads the shard's lowest positioned-but-unpublished rows, produces and marks
+   * them. Rows the sequencer commits meanwhile are picked by this batch's load or by the next one; either way
+   * each is published once, after every lower seq of its shard, because a shard's batches publish one after
+   * the other (one lane at a time, each awaiting its sends). Database work thus overlaps the producer's
+   * CPU-bound encoding. Without a producer (the broker is away) only sequencing runs: positioned events reach
+   * the log, where the API's event log and SSE replay read them, and they are published once it reconnects.
    */
-  private async cycle(state: ShardState, db: Client, sequence: boolean, publish: boolean): Promise<number> {
+  private async cycle(
+    lane: Lane,
+    state: ShardState,
+    sequence: boolean,
+    publish: boolean,
+    publishing: boolean,
+  ): Promise<number> {
     const endBatch = this.metrics.batchDuration.startTimer();
-    const lanes = await Promise.allSettled([
-      sequence ? this.sequenceBatch(state, db) : Promise.resolve(0),
-      publish ? this.publishBatch(state) : Promise.resolve(0),
+    const stages = await Promise.allSettled([
+      sequence ? this.sequenceBatch(lane, state) : Promise.resolve(0),
+      publish ? this.publishBatch(lane, state) : Promise.resolve(0),
     ]);
-    for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
-    const [sequenced, published] = lanes.map((lane) => (lane.status === 'fulfilled' ? lane.value : 0));
-    // An idle shard that just sequenced a lone event publishes it in the same round: lowest latency.
-    const followUp = sequenced > 0 && published === 0 && this.connected ? await this.publishBatch(state) : 0;
+    for (const stage of stages) if (stage.status === 'rejected') throw stage.reason;
+    const [sequenced, published] = stages.map((stage) => (stage.status === 'fulfilled' ? stage.value : 0));
+    // A shard that just sequenced events with nothing before them publishes them in the same turn: lowest latency.
+    const followUp =
+      sequenced > 0 && published === 0 && publishing ? await this.publishBatch(lane, state) : 0;
     endBatch();
     return sequenced + published + followUp;
   }
 
-  private async sequenceBatch(state: ShardState, db: Client): Promise<number> {
-    const sequenced = await this.stage('sequence', () =>
-      this.outbox.sequence(db, state.lease, this.config.RELAY_BATCH_SIZE, (n) => {
+  private async sequenceBatch(lane: Lane, state: ShardState): Promise<number> {
+    const sequenced = await this.stage('sequence', async () =>
+      this.outbox.sequence(await lane.db.get(), state.lease, this.config.RELAY_BATCH_SIZE, (n) => {
         if (n > 0) this.fault('before-position-commit');
       }),
     );
@@ -249,7 +339,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     return sequenced;
   }
 
-  private async publishBatch(state: ShardState): Promise<number> {
+  private async publishBatch(lane: Lane, state: ShardState): Promise<number> {
     const pending = await this.stage('load', () =>
       this.outbox.loadUnpublished(
         this.ds,
@@ -264,7 +354,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     const held = new Map(state.held);
     let outcome: { published: PendingEvent[]; parked: Parked[] };
     try {
-      outcome = await this.stage('produce', () => this.produce(state.lease, pending, held));
+      outcome = await this.stage('produce', () => this.produce(lane, state.lease, pending, held));
     } catch (error) {
       for (const e of pending) e.span.end(error);
       throw error;
@@ -296,19 +386,21 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
    * parked behind it, and they go out together, in order, when the retry gets the first one through.
    */
   private async produce(
+    lane: Lane,
     lease: ShardLease,
     events: PendingEvent[],
     held: Map<string, number>,
   ): Promise<{ published: PendingEvent[]; parked: Parked[] }> {
     const outcome = { published: [] as PendingEvent[], parked: [] as Parked[] };
-    const runs = await (await this.getProducer()).pack(events.map((e) => e.message));
+    const runs = await (await lane.producer.get()).pack(events.map((e) => e.message));
     let next = 0;
     for (const run of runs)
-      await this.sendRun(lease, events.slice(next, (next += run.length)), held, outcome);
+      await this.sendRun(lane, lease, events.slice(next, (next += run.length)), held, outcome);
     return outcome;
   }
 
   private async sendRun(
+    lane: Lane,
     lease: ShardLease,
     run: PendingEvent[],
     held: Map<string, number>,
@@ -326,7 +418,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
         });
     }
     if (ready.length === 0) return;
-    const producer = await this.getProducer();
+    const producer = await lane.producer.get();
     // A relay whose lease ended or was taken since the round began must not publish.
     this.leases.assertValid(lease);
     try {
@@ -339,11 +431,11 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
       if (!(error instanceof MessageTooLargeError)) throw error;
       this.metrics.refusedTooLarge.inc();
       // Other partitions of the request may be written: the producer's sequence numbers are now wrong.
-      await this.dropProducer();
+      await this.dropProducer(lane);
       if (ready.length > 1) {
         const half = Math.ceil(ready.length / 2);
-        await this.sendRun(lease, ready.slice(0, half), held, outcome);
-        await this.sendRun(lease, ready.slice(half), held, outcome);
+        await this.sendRun(lane, lease, ready.slice(0, half), held, outcome);
+        await this.sendRun(lane, lease, ready.slice(half), held, outcome);
         return;
       }
       const [e] = ready;
@@ -359,7 +451,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
    * is marked published; a refused one stays parked, and so do the later events of its resource. Runs on
    * taking a shard and every RELAY_PARKED_RETRY_MS; near-free when nothing is parked.
    */
-  private async retryParked(state: ShardState): Promise<void> {
+  private async retryParked(lane: Lane, state: ShardState): Promise<void> {
     const parked = await this.stage('load', () =>
       this.outbox.loadParked(
         this.ds,
@@ -376,7 +468,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
         continue;
       }
       const sent = await this.stage('produce', async () => {
-        const producer = await this.getProducer();
+        const producer = await lane.producer.get();
         this.leases.assertValid(state.lease);
         try {
           await producer.send([e.message]);
@@ -386,7 +478,7 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
           e.span.end(error);
           if (!(error instanceof MessageTooLargeError)) throw error;
           this.metrics.refusedTooLarge.inc();
-          await this.dropProducer();
+          await this.dropProducer(lane);
           return false;
         }
       });
@@ -417,27 +509,10 @@ export class RelayWorker implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  /** The producer, or the connection attempt in flight. */
-  private getProducer(): Promise<Producer> {
-    return this.producer.get();
-  }
-
   /** After a failed send the idempotent producer's state is suspect: start the next attempt with a new one. */
-  private async dropProducer(): Promise<void> {
-    this.producerDropped?.();
-    await this.producer.drop();
-  }
-
-  /** Interruptible wait, so shutdown does not sit out a backoff. */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+  private async dropProducer(lane: Lane): Promise<void> {
+    lane.producerDropped?.();
+    await lane.producer.drop();
   }
 
   /** Crash-test hook (RELAY_FAULT_INJECTION, refused at boot unless NODE_ENV=test). */
@@ -458,6 +533,18 @@ function endPublishSpans(events: PendingEvent[], parked: Parked[]): void {
   for (const e of events) e.span.end(reasons.get(e.outboxId));
 }
 
+/** One lane: its own sequencing connection and producer, and the shard it is serving, if any. */
+interface Lane {
+  index: number;
+  db: SequencingConnection;
+  producer: SharedConnection<Producer>;
+  /** Ends the connector's wait when the producer is dropped, so it connects a new one. */
+  producerDropped?: () => void;
+  /** The turn in flight; `shard` is the one it serves. */
+  busy?: Promise<void>;
+  shard?: number;
+}
+
 /** A held shard as the worker sees it, for the lease that granted it. */
 interface ShardState {
   lease: ShardLease;
@@ -476,6 +563,10 @@ interface ShardState {
    * between, so a batch costs no query for it.
    */
   held: Map<string, number>;
+  /** Not dispatched before this time: after a failure (backoff), or after a turn that found nothing. */
+  notBefore: number;
+  /** The current backoff after consecutive failures; 0 after a success. */
+  backoff: number;
 }
 
 interface Parked extends ParkedEvent {

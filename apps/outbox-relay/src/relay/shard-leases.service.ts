@@ -3,7 +3,6 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG } from '@tidings/runtime';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { OutboxRelayConfig } from '../outbox-relay.config';
 import { RelayMetrics } from './relay-metrics.service';
@@ -47,7 +46,6 @@ export class ShardLeases implements OnApplicationBootstrap {
   private readonly held = new Map<number, Held>();
   private maintaining?: Promise<void>;
   private stopped = false;
-  private client: Client | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: OutboxRelayConfig,
@@ -80,9 +78,6 @@ export class ShardLeases implements OnApplicationBootstrap {
       this.logger.warn(`releasing shards failed: ${String(error)}`),
     );
     await this.ds.query('DELETE FROM relay_members WHERE id = $1', [this.id]).catch(() => undefined);
-    const client = this.client;
-    this.client = null;
-    await client?.end().catch(() => undefined);
     if (all.length > 0) this.logger.log(`relay.shards.released: ${all.length} shards handed back`);
   }
 
@@ -95,10 +90,13 @@ export class ShardLeases implements OnApplicationBootstrap {
       .sort((a, b) => a.shard - b.shard);
   }
 
-  /** True while `lease` is still this relay's and usable by its clock. */
+  /**
+   * True while `lease` is still this relay's and usable by its clock. A shard marked for release stays valid
+   * until it is handed back: the batch in flight finishes, and no new one starts (`active()` leaves it out).
+   */
   valid(lease: ShardLease): boolean {
     const h = this.held.get(lease.shard);
-    return h !== undefined && h.token === lease.token && !h.release && Date.now() < h.validUntil;
+    return h !== undefined && h.token === lease.token && Date.now() < h.validUntil;
   }
 
   assertValid(lease: ShardLease): void {
@@ -117,37 +115,12 @@ export class ShardLeases implements OnApplicationBootstrap {
     this.report();
   }
 
-  /** The dedicated connection sequencing transactions run on (a pool would interleave other queries). */
-  async connection(): Promise<Client> {
-    if (this.client) return this.client;
-    const client = new Client({
-      connectionString: this.config.DATABASE_URL,
-      application_name: 'tidings-relay-sequencer',
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 5_000,
-      connectionTimeoutMillis: 5_000,
-    });
-    client.on('error', () => {
-      if (this.client === client) this.client = null;
-    });
-    client.on('end', () => {
-      if (this.client === client) this.client = null;
-    });
-    await client.connect();
-    this.client = client;
-    return client;
-  }
-
-  /** Drops the sequencing connection after an error; the next round connects again. */
-  async dropConnection(): Promise<void> {
-    const client = this.client;
-    this.client = null;
-    await client?.end().catch(() => undefined);
-  }
-
-  /** Hands back the shards marked over the fair share. Called by the worker between rounds. */
-  async releaseMarked(): Promise<void> {
-    const marked = [...this.held].filter(([, h]) => h.release);
+  /**
+   * Hands back the shards marked over the fair share, except those in `busy` (a lane is working on them):
+   * the worker calls it whenever no batch of the others is in flight.
+   */
+  async releaseMarked(busy: ReadonlySet<number> = new Set()): Promise<void> {
+    const marked = [...this.held].filter(([shard, h]) => h.release && !busy.has(shard));
     if (marked.length === 0) return;
     await this.ds.query(
       `UPDATE relay_shards r SET holder = NULL, lease_until = NULL
@@ -187,14 +160,14 @@ export class ShardLeases implements OnApplicationBootstrap {
     );
     if (this.held.size > 0) {
       const mine = [...this.held];
-      const [renewed] = await this.ds.query<[{ shard: number }[], number]>(
-        `UPDATE relay_shards r SET lease_until = now() + $2 * interval '1 millisecond'
-           FROM unnest($3::int[], $4::bigint[]) AS h(shard, token)
-          WHERE r.shard = h.shard AND r.token = h.token AND r.holder = $1
-          RETURNING r.shard`,
-        [this.id, lease, mine.map(([s]) => s), mine.map(([, h]) => h.token)],
-      );
-      const kept = new Set(renewed.map((r) => r.shard));
+      const kept = new Set<number>();
+      // First every row no transaction holds, skipping the locked ones: a lane's sequencing transaction keeps
+      // its shard's row locked for the whole batch, and one statement waiting on it would hold the rows it
+      // already renewed, so every other lane's next sequencing would wait for that batch too.
+      for (const shard of await this.renew(mine, lease, true)) kept.add(shard);
+      // Then the skipped ones, one statement each: each waits only for its own row's transaction.
+      for (const entry of mine.filter(([shard]) => !kept.has(shard)))
+        for (const shard of await this.renew([entry], lease, false)) kept.add(shard);
       for (const [shard, h] of mine) {
         if (kept.has(shard)) h.validUntil = validUntil;
         else this.lose(shard, 'its lease was taken over (renewal refused)');
@@ -225,6 +198,21 @@ export class ShardLeases implements OnApplicationBootstrap {
         );
     }
     this.report();
+  }
+
+  /** Extends the leases of `shards` still held under their tokens; returns the shards renewed. */
+  private async renew(shards: [number, Held][], lease: number, skipLocked: boolean): Promise<number[]> {
+    const [renewed] = await this.ds.query<[{ shard: number }[], number]>(
+      `UPDATE relay_shards r SET lease_until = now() + $2 * interval '1 millisecond'
+         FROM (SELECT s.shard FROM relay_shards s
+                 JOIN unnest($3::int[], $4::bigint[]) AS h(shard, token) ON s.shard = h.shard AND s.token = h.token
+                WHERE s.holder = $1
+                  FOR UPDATE OF s ${skipLocked ? 'SKIP LOCKED' : ''}) f
+        WHERE r.shard = f.shard
+        RETURNING r.shard`,
+      [this.id, lease, shards.map(([s]) => s), shards.map(([, h]) => h.token)],
+    );
+    return renewed.map((r) => r.shard);
   }
 
   private report(): void {
