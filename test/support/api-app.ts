@@ -17,7 +17,21 @@ export interface TestApi {
   app: INestApplication;
   url: string;
   /** One JSON request with a Bearer key (none when undefined); the body is parsed (problem+json too). */
-  call(method: string, path: string, key: string | undefined, body?: unknown): Promise<ApiResponse>;
+  call(
+    method: string,
+    path: string,
+    key: string | undefined,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse>;
+  /** `call` with the body sent as given (malformed JSON, exact bytes): a JSON content type when there is one. */
+  raw(
+    method: string,
+    path: string,
+    key: string | undefined,
+    body?: string,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse>;
 }
 
 /**
@@ -40,19 +54,20 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
       }),
     { app: 'api', port: (c) => c.API_PORT },
   );
-  return { app, url, call: apiCall(url) };
+  return { app, url, call: apiCall(url), raw: apiRaw(url) };
 }
 
-/** `TestApi.call` against the api at `url` (an in-process one, or an app process). */
-export function apiCall(url: string): TestApi['call'] {
-  return async (method, path, key, body) => {
+/** `TestApi.raw` against the api at `url` (an in-process one, or an app process). */
+export function apiRaw(url: string): TestApi['raw'] {
+  return async (method, path, key, body, headers = {}) => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: {
         ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body,
     });
     const text = await res.text();
     return {
@@ -61,6 +76,13 @@ export function apiCall(url: string): TestApi['call'] {
       body: text ? (JSON.parse(text) as ApiResponse['body']) : {},
     };
   };
+}
+
+/** `TestApi.call` against the api at `url`. */
+export function apiCall(url: string): TestApi['call'] {
+  const raw = apiRaw(url);
+  return (method, path, key, body, headers) =>
+    raw(method, path, key, body === undefined ? undefined : JSON.stringify(body), headers);
 }
 
 export interface ApiTest {

@@ -1,23 +1,14 @@
-import { createDataSource } from '@tidings/db';
 import { type EventTypeInfo, getEventType, listEventTypes } from '@tidings/events';
-import { createApp } from '@tidings/runtime';
-import { createTestDatabase } from '../../../../test/support/infra';
+import { setupApiTest } from '../../../../test/support/api-app';
 import { createTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
 
+/** The usual api spec, and a tenant whose only key is read-only. */
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
-  const { app, url } = await createApp<ApiConfig>(
-    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
-    { app: 'api', port: () => 0 },
-  );
-  const tenant = await createTenant(ds, { name: 'event-types', scopes: ['read'] });
+  const t = await setupApiTest();
+  const tenant = await createTenant(t.ds, { name: 'event-types', scopes: ['read'] });
   const get = (path: string, key: string | null = tenant.apiKey) =>
-    fetch(`${url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
-  return { app, ds, db, get };
+    fetch(`${t.api.url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  return { ...t, get };
 }
 
 describe('GET /event-types', () => {
@@ -27,11 +18,7 @@ describe('GET /event-types', () => {
     ctx = await setup();
   });
 
-  afterAll(async () => {
-    await ctx?.app.close();
-    await ctx?.ds.destroy();
-    await ctx?.db.drop();
-  });
+  afterAll(() => ctx?.close());
 
   it('serves the whole catalogue to a read-only key', async () => {
     const res = await ctx.get('/event-types');

@@ -1,41 +1,16 @@
-import { createDataSource } from '@tidings/db';
-import type { DataSource } from 'typeorm';
-import { startApi, type ApiResponse, type TestApi } from '../../../../test/support/api-app';
-import { createTestDatabase } from '../../../../test/support/infra';
+import { type ApiResponse, setupApiTest, type TestApi } from '../../../../test/support/api-app';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 
+/** The usual api spec; `count`/`writes` read what requests changed. */
 async function setup() {
-  const db = await createTestDatabase();
-  const ds: DataSource = createDataSource(db.url, 2);
-  await ds.initialize();
-  const api = await startApi(db.url);
+  const t = await setupApiTest();
   const count = async (sql: string, params: unknown[] = []) =>
-    Number(((await ds.query(sql, params)) as { n: number }[])[0].n);
+    Number(((await t.ds.query(sql, params)) as { n: number }[])[0].n);
   const writes = async () => ({
     messages: await count('SELECT count(*)::int AS n FROM messages WHERE deleted_at IS NULL'),
     events: await count('SELECT count(*)::int AS n FROM event_log'),
   });
-  /** A request with extra headers (the shared helper sends only the key). */
-  const send = async (
-    method: string,
-    path: string,
-    key: string,
-    body: string,
-    headers: Record<string, string>,
-  ): Promise<ApiResponse> => {
-    const res = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
-      body,
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      headers: res.headers,
-      body: text ? (JSON.parse(text) as ApiResponse['body']) : {},
-    };
-  };
-  return { db, ds, api, count, writes, send };
+  return { ...t, count, writes, send: t.api.raw };
 }
 
 const MESSAGE = { from: 'alice@example.com', channel: 'support', body: 'Where is my order?' };
@@ -48,16 +23,10 @@ describe('messages API', () => {
 
   beforeAll(async () => {
     t = await setup();
-    api = t.api;
-    a = await createTenant(t.ds, { name: 'a' });
-    b = await createTenant(t.ds, { name: 'b' });
+    ({ api, a, b } = t);
   });
 
-  afterAll(async () => {
-    await api.app.close();
-    await t.ds.destroy();
-    await t.db.drop();
-  });
+  afterAll(() => t.close());
 
   it('receives a message and records message.received with the same content in one transaction', async () => {
     const res = await api.call('POST', '/messages', a.apiKey, { ...MESSAGE, metadata: { lang: 'en' } });

@@ -1,70 +1,18 @@
-import type { INestApplication } from '@nestjs/common';
-import { createDataSource } from '@tidings/db';
-import { createApp } from '@tidings/runtime';
-import { createTestDatabase } from '../../../../test/support/infra';
+import { type ApiResponse, setupApiTest } from '../../../../test/support/api-app';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 
-interface Res {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown> & { errors?: { field: string }[] };
-}
-
+/** The usual api spec, with a body limit to test against; `count`/`writes` read what requests changed. */
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 4);
-  await ds.initialize();
-  const { app, url } = await createApp<ApiConfig>(
-    () =>
-      ApiModule.forRoot({
-        ...process.env,
-        DATABASE_URL: db.url,
-        DB_POOL_SIZE: '30',
-        LOG_LEVEL: 'error',
-        API_PORT: '0',
-        HTTP_BODY_LIMIT: '16kb',
-        RATE_LIMIT_PER_SECOND: '100000',
-        RATE_LIMIT_BURST: '100000',
-      }),
-    { app: 'api', port: (c) => c.API_PORT },
-  );
-  const raw = async (
-    method: string,
-    path: string,
-    key: string,
-    body?: string,
-    headers: Record<string, string> = {},
-  ): Promise<Res> => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body,
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Res['body']) : {} };
-  };
-  const call = (
-    method: string,
-    path: string,
-    key: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) => raw(method, path, key, body === undefined ? undefined : JSON.stringify(body), headers);
+  const t = await setupApiTest({ DB_POOL_SIZE: '30', HTTP_BODY_LIMIT: '16kb' });
   const count = async (sql: string, params: unknown[] = []) =>
-    Number(((await ds.query(sql, params)) as { n: number }[])[0].n);
+    Number(((await t.ds.query(sql, params)) as { n: number }[])[0].n);
   const writes = async () => ({
     orders: await count('SELECT count(*)::int AS n FROM orders'),
     events: await count('SELECT count(*)::int AS n FROM event_log'),
     keys: await count('SELECT count(*)::int AS n FROM idempotency_keys'),
   });
-  return { app, ds, db, url, call, raw, count, writes };
+  return { ...t, app: t.api.app, url: t.api.url, call: t.api.call, raw: t.api.raw, count, writes };
 }
 
 const ORDER = {
@@ -80,15 +28,10 @@ describe('orders API', () => {
 
   beforeAll(async () => {
     t = await setup();
-    a = await createTenant(t.ds, { name: 'a' });
-    b = await createTenant(t.ds, { name: 'b' });
+    ({ a, b } = t);
   });
 
-  afterAll(async () => {
-    await (t.app as INestApplication).close();
-    await t.ds.destroy();
-    await t.db.drop();
-  });
+  afterAll(() => t.close());
 
   it('creates an order and its order.created event (v2) in one transaction', async () => {
     const res = await t.call('POST', '/orders', a.apiKey, { ...ORDER, metadata: { channel: 'web' } });
@@ -372,7 +315,11 @@ describe('orders API', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Res = await t.call('GET', `/orders?limit=2${cursor ? `&cursor=${cursor}` : ''}`, c.apiKey);
+      const page: ApiResponse = await t.call(
+        'GET',
+        `/orders?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        c.apiKey,
+      );
       seen.push(...(page.body.data as { id: string }[]).map((o) => o.id));
       cursor = page.body.nextCursor as string | null;
     } while (cursor);
@@ -433,7 +380,7 @@ describe('orders API', () => {
   });
 
   describe('bad input gets a precise 4xx problem and writes nothing', () => {
-    const cases: [string, () => Promise<Res>, number, string?][] = [
+    const cases: [string, () => Promise<ApiResponse>, number, string?][] = [
       ['malformed JSON', () => t.raw('POST', '/orders', a.apiKey, '{"customerId": '), 400],
       [
         'an oversized body',
