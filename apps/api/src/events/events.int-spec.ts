@@ -1,5 +1,4 @@
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { appendEvent, createDataSource, envelopeFromLogRow, EventLogEntity, transaction } from '@tidings/db';
+import { appendEvent, envelopeFromLogRow, EventLogEntity, transaction } from '@tidings/db';
 import {
   buildEvent,
   type EventData,
@@ -8,15 +7,11 @@ import {
   matchesEventType,
   renderAtVersion,
 } from '@tidings/events';
-import { createApp } from '@tidings/runtime';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { orderCreatedEvent } from '../../../../test/support/factories/events';
-import { createTestDatabase } from '../../../../test/support/infra';
+import { setupApiTest } from '../../../../test/support/api-app';
 import { assignPositions } from '../../../../test/support/sequencer';
-import { createTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
 
 const SOURCE = 'tidings/api';
 
@@ -37,16 +32,8 @@ const orderCreated = (tenantId: string, orderId: string) =>
   orderCreatedEvent({ tenantId, orderId, source: SOURCE });
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
-  const { app, url } = await createApp<ApiConfig>(
-    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
-    { app: 'api', port: () => 0 },
-  );
-  const a = await createTenant(ds, { name: 'events-a' });
-  const b = await createTenant(ds, { name: 'events-b' });
-  return { app, url, ds, db, a, b };
+  const t = await setupApiTest();
+  return { ...t, url: t.api.url };
 }
 
 /** Appends events in one transaction each, like the API's mutations do. */
@@ -56,7 +43,6 @@ async function append(ds: DataSource, ...events: EventEnvelope[]): Promise<void>
 
 describe('GET /events', () => {
   let ctx: Awaited<ReturnType<typeof setup>>;
-  let app: NestExpressApplication;
   /** Tenant A's positioned events, in position order (what GET /events must return). */
   let expected: EventEnvelope[];
   let unpositioned: EventEnvelope;
@@ -68,7 +54,6 @@ describe('GET /events', () => {
 
   beforeAll(async () => {
     ctx = await setup();
-    app = ctx.app;
     const { a, b, ds } = ctx;
     const o1 = `ord_${randomUUID()}`;
     const o2 = `ord_${randomUUID()}`;
@@ -123,11 +108,7 @@ describe('GET /events', () => {
     );
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await ctx?.ds.destroy();
-    await ctx?.db.drop();
-  });
+  afterAll(() => ctx?.close());
 
   it("returns the tenant's positioned events in position order, rendered as envelopes", async () => {
     const res = await get('/events');
@@ -264,11 +245,7 @@ describe('GET /events/:eventId', () => {
     await assignPositions(ctx.ds);
   });
 
-  afterAll(async () => {
-    await ctx?.app.close();
-    await ctx?.ds.destroy();
-    await ctx?.db.drop();
-  });
+  afterAll(() => ctx?.close());
 
   it('returns one of the tenant’s events', async () => {
     const res = await get(`/events/${mine.eventId}`);

@@ -1,27 +1,17 @@
-import { appendEvent, createDataSource, transaction } from '@tidings/db';
+import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent, type EventData, type EventEnvelope, type KnownEventType } from '@tidings/events';
-import { createApp } from '@tidings/runtime';
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase } from '../../../../test/support/infra';
+import { setupApiTest } from '../../../../test/support/api-app';
 import { assignPositions } from '../../../../test/support/sequencer';
-import { createTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
 
 type OrderEventType = Extract<KnownEventType, `order.${string}`>;
 
 const T = (minute: number) => `2026-11-28T12:${String(minute).padStart(2, '0')}:00.000Z`;
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
-  const { app, url } = await createApp<ApiConfig>(
-    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
-    { app: 'api', port: () => 0 },
-  );
-  const a = await createTenant(ds, { name: 'history-a' });
-  const b = await createTenant(ds, { name: 'history-b' });
+  const t = await setupApiTest();
+  const { ds, a, api } = t;
+  const url = api.url;
   const orderId = `ord_${randomUUID()}`;
   const e = <T extends OrderEventType>(
     eventType: T,
@@ -71,7 +61,7 @@ async function setup() {
       headers: { authorization: `Bearer ${a.apiKey}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  return { app, ds, db, a, b, orderId, events, get, send };
+  return { ...t, orderId, events, get, send };
 }
 
 describe('order history and asOf', () => {
@@ -81,11 +71,7 @@ describe('order history and asOf', () => {
     ctx = await setup();
   });
 
-  afterAll(async () => {
-    await ctx?.app.close();
-    await ctx?.ds.destroy();
-    await ctx?.db.drop();
-  });
+  afterAll(() => ctx?.close());
 
   it('returns every committed event of the order by sequence, including the not yet positioned ones', async () => {
     const res = await ctx.get(`/orders/${ctx.orderId}/history`);
