@@ -1,24 +1,9 @@
-import { createDataSource } from '@tidings/db';
-import { createApp } from '@tidings/runtime';
-import { createTestDatabase } from '../../../../test/support/infra';
-import { createTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
+import { setupApiTest } from '../../../../test/support/api-app';
 import { rebuildCommand, type RebuildReport, RebuildService } from './rebuild.service';
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 4);
-  await ds.initialize();
-  const { app, url } = await createApp<ApiConfig>(
-    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
-    { app: 'api', port: () => 0 },
-  );
-  const tenants = [
-    await createTenant(ds, { name: 'rebuild-a' }),
-    await createTenant(ds, { name: 'rebuild-b' }),
-  ];
-  return { app, url, ds, db, tenants, sut: new RebuildService(ds) };
+  const t = await setupApiTest();
+  return { ...t, url: t.api.url, tenants: [t.a, t.b], sut: new RebuildService(t.ds) };
 }
 
 type Ctx = Awaited<ReturnType<typeof setup>>;
@@ -95,11 +80,7 @@ describe('rebuild', () => {
     await mixedWorkload(ctx);
   });
 
-  afterAll(async () => {
-    await ctx?.app.close();
-    await ctx?.ds.destroy();
-    await ctx?.db.drop();
-  });
+  afterAll(() => ctx?.close());
 
   it('folds the whole log into projections equal to the live tables, field by field', async () => {
     // Batches of 7 events make resources straddle read pages.
