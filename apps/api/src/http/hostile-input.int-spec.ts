@@ -1,10 +1,7 @@
-import { createDataSource } from '@tidings/db';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import type { DataSource } from 'typeorm';
-import { startApi, type TestApi } from '../../../../test/support/api-app';
-import { createTestDatabase } from '../../../../test/support/infra';
+import { setupApiTest, type TestApi } from '../../../../test/support/api-app';
 import { tableSnapshotter } from '../../../../test/support/table-snapshot';
-import { createTenant, type TestTenant } from '../../../../test/support/tenant';
+import type { TestTenant } from '../../../../test/support/tenant';
 import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../../test/fixtures/ssrf-ipv6';
 
 interface Raw {
@@ -16,15 +13,13 @@ interface Raw {
 const ADMIN = 'operator-key-for-hostile-input-tests';
 
 async function setup() {
-  const db = await createTestDatabase();
-  const ds = createDataSource(db.url, 2);
-  await ds.initialize();
   // ADMIN_RATE_LIMIT_* stay at their defaults: the tenant-creation limit is tested as deployed.
-  const api = await startApi(db.url, {
+  const t = await setupApiTest({
     WEBHOOK_ALLOW_HTTP: 'true',
     WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     ADMIN_API_KEY: ADMIN,
   });
+  const { api, ds } = t;
   /** One request with exactly these bytes and headers (no Authorization unless given). */
   const raw = async (
     method: string,
@@ -41,7 +36,7 @@ async function setup() {
     };
   };
   const snapshot = await tableSnapshotter(ds);
-  return { db, ds, api, raw, snapshot };
+  return { ...t, raw, snapshot };
 }
 
 const json = (key: string) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
@@ -55,8 +50,7 @@ describe('hostile input to the api', () => {
 
   beforeAll(async () => {
     t = await setup();
-    api = t.api;
-    a = await createTenant(t.ds, { name: 'a' });
+    ({ api, a } = t);
     const order = await api.call('POST', '/orders', a.apiKey, {
       customerId: 'cus_1',
       currency: 'EUR',
@@ -75,11 +69,7 @@ describe('hostile input to the api', () => {
     await api.call('POST', '/messages', a.apiKey, { from: 'a@example.com', channel: 'c', body: 'hi' });
   });
 
-  afterAll(async () => {
-    await api.app.close();
-    await (t.ds as DataSource).destroy();
-    await t.db.drop();
-  });
+  afterAll(() => t.close());
 
   /** Sends a request, expects the precise problem, and that no table changed. */
   async function expectRefused(
