@@ -144,27 +144,27 @@ describe('outbox relay (in-process)', () => {
     }
   });
 
-  it('keeps its shards and keeps publishing when its sequencing connection dies', async () => {
+  it('keeps its shards and keeps publishing when its sequencing connections die', async () => {
     const t = await setup();
     try {
       await eventually(async () => expect(await t.metric('tidings_relay_shards_held')).toBe(64));
-      const [first] = await eventually(async () => {
+      const before = await writeConcurrently(t.ds, TENANT, ['ord_l1', 'ord_l2'], 20, 2);
+      // One sequencing connection per lane that has sequenced (RELAY_LANES): kill every one of them.
+      const killed = await eventually(async () => {
         const backends = await t.lockBackend();
-        expect(backends).toHaveLength(1);
+        expect(backends.length).toBeGreaterThanOrEqual(1);
         return backends;
       });
-      const before = await writeConcurrently(t.ds, TENANT, ['ord_l1', 'ord_l2'], 20, 2);
-
-      await t.ds.query('SELECT pg_terminate_backend($1)', [first]);
+      for (const pid of killed) await t.ds.query('SELECT pg_terminate_backend($1)', [pid]);
+      const after = await writeConcurrently(t.ds, TENANT, ['ord_l1', 'ord_l2'], 20, 2);
       await eventually(async () => {
         const backends = await t.lockBackend();
-        expect(backends).toHaveLength(1);
-        expect(backends[0]).not.toBe(first);
+        expect(backends.length).toBeGreaterThanOrEqual(1);
+        expect(backends.filter((pid) => killed.includes(pid))).toEqual([]);
       });
       // The leases are rows, not the session: losing the connection costs no shard.
       expect(await t.metric('tidings_relay_shards_held')).toBe(64);
 
-      const after = await writeConcurrently(t.ds, TENANT, ['ord_l1', 'ord_l2'], 20, 2);
       const wanted = new Set([...before, ...after].map((w) => w.eventId));
       const records = await readTopics(kafkaBrokers(), t.topics, (rs) =>
         [...wanted].every((id) => rs.some((r) => r.event.eventId === id)),
