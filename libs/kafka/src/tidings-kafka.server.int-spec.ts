@@ -93,7 +93,9 @@ describe('TidingsKafkaServer against a real broker', () => {
           dead.push(message.value?.toString() ?? '');
         },
       });
-      await eventually(() => expect(dead).toEqual([poison]), { timeoutMs: 30_000 });
+      // At least once, like every commit rule: a rebalance of the new group between the dead-letter send and
+      // the commit hands the run over again, and the same record is dead-lettered twice (seen once in CI).
+      await eventually(() => expect([...new Set(dead)]).toEqual([poison]), { timeoutMs: 30_000 });
     } finally {
       await reader.disconnect();
       await app.close();
