@@ -1,4 +1,4 @@
-// Sharded sequencing (issue 14): a deposed lease holder cannot write; three relays share 8 shards under
+// Sharded sequencing: a deposed lease holder cannot write; three relays share 8 shards under
 // kill -9 of each, twice; one tenant's backlog does not hold another tenant's events back.
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { buildEvent } from '@tidings/events';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { createDataSource } from '@tidings/db';
-import { createApp } from '@tidings/runtime';
+import { type AppOptions, createApp } from '@tidings/runtime';
 import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../../apps/api/src/api.config';
 import { ApiModule } from '../../apps/api/src/api.module';
@@ -34,11 +34,18 @@ export interface TestApi {
   ): Promise<ApiResponse>;
 }
 
+/** What a test may add to the api's boot: main.ts's own HTTP setup (`configure: setupOpenApi`, …). */
+export type ApiBootOptions = Pick<AppOptions<ApiConfig>, 'configure'>;
+
 /**
  * The api app booted in-process on port 0 against `databaseUrl`, quiet and without rate limiting (tests send
  * bursts). `env` overrides or adds variables. Close `app` in afterAll.
  */
-export async function startApi(databaseUrl: string, env: Record<string, string> = {}): Promise<TestApi> {
+export async function startApi(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  options: ApiBootOptions = {},
+): Promise<TestApi> {
   const { app, url } = await createApp<ApiConfig>(
     () =>
       ApiModule.forRoot({
@@ -52,7 +59,7 @@ export async function startApi(databaseUrl: string, env: Record<string, string> 
         RATE_LIMIT_BURST: '100000',
         ...env,
       }),
-    { app: 'api', port: (c) => c.API_PORT },
+    { app: 'api', port: (c) => c.API_PORT, ...options },
   );
   return { app, url, call: apiCall(url), raw: apiRaw(url) };
 }
@@ -97,12 +104,15 @@ export interface ApiTest {
   close(): Promise<void>;
 }
 
-/** The usual api spec: its own database, the api on it (with `env`), and two tenants. */
-export async function setupApiTest(env: Record<string, string> = {}): Promise<ApiTest> {
+/** The usual api spec: its own database, the api on it (with `env` and `options`), and two tenants. */
+export async function setupApiTest(
+  env: Record<string, string> = {},
+  options: ApiBootOptions = {},
+): Promise<ApiTest> {
   const db = await createTestDatabase();
   const ds = createDataSource(db.url, 2);
   await ds.initialize();
-  const api = await startApi(db.url, env);
+  const api = await startApi(db.url, env, options);
   const a = await createTenant(ds, { name: 'a' });
   const b = await createTenant(ds, { name: 'b' });
   const close = async () => {

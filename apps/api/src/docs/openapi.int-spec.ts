@@ -1,9 +1,5 @@
 import { listEventTypes } from '@tidings/events';
-import { createApp } from '@tidings/runtime';
-import { createTestDatabase } from '../../../../test/support/infra';
-import { createTenant } from '../../../../test/support/tenant';
-import type { ApiConfig } from '../api.config';
-import { ApiModule } from '../api.module';
+import { setupApiTest } from '../../../../test/support/api-app';
 import { setupOpenApi } from './openapi';
 
 // Operational endpoints of every app: documented in the README, deliberately outside the API contract.
@@ -53,25 +49,9 @@ interface ExpressLayer {
 }
 
 async function setup() {
-  const db = await createTestDatabase();
-  const { app, url } = await createApp<ApiConfig>(
-    () => ApiModule.forRoot({ ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' }),
-    { app: 'api', port: () => 0, configure: (a) => setupOpenApi(a) },
-  );
-  const tenant = await createTenant(db.url);
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tenant.apiKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-  };
-  return { app, url, db, call };
+  const t = await setupApiTest({}, { configure: (app) => setupOpenApi(app) });
+  const call = (method: string, path: string, body?: unknown) => t.api.call(method, path, t.a.apiKey, body);
+  return { app: t.api.app, url: t.api.url, close: t.close, call };
 }
 
 describe('OpenAPI document', () => {
@@ -85,10 +65,7 @@ describe('OpenAPI document', () => {
     doc = (await res.json()) as Doc;
   });
 
-  afterAll(async () => {
-    await ctx?.app.close();
-    await ctx?.db.drop();
-  });
+  afterAll(() => ctx?.close());
 
   it('is OpenAPI 3.1.0 with bearer auth by opaque API keys', () => {
     expect(doc.openapi).toBe('3.1.0');
