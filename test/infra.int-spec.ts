@@ -170,8 +170,8 @@ describe('provisioned Kafka', () => {
 });
 
 describe('a dedicated broker for fault tests', () => {
-  // Kafka's StorageTool `format` has exited non-zero here under a full suite on 2 cores (cause not found): retried
-  // once, and the first failure is printed.
+  // Kafka's StorageTool `format` has exited non-zero here under a full suite on 2 cores, silently (its output was
+  // discarded then; startKafka now puts it in the error): retried once, and the first failure is printed.
   jest.retryTimes(1, { logErrorsBeforeRetry: true });
   it('keeps its data across a controlled stop, a crash and restarts on the same port', async () => {
     const broker = await startDedicatedKafka();

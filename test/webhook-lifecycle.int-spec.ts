@@ -330,10 +330,6 @@ describe('a dead endpoint, its alerts, and re-enabling with replay', () => {
 });
 
 describe('a broker outage while deliveries die', () => {
-  // Failed once in a fresh-clone CI run with a KafkaJSNonRetriableError (ECONNREFUSED) raised into the test while
-  // its broker was down, cause not found yet: retried once, and the first failure is printed, so it stays
-  // visible until it is fixed.
-  jest.retryTimes(1, { logErrorsBeforeRetry: true });
   it('keeps recording outcomes without Kafka, and publishes the dead letters once it is back', async () => {
     const broker = await startDedicatedKafka();
     const main = ctx;

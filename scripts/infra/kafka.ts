@@ -189,11 +189,24 @@ export async function startKafka(opts: {
       .trim()
       .split('\n')
       .pop()!;
-    execFileSync(
-      'java',
-      java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted']),
-      { stdio: 'ignore' },
-    );
+    try {
+      execFileSync(
+        'java',
+        java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted']),
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    } catch (error) {
+      // Its own words, so a failure says why (it is otherwise silent about it).
+      const { status, signal, stdout, stderr } = error as {
+        status?: number;
+        signal?: string;
+        stdout?: string;
+        stderr?: string;
+      };
+      throw new Error(
+        `Kafka's StorageTool format failed (exit ${status ?? '-'}, signal ${signal ?? '-'}):\n${stdout ?? ''}${stderr ?? ''}`,
+      );
+    }
   }
   const brokers = [`127.0.0.1:${port}`];
   let child: ChildProcess | undefined;

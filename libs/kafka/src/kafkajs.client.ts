@@ -318,7 +318,7 @@ function partitionsMetadata(count: number): PartitionMetadata[] {
   return list;
 }
 
-class KafkaJsProducer implements Producer {
+export class KafkaJsProducer implements Producer {
   /** Limits are read once per producer: after a refusal the caller replaces the producer, which re-reads them. */
   private readonly limits = new Map<string, Promise<TopicLimits>>();
   private requestLimit?: Promise<number>;
@@ -354,25 +354,32 @@ class KafkaJsProducer implements Producer {
   }
 
   async pack(messages: OutgoingMessage[]): Promise<OutgoingMessage[][]> {
+    const topics = [...new Set(messages.map((m) => m.topic))];
     this.requestLimit ??= this.readRequestLimit().catch((error: unknown) => {
       this.requestLimit = undefined;
       throw error;
     });
-    const topics = [...new Set(messages.map((m) => m.topic))];
-    const known = new Map<string, TopicLimits>();
-    for (const topic of topics) {
-      if (!this.limits.has(topic))
-        this.limits.set(
-          topic,
-          this.readTopicLimits(topic).catch((error: unknown) => {
-            this.limits.delete(topic);
-            throw error;
-          }),
-        );
-      known.set(topic, await this.limits.get(topic)!);
+    // Awaited together: with the broker gone every read fails, and a read awaited only after another one had
+    // failed would be left rejected with no one waiting for it (an unhandled rejection ends a Node process).
+    const [requestLimit, topicLimits] = await Promise.all([
+      this.requestLimit,
+      Promise.all(topics.map((topic) => this.topicLimits(topic))),
+    ]);
+    const known = new Map(topics.map((topic, i) => [topic, topicLimits[i]]));
+    return packRuns(messages, (topic) => known.get(topic)!, this.partitionOf, budgetOf(requestLimit));
+  }
+
+  /** Read once per producer; a failed read is forgotten, so the next pack reads it again. */
+  private topicLimits(topic: string): Promise<TopicLimits> {
+    let limits = this.limits.get(topic);
+    if (!limits) {
+      limits = this.readTopicLimits(topic).catch((error: unknown) => {
+        this.limits.delete(topic);
+        throw error;
+      });
+      this.limits.set(topic, limits);
     }
-    const requestBudget = budgetOf(await this.requestLimit);
-    return packRuns(messages, (topic) => known.get(topic)!, this.partitionOf, requestBudget);
+    return limits;
   }
 
   /** kafkajs' own default partitioner, so a run is budgeted on the partition the producer will pick. */
