@@ -1,12 +1,13 @@
 /**
  * API benchmark: POST /orders (each one a transaction with the order row, its event and its outbox row)
  * from 32 concurrent keep-alive connections for 20 s, against the api as its own process. Reports
- * throughput and latency percentiles. Runs against DATABASE_URL / KAFKA_BROKERS.
+ * throughput, latency percentiles and CPU milliseconds per request of the api, Postgres and the load generator
+ * (the number to compare builds on when the machine is not quiet). Runs against DATABASE_URL / KAFKA_BROKERS.
  */
 import { createDataSource } from '@tidings/db';
 import { Agent, request } from 'undici';
 import { createTenantWithKey } from '../apps/api/src/tenants/tenants.service';
-import { benchDatabase, percentile, startBenchApp } from './bench-support';
+import { benchDatabase, CpuMeter, percentile, startBenchApp } from './bench-support';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 20_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -41,6 +42,11 @@ async function main(): Promise<void> {
     return performance.now() - started;
   };
   for (let i = 0; i < 200; i++) await post(); // warm-up: JIT, pool, plans
+  const cpu = new CpuMeter(
+    { api },
+    { databaseUrl: db.url, brokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092' },
+  );
+  const cpuBefore = cpu.sample();
   const end = Date.now() + DURATION_MS;
   const startedAt = performance.now();
   await Promise.all(
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
     }),
   );
   const seconds = (performance.now() - startedAt) / 1000;
+  const cpuPerRequest = CpuMeter.perThousand(cpuBefore, cpu.sample(), latencies.length);
   latencies.sort((a, b) => a - b);
   const result = {
     bench: 'api POST /orders',
@@ -60,6 +67,7 @@ async function main(): Promise<void> {
     p50ms: Number(percentile(latencies, 50).toFixed(2)),
     p99ms: Number(percentile(latencies, 99).toFixed(2)),
     maxMs: Number(latencies[latencies.length - 1].toFixed(2)),
+    cpuMsPerRequest: cpuPerRequest,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await dispatcher.close();

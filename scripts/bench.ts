@@ -33,7 +33,7 @@ function summarise(r: Result): { scenario: string; target: string; measured: str
       return {
         scenario: `POST /orders, ${v('connections')} connections`,
         target: '≥ 2,500/s at p99 ≤ 25 ms',
-        measured: `${v('perSecond')}/s, p50 ${v('p50ms')} / p99 ${v('p99ms')} / max ${v('maxMs')} ms, ${v('errors')} errors`,
+        measured: `${v('perSecond')}/s, p50 ${v('p50ms')} / p99 ${v('p99ms')} / max ${v('maxMs')} ms, ${v('errors')} errors${cpu(r.cpuMsPerRequest)}`,
       };
     case 'relay':
       return {
