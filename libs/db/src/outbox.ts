@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@tidings/events';
-import type { DataSource, EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { EventLogEntity } from './entities';
 
 declare const txBrand: unique symbol;
@@ -12,8 +12,8 @@ export type Tx = EntityManager & { readonly [txBrand]: true };
 
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
-/** Transactions that appended an event: their commit wakes the relays (`wakeRelays`). */
-const appended = new WeakSet<EntityManager>();
+/** The event types each open transaction appended: its commit wakes the relays and tells `onEventsCommitted`. */
+const appended = new WeakMap<EntityManager, string[]>();
 
 export async function transaction<T>(
   ds: DataSource,
@@ -29,8 +29,26 @@ export async function transaction<T>(
   const result = await (isolation === 'READ COMMITTED'
     ? ds.transaction(run)
     : ds.transaction(isolation, run));
-  if (manager && appended.has(manager)) wakeRelays(ds);
+  const types = manager && appended.get(manager);
+  if (types) committed(ds, types);
   return result;
+}
+
+type CommitListener = (eventTypes: readonly string[]) => void;
+
+const listeners = new WeakMap<DataSource, CommitListener[]>();
+
+/**
+ * Calls `listener` with the event types of every commit on `ds` that appended events (`transaction()` with
+ * `appendEvent`, or `writeWithEvent`), once the commit has succeeded; a rolled-back transaction never calls it.
+ */
+export function onEventsCommitted(ds: DataSource, listener: CommitListener): void {
+  listeners.set(ds, [...(listeners.get(ds) ?? []), listener]);
+}
+
+function committed(ds: DataSource, eventTypes: readonly string[]): void {
+  wakeRelays(ds);
+  for (const listener of listeners.get(ds) ?? []) listener(eventTypes);
 }
 
 /** The channel a commit that appended events notifies, and every relay listens on. */
@@ -77,29 +95,79 @@ export class NoTransactionError extends Error {
  */
 export async function appendEvent(tx: Tx, event: EventEnvelope, traceparent?: string): Promise<void> {
   if (!tx.queryRunner?.isTransactionActive) throw new NoTransactionError();
-  appended.add(tx);
-  await tx.query(
-    `WITH e AS (
+  const append = appendCtes(event, traceparent, 1);
+  await tx.query(`WITH ${append.sql} SELECT`, append.params);
+  appendedIn(tx, event);
+}
+
+/** A row's write (an INSERT or UPDATE … RETURNING, parameters from $1) to run together with its event. */
+export interface RowWrite {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Writes a row and appends its event (event log and outbox) in ONE statement, and returns the rows the write
+ * returned. On the DataSource, that statement is its own transaction: the row and its event commit together
+ * or not at all (DESIGN.md §2.1) in one round trip, where BEGIN, the row, the event and COMMIT take four.
+ * In a transaction (`tx`), it is part of it, like `appendEvent`.
+ */
+export async function writeWithEvent<Row = Record<string, unknown>>(
+  on: DataSource | Tx,
+  write: RowWrite,
+  event: EventEnvelope,
+  traceparent?: string,
+): Promise<Row[]> {
+  if (!(on instanceof DataSource) && !on.queryRunner?.isTransactionActive) throw new NoTransactionError();
+  const append = appendCtes(event, traceparent, write.params.length + 1);
+  const rows = (await on.query(
+    `WITH tidings_row AS (${write.sql}), ${append.sql} SELECT * FROM tidings_row`,
+    [...write.params, ...append.params],
+  )) as Row[];
+  if (on instanceof DataSource) committed(on, [event.eventType]);
+  else appendedIn(on, event);
+  return rows;
+}
+
+function appendedIn(tx: Tx, event: EventEnvelope): void {
+  const types = appended.get(tx);
+  if (types) types.push(event.eventType);
+  else appended.set(tx, [event.eventType]);
+}
+
+/** The event_log row and its outbox row as two data-modifying CTEs, their parameters numbered from `from`. */
+function appendCtes(
+  event: EventEnvelope,
+  traceparent: string | undefined,
+  from: number,
+): { sql: string; params: unknown[] } {
+  const params = [
+    event.eventId,
+    event.tenantId,
+    event.eventType,
+    event.version,
+    event.resourceType,
+    event.resourceId,
+    event.sequence,
+    event.source,
+    event.timestamp,
+    JSON.stringify(event.data),
+    traceparent ?? null,
+  ];
+  const values = params.map((_, i) => `$${from + i}`).join(', ');
+  return {
+    sql: `tidings_event AS (
        INSERT INTO event_log (event_id, tenant_id, event_type, version, resource_type, resource_id, sequence,
                               source, occurred_at, data, traceparent)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       VALUES (${values})
        RETURNING id, tenant_id
-     )
-     INSERT INTO outbox (event_log_id, tenant_id, shard) SELECT id, tenant_id, tidings_shard(tenant_id) FROM e`,
-    [
-      event.eventId,
-      event.tenantId,
-      event.eventType,
-      event.version,
-      event.resourceType,
-      event.resourceId,
-      event.sequence,
-      event.source,
-      event.timestamp,
-      JSON.stringify(event.data),
-      traceparent ?? null,
-    ],
-  );
+     ),
+     tidings_outbox AS (
+       INSERT INTO outbox (event_log_id, tenant_id, shard)
+       SELECT id, tenant_id, tidings_shard(tenant_id) FROM tidings_event
+     )`,
+    params,
+  };
 }
 
 /** Renders a stored event as the envelope every transport carries (DESIGN.md §3). */

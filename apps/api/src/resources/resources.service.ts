@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { appendEvent, envelopeFromLogRow, EventLogEntity, type Tx } from '@tidings/db';
+import { envelopeFromLogRow, EventLogEntity, type Tx, writeWithEvent } from '@tidings/db';
 import { buildEvent, type EventEnvelope, type TypedEvent } from '@tidings/events';
 import { inSpan, NotFoundProblem, PreconditionFailedProblem } from '@tidings/runtime';
 import { DataSource } from 'typeorm';
@@ -23,10 +23,12 @@ const SOURCE = 'tidings/api';
 
 /**
  * What every resource gets from the kit (resource.ts): one transaction path for every mutation, the row lock,
- * If-Match, Idempotency-Key, the list with its cursor, the history and `asOf`. A mutation is always
- * `lock row → check If-Match → decide the event → fold it over the row → write the row → append the event`,
- * in one transaction opened by `IdempotencyService.execute` (the only place a resource's transaction opens),
- * so the change and its event commit together or not at all.
+ * If-Match, Idempotency-Key, the list with its cursor, the history and `asOf`. A change is always
+ * `lock row → check If-Match → decide the event → fold it over the row → write the row with its event`, in one
+ * transaction opened by `IdempotencyService.execute` (the only place a resource's transaction opens); a creation
+ * is `decide → fold → write the row with its event`, one statement (`writeWithEvent`), in that transaction only
+ * when an Idempotency-Key must be recorded with it. Either way the change and its event commit together or not
+ * at all.
  */
 @Injectable()
 export class ResourcesService {
@@ -76,28 +78,33 @@ export class ResourcesService {
     };
   }
 
-  /** Creates a resource from its creation event (Idempotency-Key honoured): 201 with its view. */
+  /**
+   * Creates a resource from its creation event: 201 with its view. Without an Idempotency-Key the row and its
+   * event are one statement, its own transaction (one round trip); with one, that statement runs in the key's
+   * transaction (`IdempotencyService.execute`).
+   */
   create<S extends BaseState>(
     def: Resource<S>,
     t: TenantCtx,
     req: MutationRequest,
     decide: (id: string, at: Date) => TypedEvent,
   ): Promise<Outcome<View<S>> & { replayed: boolean }> {
-    return inSpan(`transaction ${def.type}.create`, { parent: req.traceparent }, (span) =>
-      this.idempotency.execute(idempotent(t, req), async (tx) => {
+    return inSpan(`transaction ${def.type}.create`, { parent: req.traceparent }, async (span) => {
+      const insert = async (on: DataSource | Tx): Promise<Outcome<View<S>>> => {
         const id = `${def.idPrefix}${uuidv7().replace(/-/g, '')}`;
         const now = new Date();
         const event = this.build(t, id, 1, now, decide(id, now));
-        const state = def.applyEvent(null, event);
         const names = def.columns.map((c) => c.column);
-        const [row] = (await tx.query(
-          `INSERT INTO ${def.table} (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
-          def.toParams(state),
-        )) as Record<string, unknown>[];
-        await appendEvent(tx, event, span.traceparent);
+        const write = {
+          sql: `INSERT INTO ${def.table} (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
+          params: def.toParams(def.applyEvent(null, event)),
+        };
+        const [row] = await writeWithEvent(on, write, event, span.traceparent);
         return { status: 201, body: def.view(def.fromRow(row)) };
-      }),
-    );
+      };
+      if (req.idempotencyKey === undefined) return { ...(await insert(this.ds)), replayed: false };
+      return this.idempotency.execute(idempotent(t, req), insert);
+    });
   }
 
   /**
@@ -121,13 +128,13 @@ export class ResourcesService {
         const changed = def.columns.filter(
           (c) => c.field !== 'id' && !same(def.param(c, current[c.field]), def.param(c, next[c.field])),
         );
-        const [rows] = (await tx.query(
-          `UPDATE ${def.table} SET ${changed.map((c, i) => `${c.column} = $${i + 3}`).join(', ')}
-            WHERE id = $1 AND tenant_id = $2 RETURNING *`,
-          [id, t.tenantId, ...changed.map((c) => def.param(c, next[c.field]))],
-        )) as [Record<string, unknown>[], number];
-        await appendEvent(tx, event, span.traceparent);
-        return { status: 200, body: def.view(def.fromRow(rows[0])) };
+        const write = {
+          sql: `UPDATE ${def.table} SET ${changed.map((c, i) => `${c.column} = $${i + 3}`).join(', ')}
+                 WHERE id = $1 AND tenant_id = $2 RETURNING *`,
+          params: [id, t.tenantId, ...changed.map((c) => def.param(c, next[c.field]))],
+        };
+        const [row] = await writeWithEvent(tx, write, event, span.traceparent);
+        return { status: 200, body: def.view(def.fromRow(row)) };
       }),
     );
   }
