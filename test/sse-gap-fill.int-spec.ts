@@ -1,5 +1,5 @@
 import { eventually } from './support/eventually';
-import { assignPositions } from './support/sequencer';
+import { assignPositions } from './support/positions';
 import { SseClient } from './support/sse-client';
 import { orderUpdated, sseHarness, type SseHarness } from './support/sse-harness';
 

@@ -5,7 +5,7 @@ import { buildEvent } from '@tidings/events';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { assignPositions } from './support/sequencer';
+import { assignPositions } from './support/positions';
 
 const TENANTS = ['ten_mig_a', 'ten_mig_b', 'ten_mig_c'];
 

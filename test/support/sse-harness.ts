@@ -26,7 +26,7 @@ export async function sseHarness(options: { relay?: boolean } = {}) {
   });
   const { ds, env } = pipeline;
 
-  // Without the relay nothing reaches Kafka: tests then position events themselves (test/support/sequencer).
+  // Without the relay nothing reaches Kafka: tests then position events with assignPositions (test/support/positions).
   if (options.relay !== false) await pipeline.startRelay({ RELAY_SHARD_RENEW_MS: '200' });
 
   return {

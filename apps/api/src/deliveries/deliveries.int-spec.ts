@@ -3,7 +3,7 @@ import { buildEvent } from '@tidings/events';
 import { randomUUID } from 'node:crypto';
 import { setupApiTest, type TestApi } from '../../../../test/support/api-app';
 import { writeOrderEvent } from '../../../../test/support/event-writer';
-import { assignPositions } from '../../../../test/support/sequencer';
+import { assignPositions } from '../../../../test/support/positions';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 
 interface DeliveryRow {

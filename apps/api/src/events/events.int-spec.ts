@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { orderCreatedEvent } from '../../../../test/support/factories/events';
 import { setupApiTest } from '../../../../test/support/api-app';
-import { assignPositions } from '../../../../test/support/sequencer';
+import { assignPositions } from '../../../../test/support/positions';
 
 const SOURCE = 'tidings/api';
 

@@ -2,7 +2,7 @@ import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent, type EventData, type EventEnvelope, type KnownEventType } from '@tidings/events';
 import { randomUUID } from 'node:crypto';
 import { setupApiTest } from '../../../../test/support/api-app';
-import { assignPositions } from '../../../../test/support/sequencer';
+import { assignPositions } from '../../../../test/support/positions';
 
 type OrderEventType = Extract<KnownEventType, `order.${string}`>;
 

@@ -2,7 +2,7 @@ import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
 import { setupApiTest, type TestApi } from '../../../../test/support/api-app';
 import { writeOrderEvent } from '../../../../test/support/event-writer';
-import { assignPositions } from '../../../../test/support/sequencer';
+import { assignPositions } from '../../../../test/support/positions';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
 import { IPV6_OUTSIDE_GLOBAL_UNICAST_URLS } from '../../../../test/fixtures/ssrf-ipv6';
 

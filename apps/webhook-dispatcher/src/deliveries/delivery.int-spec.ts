@@ -1,3 +1,4 @@
+import type { INestApplication } from '@nestjs/common';
 import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
 import { type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
@@ -8,13 +9,11 @@ import { eventually } from '../../../../test/support/eventually';
 import { commitEvent, orderCreatedEvent } from '../../../../test/support/factories/events';
 import { kafkaBrokers } from '../../../../test/support/infra';
 import { startPipeline, type Pipeline } from '../../../../test/support/pipeline';
-import { assignPositions } from '../../../../test/support/sequencer';
-import { TestPublisher } from '../../../../test/support/test-publisher';
 import type { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
 /**
  * The webhook dispatcher end to end on real Postgres and Kafka: events appended through the outbox are
- * positioned and published (test publisher), consumed by the dispatcher, and POSTed to a local receiver that
+ * positioned and published by the outbox relay, consumed by the dispatcher, and POSTed to a local receiver that
  * verifies every request with the `standardwebhooks` package. Subscriptions are written as the API writes them
  * (row + `webhook.subscription.created` event in one transaction). Compressed schedule: 3 attempts
  * (50 ms, 100 ms), warning after 2 consecutive failures, disabled after 2 consecutive dead letters (the
@@ -27,7 +26,8 @@ interface Ctx {
   ds: DataSource;
   receiver: WebhookReceiver;
   dispatcherUrl: string;
-  publisher: TestPublisher;
+  /** The outbox relay, in this process; a test that holds publishing closes it and starts another. */
+  relay: INestApplication;
   kafka: KafkaJsClient;
   dlqConsumer: Consumer;
   deadLetters: Record<string, unknown>[];
@@ -42,8 +42,7 @@ beforeAll(async () => {
   const pipeline = await startPipeline({ poolSize: 4 });
   const { ds, prefix, receiver } = pipeline;
   const kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'webhooks-int-spec' });
-  const publisher = new TestPublisher(ds, kafka, prefix);
-  await publisher.start();
+  const { app: relay } = await pipeline.startRelay();
   const deadLetters: Record<string, unknown>[] = [];
   const dlqConsumer = kafka.createConsumer({
     groupId: `${prefix}webhooks-int-spec-dlq`,
@@ -87,7 +86,7 @@ beforeAll(async () => {
     ds,
     receiver,
     dispatcherUrl,
-    publisher,
+    relay,
     kafka,
     dlqConsumer,
     deadLetters,
@@ -100,7 +99,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx?.dlqConsumer.stop();
   await ctx?.poisonConsumer.stop();
-  await ctx?.publisher.stop();
   await ctx?.kafka.disconnect();
   await ctx?.pipeline.teardown();
 });
@@ -114,8 +112,14 @@ interface SubscriptionSpec {
   host?: string;
 }
 
-/** Creates a subscription the way the API does: row + `webhook.subscription.created` (sequence 1), one commit. */
-async function subscribe(spec: SubscriptionSpec): Promise<{ id: string; secret: string; path: string }> {
+/**
+ * Creates a subscription the way the API does: row + `webhook.subscription.created` (sequence 1), one commit;
+ * then waits until the relay has positioned that event, unless `positioned` is false (the relay is held).
+ */
+async function subscribe(
+  spec: SubscriptionSpec,
+  { positioned = true } = {},
+): Promise<{ id: string; secret: string; path: string }> {
   const id = `whk_${randomUUID()}`;
   const secret = generateSecret();
   const url = ctx.receiver.url(spec.path, spec.host);
@@ -158,14 +162,14 @@ async function subscribe(spec: SubscriptionSpec): Promise<{ id: string; secret: 
   });
   ctx.receiver.expectSecrets(spec.path, secret);
   // The subscription matches events positioned after its creation event: wait until that has a position.
-  await assignPositions(ctx.ds);
-  await eventually(async () => {
-    const [row] = await ctx.ds.query<{ position: string | null }[]>(
-      `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
-      [id],
-    );
-    expect(row?.position).not.toBeNull();
-  });
+  if (positioned)
+    await eventually(async () => {
+      const [row] = await ctx.ds.query<{ position: string | null }[]>(
+        `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
+        [id],
+      );
+      expect(row?.position).not.toBeNull();
+    });
   return { id, secret, path: spec.path };
 }
 
@@ -257,17 +261,26 @@ describe('webhook dispatcher', () => {
 
   it('does not deliver an event committed before the subscription, even when consumed after it', async () => {
     const t = tenant();
-    // Hold publishing so the dispatcher sees the early event only once the subscription exists.
-    ctx.publisher.pause();
+    // No relay while the three commit, so the dispatcher sees the early event only once the subscription exists;
+    // the next relay positions them in commit order: early, the subscription's creation, late.
+    await ctx.pipeline.close(ctx.relay);
     const early = await orderCreated(t);
-    await assignPositions(ctx.ds);
-    const sub = await subscribe({ path: '/after-creation', tenantId: t });
+    const sub = await subscribe({ path: '/after-creation', tenantId: t }, { positioned: false });
     const late = await orderCreated(t);
-    ctx.publisher.resume();
+    ({ app: ctx.relay } = await ctx.pipeline.startRelay());
     await eventually(() => expect(ctx.receiver.delivered('/after-creation')).toHaveLength(1));
     expect(ctx.receiver.delivered('/after-creation')[0].headers['webhook-id']).toBe(late.eventId);
     expect((await deliveriesOf(sub.id)).map((d) => d.event_id)).toEqual([late.eventId]);
-    expect(early.eventId).not.toBe(late.eventId);
+    // The early event was positioned before the subscription's creation, and reached the dispatcher after it.
+    const logged = await ctx.ds.query<{ resource_id: string; position: number }[]>(
+      `SELECT resource_id, position::int FROM event_log WHERE tenant_id = $1 ORDER BY position`,
+      [t],
+    );
+    expect(logged).toEqual([
+      { resource_id: early.orderId, position: 1 },
+      { resource_id: sub.id, position: 2 },
+      { resource_id: late.orderId, position: 3 },
+    ]);
   });
 
   it('renders one event at each subscription pinned version, with Deprecation and Sunset on the deprecated one', async () => {
