@@ -62,6 +62,7 @@ async function subscribe(ds: DataSource, tenantId: string, url: string, eventTyp
           versionPins: {},
           status: 'active',
           strictOrdering: false,
+          maxInFlight: null,
         },
       }),
     );

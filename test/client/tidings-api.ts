@@ -844,7 +844,7 @@ export interface webhooks {
      * webhook.subscription.created
      * @description A webhook subscription was created (its signing secret is not part of the event).
      *
-     *     Delivered as a signed POST (Standard Webhooks) with the event envelope at the version the subscription pins for this type (`versionPins`), else the latest, 1 (versions: 1).
+     *     Delivered as a signed POST (Standard Webhooks) with the event envelope at the version the subscription pins for this type (`versionPins`), else the latest, 2 (versions: 1, 2).
      */
     post: operations['webhook_webhook_subscription_created'];
     delete?: never;
@@ -866,7 +866,7 @@ export interface webhooks {
      * webhook.subscription.updated
      * @description A webhook subscription changed; `changes` holds the new values of the changed fields.
      *
-     *     Delivered as a signed POST (Standard Webhooks) with the event envelope at the version the subscription pins for this type (`versionPins`), else the latest, 1 (versions: 1).
+     *     Delivered as a signed POST (Standard Webhooks) with the event envelope at the version the subscription pins for this type (`versionPins`), else the latest, 2 (versions: 1, 2).
      */
     post: operations['webhook_webhook_subscription_updated'];
     delete?: never;
@@ -1425,9 +1425,9 @@ export interface components {
         /** @enum {integer} */
         'api_key.revoked'?: 1;
         /** @enum {integer} */
-        'webhook.subscription.created'?: 1;
+        'webhook.subscription.created'?: 1 | 2;
         /** @enum {integer} */
-        'webhook.subscription.updated'?: 1;
+        'webhook.subscription.updated'?: 1 | 2;
         /** @enum {integer} */
         'webhook.subscription.deleted'?: 1;
         /** @enum {integer} */
@@ -1448,6 +1448,11 @@ export interface components {
        * @default false
        */
       strictOrdering?: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance, from 1 to the operator's limit (48 by default); absent or null: the operator's default (16 by default)
+       * @example 32
+       */
+      maxInFlight?: number | null;
     };
     CreatedWebhookDto: {
       /** @example whk_0193a4e27b1c7d4e8f00123456789abc */
@@ -1462,6 +1467,11 @@ export interface components {
         [key: string]: number;
       };
       strictOrdering: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance: the subscription's own setting, or the operator's default when it has none, capped at the operator's limit
+       * @example 16
+       */
+      maxInFlight: number;
       /** @enum {string} */
       status: 'active' | 'disabled';
       /** @example consecutive_failures */
@@ -1511,6 +1521,11 @@ export interface components {
         [key: string]: number;
       };
       strictOrdering: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance: the subscription's own setting, or the operator's default when it has none, capped at the operator's limit
+       * @example 16
+       */
+      maxInFlight: number;
       /** @enum {string} */
       status: 'active' | 'disabled';
       /** @example consecutive_failures */
@@ -1610,9 +1625,9 @@ export interface components {
         /** @enum {integer} */
         'api_key.revoked'?: 1;
         /** @enum {integer} */
-        'webhook.subscription.created'?: 1;
+        'webhook.subscription.created'?: 1 | 2;
         /** @enum {integer} */
-        'webhook.subscription.updated'?: 1;
+        'webhook.subscription.updated'?: 1 | 2;
         /** @enum {integer} */
         'webhook.subscription.deleted'?: 1;
         /** @enum {integer} */
@@ -1629,6 +1644,11 @@ export interface components {
         'webhook.test'?: 1;
       };
       strictOrdering?: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance, from 1 to the operator's limit (48 by default); absent or null: the operator's default (16 by default); null: back to the default
+       * @example 32
+       */
+      maxInFlight?: number | null;
       /**
        * @description Disable, or re-enable (which resets the consecutive failure count)
        * @enum {string}
@@ -1650,6 +1670,11 @@ export interface components {
         [key: string]: number;
       };
       strictOrdering: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance: the subscription's own setting, or the operator's default when it has none, capped at the operator's limit
+       * @example 16
+       */
+      maxInFlight: number;
       /** @enum {string} */
       status: 'active' | 'disabled';
       /** @example consecutive_failures */
@@ -1795,6 +1820,11 @@ export interface components {
         [key: string]: number;
       };
       strictOrdering: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance: the subscription's own setting, or the operator's default when it has none, capped at the operator's limit
+       * @example 16
+       */
+      maxInFlight: number;
       /** @enum {string} */
       status: 'active' | 'disabled';
       /** @example consecutive_failures */
@@ -1855,6 +1885,11 @@ export interface components {
         [key: string]: number;
       };
       strictOrdering: boolean;
+      /**
+       * @description Requests open at once to this endpoint per dispatcher instance: the subscription's own setting, or the operator's default when it has none, capped at the operator's limit
+       * @example 16
+       */
+      maxInFlight: number;
       /** @enum {string} */
       status: 'active' | 'disabled';
       /** @example consecutive_failures */
@@ -2448,6 +2483,45 @@ export interface components {
         strictOrdering: boolean;
       };
     };
+    /** @description webhook.subscription.created at version 2: Adds maxInFlight: the subscription's own concurrency, null when it follows the operator's default. */
+    'webhook.subscription.created.v2': {
+      /** Format: uuid */
+      eventId: string;
+      /** @constant */
+      eventType: 'webhook.subscription.created';
+      /** @constant */
+      version: 2;
+      /** Format: date-time */
+      timestamp: string;
+      source: string;
+      tenantId: string;
+      /** @constant */
+      resourceType: 'webhook';
+      resourceId: string;
+      sequence: number;
+      position: number;
+      data: {
+        /** @description Webhook subscription id */
+        subscriptionId: string;
+        /** Format: uri */
+        url: string;
+        eventTypes: string[];
+        description: string | null;
+        /** @description Free-form string key/value pairs */
+        metadata: {
+          [key: string]: string;
+        };
+        /** @description Event type → pinned schema version */
+        versionPins: {
+          [key: string]: number;
+        };
+        /** @enum {string} */
+        status: 'active' | 'disabled';
+        strictOrdering: boolean;
+        /** @description Requests open at once to the endpoint per dispatcher process; null: the operator's default (16 unless configured) */
+        maxInFlight: number | null;
+      };
+    };
     /** @description webhook.subscription.updated at version 1: Changed fields with their new values. */
     'webhook.subscription.updated.v1': {
       /** Format: uuid */
@@ -2484,6 +2558,47 @@ export interface components {
           /** @enum {string} */
           status?: 'active' | 'disabled';
           strictOrdering?: boolean;
+        };
+      };
+    };
+    /** @description webhook.subscription.updated at version 2: Changes may name maxInFlight. At v1 it is left out; a change of maxInFlight alone renders at v1 as empty `changes` (v1 cannot name the field). */
+    'webhook.subscription.updated.v2': {
+      /** Format: uuid */
+      eventId: string;
+      /** @constant */
+      eventType: 'webhook.subscription.updated';
+      /** @constant */
+      version: 2;
+      /** Format: date-time */
+      timestamp: string;
+      source: string;
+      tenantId: string;
+      /** @constant */
+      resourceType: 'webhook';
+      resourceId: string;
+      sequence: number;
+      position: number;
+      data: {
+        /** @description Webhook subscription id */
+        subscriptionId: string;
+        changes: {
+          /** Format: uri */
+          url?: string;
+          eventTypes?: string[];
+          description?: string | null;
+          /** @description Free-form string key/value pairs */
+          metadata?: {
+            [key: string]: string;
+          };
+          /** @description Event type → pinned schema version */
+          versionPins?: {
+            [key: string]: number;
+          };
+          /** @enum {string} */
+          status?: 'active' | 'disabled';
+          strictOrdering?: boolean;
+          /** @description Requests open at once to the endpoint per dispatcher process; null: the operator's default (16 unless configured) */
+          maxInFlight?: number | null;
         };
       };
     };
@@ -5182,7 +5297,9 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['webhook.subscription.created.v1'];
+        'application/json':
+          | components['schemas']['webhook.subscription.created.v1']
+          | components['schemas']['webhook.subscription.created.v2'];
       };
     };
     responses: {
@@ -5241,7 +5358,9 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['webhook.subscription.updated.v1'];
+        'application/json':
+          | components['schemas']['webhook.subscription.updated.v1']
+          | components['schemas']['webhook.subscription.updated.v2'];
       };
     };
     responses: {

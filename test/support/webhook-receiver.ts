@@ -11,6 +11,8 @@ export interface Reply {
   delayMs?: number;
   /** Never answer (the dispatcher's timeout must fire). */
   hang?: boolean;
+  /** Keep the request open until `release(path)` answers it 200 (to see how many a sender keeps open). */
+  hold?: boolean;
   /** Stream this many bytes of body (a huge response the dispatcher must truncate). */
   hugeBodyBytes?: number;
 }
@@ -25,6 +27,8 @@ export interface ReceivedRequest {
   verified: boolean;
   verifyError?: string;
   receivedAt: number;
+  /** The client's end of the connection it came on (`port`): requests on one kept-alive socket share it. */
+  connection: number;
   /** The reply this request got. */
   reply: Reply;
 }
@@ -42,12 +46,19 @@ export class WebhookReceiver {
   private readonly defaults = new Map<string, Reply>();
   private readonly scripts = new Map<string, (n: number) => Reply>();
   private readonly hanging = new Set<ServerResponse>();
+  private readonly held = new Map<string, ServerResponse[]>();
   private readonly open = new Map<string, { now: number; max: number }>();
   private readonly server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () =>
-      this.handle(req.url ?? '/', req.headers, Buffer.concat(chunks).toString('utf8'), res),
+      this.handle(
+        req.url ?? '/',
+        req.headers,
+        Buffer.concat(chunks).toString('utf8'),
+        res,
+        req.socket.remotePort ?? 0,
+      ),
     );
   });
 
@@ -119,18 +130,47 @@ export class WebhookReceiver {
     });
   }
 
-  /** The most requests on `path` that were open (not yet answered or abandoned) at the same time. */
+  /** Answers 200 every request held on `path` (replies with `hold`); returns how many. */
+  release(path: string): number {
+    const held = this.held.get(path) ?? [];
+    this.held.delete(path);
+    for (const res of held) this.respond({}, res);
+    return held.length;
+  }
+
+  /** Requests on `path` open right now (not yet answered or abandoned). */
+  openNow(path: string): number {
+    return this.open.get(path)?.now ?? 0;
+  }
+
+  /**
+   * The most requests on `path` that were open (not yet answered or abandoned) at the same time, since the start
+   * or the last `resetMaxConcurrent(path)`.
+   */
   maxConcurrent(path: string): number {
     return this.open.get(path)?.max ?? 0;
   }
 
+  /** Starts a new measure of `maxConcurrent(path)` from the requests open now. */
+  resetMaxConcurrent(path: string): void {
+    const open = this.open.get(path);
+    if (open) open.max = open.now;
+  }
+
   async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
+    for (const res of [...this.held.values()].flat()) res.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private handle(url: string, headers: IncomingHttpHeaders, body: string, res: ServerResponse): void {
+  private handle(
+    url: string,
+    headers: IncomingHttpHeaders,
+    body: string,
+    res: ServerResponse,
+    connection: number,
+  ): void {
     const path = url.split('?')[0];
     const open = this.open.get(path) ?? { now: 0, max: 0 };
     this.open.set(path, open);
@@ -168,8 +208,13 @@ export class WebhookReceiver {
       verified: payload !== null,
       verifyError,
       receivedAt: Date.now(),
+      connection,
       reply,
     });
+    if (reply.hold) {
+      this.held.set(path, [...(this.held.get(path) ?? []), res]);
+      return;
+    }
     if (reply.hang) {
       this.hanging.add(res);
       res.on('close', () => this.hanging.delete(res));

@@ -2,12 +2,14 @@ import { dbConfigSchema } from '@tidings/db';
 import { egressConfigSchema } from '@tidings/egress';
 import { kafkaConfigSchema } from '@tidings/kafka';
 import { bool, port, runtimeConfigSchema } from '@tidings/runtime';
+import { webhooksConfigSchema } from '@tidings/webhooks';
 import { z } from 'zod';
 
 export const apiConfigSchema = runtimeConfigSchema
   .extend(dbConfigSchema.shape)
   .extend(kafkaConfigSchema.shape)
   .extend(egressConfigSchema.shape)
+  .extend(webhooksConfigSchema.shape)
   .extend({
     API_PORT: port(3000),
     // The platform operator's key for POST /tenants. Unset = tenant creation over HTTP is off (use the CLI).

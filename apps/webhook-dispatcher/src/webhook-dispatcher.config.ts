@@ -2,6 +2,7 @@ import { dbConfigSchema } from '@tidings/db';
 import { egressConfigSchema } from '@tidings/egress';
 import { kafkaConfigSchema } from '@tidings/kafka';
 import { port, runtimeConfigSchema } from '@tidings/runtime';
+import { webhooksConfigSchema } from '@tidings/webhooks';
 import { z } from 'zod';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -47,6 +48,7 @@ export const dispatcherConfigSchema = runtimeConfigSchema
   .extend(dbConfigSchema.shape)
   .extend(kafkaConfigSchema.shape)
   .extend(egressConfigSchema.shape)
+  .extend(webhooksConfigSchema.shape)
   .extend({
     DISPATCHER_PORT: port(3003),
     WEBHOOK_RETRY_SCHEDULE: retrySchedule,
@@ -65,10 +67,6 @@ export const dispatcherConfigSchema = runtimeConfigSchema
     WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(86_400_000),
     // 64 concurrent POSTs per process: saturates two cores on fast receivers without exhausting sockets.
     WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(64),
-    // 16 per subscription: one slow or hanging endpoint can hold at most a quarter of the slots, so healthy
-    // endpoints keep flowing, while one busy endpoint that answers in ~15 ms still takes 1,000 events/s
-    // (docs/benchmarks.md: at 4, a single subscription topped out near 350 events/s on 2 cores).
-    WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: z.coerce.number().int().min(1).max(100).default(16),
     // The idle poll backs off to this; new deliveries recorded in this process wake the loop at once, so it
     // only bounds the latency of retries and of deliveries recorded by another replica.
     WEBHOOK_POLL_MAX_MS: z.coerce.number().int().min(5).max(10_000).default(500),

@@ -19,12 +19,14 @@ import {
   type TenantCreatedV1,
   type WebhookDeliveryExhaustedV1,
   type WebhookSubscriptionCreatedV1,
+  type WebhookSubscriptionCreatedV2,
   type WebhookSubscriptionDeletedV1,
   type WebhookSubscriptionDisabledV1,
   type WebhookSubscriptionEnabledV1,
   type WebhookSubscriptionFailingV1,
   type WebhookSubscriptionSecretRotatedV1,
   type WebhookSubscriptionUpdatedV1,
+  type WebhookSubscriptionUpdatedV2,
   type WebhookTestV1,
 } from './platform.events';
 
@@ -121,8 +123,8 @@ export interface EventDataMap {
   'tenant.created': TenantCreatedV1;
   'api_key.created': ApiKeyCreatedV1;
   'api_key.revoked': ApiKeyRevokedV1;
-  'webhook.subscription.created': WebhookSubscriptionCreatedV1;
-  'webhook.subscription.updated': WebhookSubscriptionUpdatedV1;
+  'webhook.subscription.created': WebhookSubscriptionCreatedV2;
+  'webhook.subscription.updated': WebhookSubscriptionUpdatedV2;
   'webhook.subscription.deleted': WebhookSubscriptionDeletedV1;
   'webhook.subscription.secret_rotated': WebhookSubscriptionSecretRotatedV1;
   'webhook.subscription.failing': WebhookSubscriptionFailingV1;
@@ -139,6 +141,8 @@ export type EventData<T extends KnownEventType> = EventDataMap[T];
 /** Every version of the types that have more than one (the others have only v1, `EventDataMap`'s). */
 interface MultiVersionData {
   'order.created': { 1: OrderCreatedV1; 2: OrderCreatedV2 };
+  'webhook.subscription.created': { 1: WebhookSubscriptionCreatedV1; 2: WebhookSubscriptionCreatedV2 };
+  'webhook.subscription.updated': { 1: WebhookSubscriptionUpdatedV1; 2: WebhookSubscriptionUpdatedV2 };
 }
 
 /** The `data` type of each version of `T`, keyed by version number. A test keeps them equal to the catalogue's. */

@@ -37,19 +37,35 @@ export const apiKeyCreatedV1 = z.strictObject({
 });
 export const apiKeyRevokedV1 = z.strictObject({ apiKeyId, revokedAt: isoDateTime });
 export const webhookSubscriptionCreatedV1 = z.strictObject({ subscriptionId, ...subscriptionFields });
+const maxInFlight = z
+  .number()
+  .int()
+  .min(1)
+  .max(1_000)
+  .nullable()
+  .describe(
+    "Requests open at once to the endpoint per dispatcher process; null: the operator's default (16 unless configured)",
+  );
+export const webhookSubscriptionCreatedV2 = webhookSubscriptionCreatedV1.extend({ maxInFlight });
+const changedFieldsV1 = {
+  url: url.optional(),
+  eventTypes: eventTypePatterns.optional(),
+  description: z.string().max(500).nullable().optional(),
+  metadata: metadata.optional(),
+  versionPins: versionPins.optional(),
+  status: status.optional(),
+  strictOrdering: z.boolean().optional(),
+};
+const atLeastOne = (c: object) => Object.keys(c).length > 0;
 export const webhookSubscriptionUpdatedV1 = z.strictObject({
   subscriptionId,
+  changes: z.strictObject(changedFieldsV1).refine(atLeastOne, 'changes must name at least one field'),
+});
+export const webhookSubscriptionUpdatedV2 = z.strictObject({
+  subscriptionId,
   changes: z
-    .strictObject({
-      url: url.optional(),
-      eventTypes: eventTypePatterns.optional(),
-      description: z.string().max(500).nullable().optional(),
-      metadata: metadata.optional(),
-      versionPins: versionPins.optional(),
-      status: status.optional(),
-      strictOrdering: z.boolean().optional(),
-    })
-    .refine((c) => Object.keys(c).length > 0, 'changes must name at least one field'),
+    .strictObject({ ...changedFieldsV1, maxInFlight: maxInFlight.optional() })
+    .refine(atLeastOne, 'changes must name at least one field'),
 });
 export const webhookSubscriptionDeletedV1 = z.strictObject({ subscriptionId, deletedAt: isoDateTime });
 export const webhookSubscriptionSecretRotatedV1 = z.strictObject({
@@ -89,7 +105,9 @@ export type TenantCreatedV1 = z.infer<typeof tenantCreatedV1>;
 export type ApiKeyCreatedV1 = z.infer<typeof apiKeyCreatedV1>;
 export type ApiKeyRevokedV1 = z.infer<typeof apiKeyRevokedV1>;
 export type WebhookSubscriptionCreatedV1 = z.infer<typeof webhookSubscriptionCreatedV1>;
+export type WebhookSubscriptionCreatedV2 = z.infer<typeof webhookSubscriptionCreatedV2>;
 export type WebhookSubscriptionUpdatedV1 = z.infer<typeof webhookSubscriptionUpdatedV1>;
+export type WebhookSubscriptionUpdatedV2 = z.infer<typeof webhookSubscriptionUpdatedV2>;
 export type WebhookSubscriptionDeletedV1 = z.infer<typeof webhookSubscriptionDeletedV1>;
 export type WebhookSubscriptionSecretRotatedV1 = z.infer<typeof webhookSubscriptionSecretRotatedV1>;
 export type WebhookSubscriptionFailingV1 = z.infer<typeof webhookSubscriptionFailingV1>;
@@ -163,6 +181,29 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
           strictOrdering: false,
         },
       },
+      {
+        version: 2,
+        description:
+          "Adds maxInFlight: the subscription's own concurrency, null when it follows the operator's default.",
+        schema: webhookSubscriptionCreatedV2,
+        example: {
+          subscriptionId: sub,
+          url: subUrl,
+          eventTypes: ['order.*'],
+          description: 'Fulfilment service',
+          metadata: {},
+          versionPins: { 'order.created': 1 },
+          status: 'active',
+          strictOrdering: false,
+          maxInFlight: null,
+        },
+        // Subscriptions created before the field existed follow the operator's default.
+        upcastFrom: (v1) => ({ ...(v1 as WebhookSubscriptionCreatedV1), maxInFlight: null }),
+        downcastTo: (v2) => {
+          const { maxInFlight: _dropped, ...v1 } = v2 as WebhookSubscriptionCreatedV2;
+          return v1;
+        },
+      },
     ],
   },
   {
@@ -175,6 +216,20 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
         description: 'Changed fields with their new values.',
         schema: webhookSubscriptionUpdatedV1,
         example: { subscriptionId: sub, changes: { eventTypes: ['order.*', 'message.received'] } },
+      },
+      {
+        version: 2,
+        description:
+          'Changes may name maxInFlight. At v1 it is left out; a change of maxInFlight alone renders at v1 as ' +
+          'empty `changes` (v1 cannot name the field).',
+        schema: webhookSubscriptionUpdatedV2,
+        example: { subscriptionId: sub, changes: { maxInFlight: 32, strictOrdering: true } },
+        upcastFrom: (v1) => v1,
+        downcastTo: (v2) => {
+          const { subscriptionId: id, changes } = v2 as WebhookSubscriptionUpdatedV2;
+          const { maxInFlight: _dropped, ...v1Changes } = changes;
+          return { subscriptionId: id, changes: v1Changes };
+        },
       },
     ],
   },

@@ -1,2 +1,3 @@
 export * from './rules';
 export * from './lifecycle';
+export * from './webhooks.config';

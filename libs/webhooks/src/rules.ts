@@ -106,3 +106,24 @@ export function heldBackByEarlierSql(
               AND e.sequence < ${sequence} AND e.status IN ('pending', 'failed')
               AND (${strict} OR e.attempt_count = 0))`;
 }
+
+/**
+ * Concurrency: how many requests one subscription may have open at once in a dispatcher process — its own
+ * `maxInFlight`, or the operator's default when it sets none, never above the operator's limit (which may have
+ * been lowered since the subscription was saved).
+ */
+export function effectiveMaxInFlight(
+  maxInFlight: number | null,
+  c: { WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: number; WEBHOOK_MAX_IN_FLIGHT_LIMIT: number },
+): number {
+  return Math.min(maxInFlight ?? c.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION, c.WEBHOOK_MAX_IN_FLIGHT_LIMIT);
+}
+
+/** `effectiveMaxInFlight` of the subscription `s` (a webhook_subscriptions alias), as an SQL expression. */
+export function effectiveMaxInFlightSql(
+  s: string,
+  c: { WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: number; WEBHOOK_MAX_IN_FLIGHT_LIMIT: number },
+): string {
+  const int = (n: number) => String(Math.trunc(n));
+  return `least(coalesce(${s}.max_in_flight, ${int(c.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION)}), ${int(c.WEBHOOK_MAX_IN_FLIGHT_LIMIT)})`;
+}

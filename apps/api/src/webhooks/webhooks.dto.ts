@@ -89,6 +89,17 @@ const VERSION_PINS_SCHEMA = {
   additionalProperties: false,
 };
 
+// The upper bound is the operator's (WEBHOOK_MAX_IN_FLIGHT_LIMIT): the service checks it, so it is not a constant here.
+const MAX_IN_FLIGHT_DOC = {
+  type: Number,
+  nullable: true,
+  minimum: 1,
+  example: 32,
+  description:
+    "Requests open at once to this endpoint per dispatcher instance, from 1 to the operator's limit (48 by " +
+    "default); absent or null: the operator's default (16 by default)",
+};
+
 export class CreateWebhookDto {
   @ApiProperty({ example: 'https://example.com/webhooks/tidings', maxLength: 2048 })
   @IsString()
@@ -138,6 +149,12 @@ export class CreateWebhookDto {
   @IfPresent()
   @IsBoolean()
   strictOrdering?: boolean;
+
+  @ApiPropertyOptional(MAX_IN_FLIGHT_DOC)
+  @Nullable()
+  @IsInt()
+  @Min(1)
+  maxInFlight?: number | null;
 }
 
 export class UpdateWebhookDto {
@@ -175,6 +192,15 @@ export class UpdateWebhookDto {
   @IfPresent()
   @IsBoolean()
   strictOrdering?: boolean;
+
+  @ApiPropertyOptional({
+    ...MAX_IN_FLIGHT_DOC,
+    description: `${MAX_IN_FLIGHT_DOC.description}; null: back to the default`,
+  })
+  @Nullable()
+  @IsInt()
+  @Min(1)
+  maxInFlight?: number | null;
 
   @ApiPropertyOptional({
     enum: ['active', 'disabled'],
@@ -257,6 +283,13 @@ export class WebhookDto {
   versionPins!: Record<string, number>;
   @ApiProperty()
   strictOrdering!: boolean;
+  @ApiProperty({
+    example: 16,
+    description:
+      "Requests open at once to this endpoint per dispatcher instance: the subscription's own setting, or the " +
+      "operator's default when it has none, capped at the operator's limit",
+  })
+  maxInFlight!: number;
   @ApiProperty({ enum: ['active', 'disabled'] })
   status!: 'active' | 'disabled';
   @ApiProperty({ type: String, nullable: true, example: 'consecutive_failures' })

@@ -1,6 +1,6 @@
 import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { setupApiTest, type TestApi } from '../../../../test/support/api-app';
+import { setupApiTest, startApi, type TestApi } from '../../../../test/support/api-app';
 import { writeOrderEvent } from '../../../../test/support/event-writer';
 import { assignPositions } from '../../../../test/support/positions';
 import { createTenant, type TestTenant } from '../../../../test/support/tenant';
@@ -210,6 +210,95 @@ describe('webhook subscriptions API', () => {
     expect(await t.count('SELECT count(*)::int AS n FROM webhook_subscriptions')).toBe(before + 1);
   });
 
+  it('takes maxInFlight on create and PATCH up to the operator limit, shows the default without it, and records it', async () => {
+    const plain = await create(a.apiKey);
+    expect(plain.status).toBe(201);
+    // No setting: the operator's default (WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION, 16), stored as none.
+    expect(plain.body.maxInFlight).toBe(16);
+    const fast = await create(a.apiKey, { maxInFlight: 48 });
+    expect(fast.status).toBe(201);
+    expect(fast.body.maxInFlight).toBe(48);
+    const id = fast.body.id as string;
+    expect((await api.call('GET', `/webhooks/${id}`, a.readKey)).body.maxInFlight).toBe(48);
+
+    const lowered = await api.call('PATCH', `/webhooks/${id}`, a.apiKey, { maxInFlight: 4 });
+    expect(lowered.status).toBe(200);
+    expect(lowered.body).toMatchObject({ maxInFlight: 4, version: 2 });
+    const reset = await api.call('PATCH', `/webhooks/${id}`, a.apiKey, { maxInFlight: null });
+    expect(reset.body).toMatchObject({ maxInFlight: 16, version: 3 });
+    // The same value again changes nothing and records nothing.
+    expect((await api.call('PATCH', `/webhooks/${id}`, a.apiKey, { maxInFlight: null })).body).toMatchObject({
+      version: 3,
+    });
+    const events = await t.eventsOf(id);
+    expect(events.map((e) => e.data)).toEqual([
+      expect.objectContaining({ subscriptionId: id, maxInFlight: 48 }),
+      { subscriptionId: id, changes: { maxInFlight: 4 } },
+      { subscriptionId: id, changes: { maxInFlight: null } },
+    ]);
+    const [row] = await t.ds.query<{ max_in_flight: number | null }[]>(
+      'SELECT max_in_flight FROM webhook_subscriptions WHERE id = $1',
+      [plain.body.id],
+    );
+    expect(row.max_in_flight).toBeNull();
+  });
+
+  it('rejects a maxInFlight out of 1..the operator limit with a precise 400 that changes nothing', async () => {
+    const before = await t.count('SELECT count(*)::int AS n FROM webhook_subscriptions');
+    const cases: [unknown, string][] = [
+      [49, "maxInFlight must not be greater than 48, the operator's limit"],
+      [1_000, "maxInFlight must not be greater than 48, the operator's limit"],
+      [0, 'maxInFlight must not be less than 1'],
+      [-3, 'maxInFlight must not be less than 1'],
+      [2.5, 'maxInFlight must be an integer number'],
+      ['16', 'maxInFlight must be an integer number'],
+    ];
+    for (const [maxInFlight, detail] of cases) {
+      const res = await create(a.apiKey, { maxInFlight });
+      expect({ maxInFlight, status: res.status, type: res.headers.get('content-type') }).toEqual({
+        maxInFlight,
+        status: 400,
+        type: expect.stringContaining('application/problem+json'),
+      });
+      expect(res.body.errors?.map((e) => e.field)).toEqual(['maxInFlight']);
+      expect(res.body.detail).toContain(detail);
+    }
+    expect(await t.count('SELECT count(*)::int AS n FROM webhook_subscriptions')).toBe(before);
+    const id = (await create(a.apiKey, { maxInFlight: 8 })).body.id as string;
+    for (const [maxInFlight, detail] of cases) {
+      const res = await api.call('PATCH', `/webhooks/${id}`, a.apiKey, { maxInFlight, description: 'x' });
+      expect({ maxInFlight, status: res.status }).toEqual({ maxInFlight, status: 400 });
+      expect(res.body.detail).toContain(detail);
+    }
+    expect((await api.call('GET', `/webhooks/${id}`, a.apiKey)).body).toMatchObject({
+      maxInFlight: 8,
+      description: null,
+      version: 1,
+    });
+    expect(await t.eventsOf(id)).toHaveLength(1);
+  });
+
+  it('clamps a saved maxInFlight to a limit the operator lowered later, and takes values up to it', async () => {
+    const id = (await create(a.apiKey, { maxInFlight: 40 })).body.id as string;
+    const strict = await startApi(t.db.url, {
+      WEBHOOK_ALLOWED_HOSTS: 'allowed.localhost',
+      WEBHOOK_MAX_IN_FLIGHT_LIMIT: '8',
+      WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '4',
+    });
+    try {
+      expect((await strict.call('GET', `/webhooks/${id}`, a.readKey)).body.maxInFlight).toBe(8);
+      const res = await strict.call('PATCH', `/webhooks/${id}`, a.apiKey, { maxInFlight: 9 });
+      expect(res.status).toBe(400);
+      expect(res.body.detail).toBe("maxInFlight must not be greater than 8, the operator's limit");
+      const plain = await strict.call('POST', '/webhooks', a.apiKey, { url: HOOK, eventTypes: ['order.*'] });
+      expect(plain.body.maxInFlight).toBe(4);
+    } finally {
+      await strict.app.close();
+    }
+    // Saved as asked: raising the limit again gives it back its 40.
+    expect((await api.call('GET', `/webhooks/${id}`, a.readKey)).body.maxInFlight).toBe(40);
+  });
+
   it('records every change as an audit event of the subscription, numbered by version, with no secret', async () => {
     const created = await create(a.apiKey);
     const id = created.body.id as string;
@@ -251,6 +340,7 @@ describe('webhook subscriptions API', () => {
       versionPins: {},
       status: 'active',
       strictOrdering: false,
+      maxInFlight: null,
     });
     expect(events[1].data).toEqual({
       subscriptionId: id,

@@ -21,10 +21,12 @@ import {
   deadLetterOnDelete,
   defaultReplayFrom,
   disableSubscription,
+  effectiveMaxInFlight,
   enableSubscription,
   type LockedSubscription,
   lockSubscription,
   replay,
+  type WebhooksConfig,
 } from '@tidings/webhooks';
 import { DataSource, IsNull, MoreThan } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
@@ -46,6 +48,7 @@ export interface WebhookView {
   metadata: Record<string, string>;
   versionPins: Record<string, number>;
   strictOrdering: boolean;
+  maxInFlight: number;
   status: 'active' | 'disabled';
   disabledReason: string | null;
   disabledAt: string | null;
@@ -63,7 +66,7 @@ export interface WebhookView {
 const SOURCE = 'tidings/api';
 const HOUR_MS = 3_600_000;
 
-function view(s: WebhookSubscriptionEntity, now = Date.now()): WebhookView {
+function view(s: WebhookSubscriptionEntity, concurrency: WebhooksConfig, now = Date.now()): WebhookView {
   const previous = s.secrets
     .map((x) => x.expiresAt)
     .filter((e): e is string => e !== null && Date.parse(e) > now)
@@ -76,6 +79,7 @@ function view(s: WebhookSubscriptionEntity, now = Date.now()): WebhookView {
     metadata: s.metadata,
     versionPins: s.versionPins,
     strictOrdering: s.strictOrdering,
+    maxInFlight: effectiveMaxInFlight(s.maxInFlight, concurrency),
     status: s.status,
     disabledReason: s.disabledReason,
     disabledAt: s.disabledAt?.toISOString() ?? null,
@@ -106,11 +110,13 @@ function sameJson(a: unknown, b: unknown): boolean {
 export class WebhooksService {
   private readonly urlOptions: WebhookUrlOptions;
   private readonly graceMs: number;
+  private readonly concurrency: WebhooksConfig;
 
   constructor(
     private readonly ds: DataSource,
     @Inject(APP_CONFIG) config: ApiConfig,
   ) {
+    this.concurrency = config;
     this.urlOptions = {
       allowHttp: config.WEBHOOK_ALLOW_HTTP,
       allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
@@ -124,6 +130,7 @@ export class WebhooksService {
     kind: SubscriptionKind = 'endpoint',
   ): Promise<WebhookView & { secret: string }> {
     const url = this.validUrl(body.url);
+    const maxInFlight = this.validMaxInFlight(body.maxInFlight);
     const secret = generateSecret();
     const id = `whk_${uuidv7().replace(/-/g, '')}`;
     const row = await transaction(this.ds, async (tx) => {
@@ -136,6 +143,7 @@ export class WebhooksService {
         metadata: body.metadata ?? {},
         versionPins: body.versionPins ?? {},
         strictOrdering: body.strictOrdering ?? false,
+        maxInFlight: maxInFlight ?? null,
         status: 'active',
         disabledReason: null,
         disabledAt: null,
@@ -160,11 +168,12 @@ export class WebhooksService {
           versionPins: saved.versionPins,
           status: saved.status,
           strictOrdering: saved.strictOrdering,
+          maxInFlight: saved.maxInFlight,
         },
       });
       return saved;
     });
-    return { ...view(row), secret };
+    return { ...view(row, this.concurrency), secret };
   }
 
   async list(t: TenantCtx, cursor?: string, limit = DEFAULT_PAGE_LIMIT) {
@@ -182,7 +191,7 @@ export class WebhooksService {
     });
     const page = rows.slice(0, limit);
     return {
-      data: page.map((r) => view(r)),
+      data: page.map((r) => view(r, this.concurrency)),
       nextCursor: rows.length > limit ? encodeIdCursor(page[page.length - 1].id) : null,
     };
   }
@@ -192,7 +201,7 @@ export class WebhooksService {
       .getRepository(WebhookSubscriptionEntity)
       .findOne({ where: { id, tenantId: t.tenantId, kind, deletedAt: IsNull() } });
     if (!row) throw new NotFoundProblem('Webhook', id);
-    return view(row);
+    return view(row, this.concurrency);
   }
 
   /** The id of the tenant's subscription of this kind (its alert endpoint), if it has one. */
@@ -210,6 +219,7 @@ export class WebhooksService {
    */
   async update(t: TenantCtx, id: string, body: UpdateWebhookDto, kind: SubscriptionKind = 'endpoint') {
     const url = body.url === undefined ? undefined : this.validUrl(body.url);
+    const maxInFlight = this.validMaxInFlight(body.maxInFlight);
     return transaction(this.ds, async (tx) => {
       const sub = await this.lock(tx, t, id, kind);
       const enabling = body.status === 'active' && sub.status === 'disabled';
@@ -234,7 +244,8 @@ export class WebhooksService {
       if (body.metadata !== undefined) set('metadata', body.metadata);
       if (body.versionPins !== undefined) set('versionPins', body.versionPins);
       if (body.strictOrdering !== undefined) set('strictOrdering', body.strictOrdering);
-      if (Object.keys(changes).length === 0 && !enabling && !disabling) return view(sub);
+      if (maxInFlight !== undefined) set('maxInFlight', maxInFlight);
+      if (Object.keys(changes).length === 0 && !enabling && !disabling) return view(sub, this.concurrency);
 
       if (Object.keys(changes).length > 0)
         await this.bumpAndSave(tx, sub, [
@@ -250,7 +261,9 @@ export class WebhooksService {
           SOURCE,
         );
       const saved = await this.lock(tx, t, id, kind);
-      return body.replayFrom === undefined ? view(saved) : { ...view(saved), replayedDeliveries: replayed };
+      return body.replayFrom === undefined
+        ? view(saved, this.concurrency)
+        : { ...view(saved, this.concurrency), replayedDeliveries: replayed };
     });
   }
 
@@ -274,7 +287,7 @@ export class WebhooksService {
         dryRun: body.dryRun ?? false,
         replayFrom: from?.toISOString() ?? null,
         replayCount: count,
-        webhook: view(await this.lock(tx, t, id)),
+        webhook: view(await this.lock(tx, t, id), this.concurrency),
       };
     });
   }
@@ -339,6 +352,14 @@ export class WebhooksService {
       ]);
       return { eventId: eventIds[0] };
     });
+  }
+
+  /** Within the operator's limit (the DTO checks it is an integer of at least 1); undefined = not given. */
+  private validMaxInFlight(input: number | null | undefined): number | null | undefined {
+    const limit = this.concurrency.WEBHOOK_MAX_IN_FLIGHT_LIMIT;
+    if (input === undefined || input === null || input <= limit) return input;
+    const message = `must not be greater than ${limit}, the operator's limit`;
+    throw new ValidationProblem([{ field: 'maxInFlight', message }], `maxInFlight ${message}`, { limit });
   }
 
   private validUrl(input: string): string {

@@ -68,6 +68,7 @@ async function subscribe(ds: DataSource, receiver: WebhookReceiver, tenantId: st
           versionPins: {},
           status: 'active',
           strictOrdering: false,
+          maxInFlight: null,
         },
       }),
     );

@@ -3,6 +3,8 @@ import { type EventEnvelope, matchesEventType } from '@tidings/events';
 import { APP_CONFIG } from '@tidings/runtime';
 import {
   committedAfterCreationSql,
+  effectiveMaxInFlight,
+  effectiveMaxInFlightSql,
   heldBackByEarlierSql,
   matchesEventTypeSql,
   subscriptionCreatedJoinSql,
@@ -14,7 +16,7 @@ import { type ClaimedRow, DeliveryWorker, leaseMs } from './delivery.worker';
 
 interface RecordedRow extends Pick<
   ClaimedRow,
-  'id' | 'subscription_id' | 'event_id' | 'url' | 'secrets' | 'version_pins'
+  'id' | 'subscription_id' | 'event_id' | 'url' | 'secrets' | 'version_pins' | 'max_in_flight'
 > {
   leased: boolean;
 }
@@ -22,7 +24,7 @@ interface RecordedRow extends Pick<
 /** What admission needs to know of a tenant's active subscriptions: a hint, never the source of truth. */
 interface SubscriptionHint {
   loadedAt: number;
-  subscriptions: { id: string; eventTypes: string[] }[];
+  subscriptions: { id: string; eventTypes: string[]; maxInFlight: number }[];
 }
 
 /** An event as consumed: the envelope, and the record's traceparent (the relay's publish span). */
@@ -83,12 +85,13 @@ export class DeliveryRecorder {
     for (const tenantId of new Set(events.map((e) => e.tenantId)))
       hints.set(tenantId, await this.hintOf(tenantId));
     const candidates = events.flatMap((event) =>
-      likelyTargets(event, hints.get(event.tenantId)!).map((subscriptionId) => ({
+      likelyTargets(event, hints.get(event.tenantId)!).map((s) => ({
         eventId: event.eventId,
-        subscriptionId,
+        subscriptionId: s.id,
+        maxInFlight: s.maxInFlight,
       })),
     );
-    const admitted = this.worker.admit(candidates.map((c) => c.subscriptionId));
+    const admitted = this.worker.admit(candidates);
     const slots = candidates.filter((_, i) => admitted[i]);
     let rows: RecordedRow[];
     try {
@@ -115,6 +118,7 @@ export class DeliveryRecorder {
           url: row.url,
           secrets: row.secrets,
           version_pins: row.version_pins,
+          max_in_flight: row.max_in_flight,
           traceparent: traceOf.get(event.eventId) ?? null,
         },
         event,
@@ -173,7 +177,8 @@ export class DeliveryRecorder {
          ON CONFLICT (subscription_id, event_id) DO NOTHING
          RETURNING id, subscription_id, event_id, next_attempt_at > now() AS leased
        )
-       SELECT i.id, i.subscription_id, i.event_id, i.leased, s.url, s.secrets, s.version_pins
+       SELECT i.id, i.subscription_id, i.event_id, i.leased, s.url, s.secrets, s.version_pins,
+              ${effectiveMaxInFlightSql('s', this.config)} AS max_in_flight
        FROM inserted i JOIN webhook_subscriptions s ON s.id = i.subscription_id`,
       [
         events.map((e) => e.eventId),
@@ -210,15 +215,19 @@ export class DeliveryRecorder {
     let loading = this.loading.get(tenantId);
     if (!loading) {
       loading = this.ds
-        .query<{ id: string; event_types: string[] }[]>(
-          `SELECT id, event_types FROM webhook_subscriptions
+        .query<{ id: string; event_types: string[]; max_in_flight: number | null }[]>(
+          `SELECT id, event_types, max_in_flight FROM webhook_subscriptions
            WHERE tenant_id = $1 AND status = 'active' AND deleted_at IS NULL`,
           [tenantId],
         )
         .then((rows) => {
           const hint = {
             loadedAt: Date.now(),
-            subscriptions: rows.map((r) => ({ id: r.id, eventTypes: r.event_types })),
+            subscriptions: rows.map((r) => ({
+              id: r.id,
+              eventTypes: r.event_types,
+              maxInFlight: effectiveMaxInFlight(r.max_in_flight, this.config),
+            })),
           };
           this.hints.set(tenantId, hint);
           return hint;
@@ -231,12 +240,10 @@ export class DeliveryRecorder {
 }
 
 /** The subscriptions the hint says the event will match (the recording statement decides for real). */
-function likelyTargets(event: EventEnvelope, hint: SubscriptionHint): string[] {
-  return hint.subscriptions
-    .filter((s) =>
-      event.eventType === 'webhook.test'
-        ? s.id === event.resourceId
-        : s.eventTypes.some((pattern) => matchesEventType(pattern, event.eventType)),
-    )
-    .map((s) => s.id);
+function likelyTargets(event: EventEnvelope, hint: SubscriptionHint): SubscriptionHint['subscriptions'] {
+  return hint.subscriptions.filter((s) =>
+    event.eventType === 'webhook.test'
+      ? s.id === event.resourceId
+      : s.eventTypes.some((pattern) => matchesEventType(pattern, event.eventType)),
+  );
 }

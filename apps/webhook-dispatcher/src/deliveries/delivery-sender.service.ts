@@ -35,30 +35,112 @@ const describe = (error: unknown): string => {
   return code ? `${code}: ${message}` : message;
 };
 
+/** Whose request this is: its keep-alive pool is the subscription's, sized to its concurrency. */
+export interface SendTarget {
+  subscriptionId: string;
+  maxInFlight: number;
+}
+
+/** A subscription's connections: per origin (an Agent keeps one pool per origin), at most `size` each. */
+interface SubscriptionPool {
+  agent: Agent;
+  size: number;
+  open: number;
+  lastUsedAt: number;
+}
+
+// Idle receivers' sockets are dropped after 4 s: thousands of endpoints must not pin file descriptors.
+const KEEP_ALIVE_MS = 4_000;
+// A subscription's pool unused this long holds no socket (they closed at KEEP_ALIVE_MS): drop the object too,
+// so deleted and quiet subscriptions cost nothing. Checked at most this often, on a send.
+const POOL_IDLE_MS = 60_000;
+
 /**
  * One HTTP POST of already-signed bytes. Redirects are never followed (undici's `request` does not follow
  * them; a 3xx is a failure), every connection goes through the SSRF guard (IP literals, every resolved
  * address, the connected peer), the whole attempt is bounded by WEBHOOK_TIMEOUT_MS and the response body
  * read is capped: the rest is discarded unread.
+ *
+ * Connections are kept alive per subscription and origin, at most the subscription's maxInFlight of them: the
+ * worker never has more of its requests open, so a request never waits for a socket, and the sockets one
+ * endpoint may hold are bounded by its own setting. Two subscriptions to the same origin have separate pools,
+ * so one's slow answers never queue the other's requests (the origin sees up to the sum of their settings).
  */
 @Injectable()
 export class DeliverySender implements OnApplicationShutdown {
-  private readonly agent: Agent;
+  private readonly pools = new Map<string, SubscriptionPool>();
+  private readonly connect: ReturnType<typeof guardedConnector>;
+  private sweptAt = Date.now();
 
   constructor(@Inject(APP_CONFIG) private readonly config: WebhookDispatcherConfig) {
-    this.agent = new Agent({
-      connect: guardedConnector({
-        connectTimeoutMs: Math.min(config.WEBHOOK_CONNECT_TIMEOUT_MS, config.WEBHOOK_TIMEOUT_MS),
-        allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
-      }),
-      headersTimeout: config.WEBHOOK_TIMEOUT_MS,
-      bodyTimeout: config.WEBHOOK_TIMEOUT_MS,
-      // Idle receivers' sockets are dropped quickly: thousands of endpoints must not pin file descriptors.
-      keepAliveTimeout: 4_000,
+    this.connect = guardedConnector({
+      connectTimeoutMs: Math.min(config.WEBHOOK_CONNECT_TIMEOUT_MS, config.WEBHOOK_TIMEOUT_MS),
+      allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
     });
   }
 
-  async send(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
+  async send(
+    target: SendTarget,
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<SendResult> {
+    const pool = this.poolOf(target);
+    pool.open += 1;
+    try {
+      return await this.post(pool.agent, url, body, headers);
+    } finally {
+      pool.open -= 1;
+      pool.lastUsedAt = Date.now();
+    }
+  }
+
+  /** The subscription's pool, a new one when its maxInFlight changed (the old one closes once its requests end). */
+  private poolOf({ subscriptionId, maxInFlight }: SendTarget): SubscriptionPool {
+    const now = Date.now();
+    if (now - this.sweptAt > POOL_IDLE_MS) this.sweep(now);
+    let pool = this.pools.get(subscriptionId);
+    if (pool && pool.size !== maxInFlight) {
+      this.retire(pool);
+      pool = undefined;
+    }
+    if (!pool) {
+      pool = { agent: this.agent(maxInFlight), size: maxInFlight, open: 0, lastUsedAt: now };
+      this.pools.set(subscriptionId, pool);
+    }
+    return pool;
+  }
+
+  private agent(connections: number): Agent {
+    return new Agent({
+      connect: this.connect,
+      connections,
+      headersTimeout: this.config.WEBHOOK_TIMEOUT_MS,
+      bodyTimeout: this.config.WEBHOOK_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+    });
+  }
+
+  private sweep(now: number): void {
+    this.sweptAt = now;
+    for (const [id, pool] of this.pools)
+      if (pool.open === 0 && now - pool.lastUsedAt > POOL_IDLE_MS) {
+        this.pools.delete(id);
+        this.retire(pool);
+      }
+  }
+
+  /** Closes a pool without cutting what it still sends: `close()` lets running requests finish. */
+  private retire(pool: SubscriptionPool): void {
+    pool.agent.close().catch(() => undefined);
+  }
+
+  private async post(
+    agent: Agent,
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const limit = this.config.WEBHOOK_RESPONSE_BODY_LIMIT_BYTES;
@@ -74,7 +156,7 @@ export class DeliverySender implements OnApplicationShutdown {
         method: 'POST',
         headers,
         body,
-        dispatcher: this.agent,
+        dispatcher: agent,
         signal: timeout.signal,
       });
       statusCode = res.statusCode;
@@ -105,6 +187,8 @@ export class DeliverySender implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.agent.close();
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.agent.close()));
   }
 }

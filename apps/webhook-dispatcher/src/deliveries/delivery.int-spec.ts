@@ -156,6 +156,7 @@ async function subscribe(
           versionPins: spec.versionPins ?? {},
           status: 'active',
           strictOrdering: spec.strictOrdering ?? false,
+          maxInFlight: null,
         },
       }),
     );

@@ -12,7 +12,13 @@ import { DeliveryMetrics } from './delivery-metrics.service';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
-import { type Attempt, errorOf, heldBackByEarlierSql, isSuccess } from '@tidings/webhooks';
+import {
+  type Attempt,
+  effectiveMaxInFlightSql,
+  errorOf,
+  heldBackByEarlierSql,
+  isSuccess,
+} from '@tidings/webhooks';
 import { DeliveryOutcomes } from './delivery-outcome.service';
 import { DeliverySender, type SendResult } from './delivery-sender.service';
 
@@ -27,6 +33,8 @@ export interface ClaimedRow {
   url: string;
   secrets: SigningSecret[];
   version_pins: Record<string, number>;
+  /** Its subscription's concurrency (`effectiveMaxInFlight`): requests open at once, the size of its pool. */
+  max_in_flight: number;
   /**
    * The context the attempt's span continues: the consumed record's (the relay's publish span), or the one
    * stored with the event when the delivery is claimed from the table.
@@ -64,9 +72,10 @@ export function deprecationHeaders(eventType: string, version: number): Record<s
 }
 
 /**
- * Sends deliveries, up to WEBHOOK_WORKER_CONCURRENCY at once and WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION per
- * subscription, so a slow or hanging endpoint holds at most its own slots while every other endpoint keeps
- * flowing. Deliveries reach it two ways:
+ * Sends deliveries, up to WEBHOOK_WORKER_CONCURRENCY at once and each subscription's `maxInFlight` (default
+ * WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION, capped at WEBHOOK_MAX_IN_FLIGHT_LIMIT) per subscription, so a slow or
+ * hanging endpoint holds at most its own slots while every other endpoint keeps flowing. Deliveries reach it
+ * two ways:
  *
  * - **Direct** (the fast path): the recorder reserves a slot with `admit()` before inserting a new delivery,
  *   inserts it already leased when nothing earlier of its (subscription, resource) is still waiting, and hands
@@ -90,11 +99,16 @@ export function deprecationHeaders(eventType: string, version: number): Record<s
  * envelope and the event-log row render identically).
  *
  * Shutdown in three steps: stop claiming, wait for in-flight attempts (each bounded by the timeout) to be
- * recorded, then release (the Agent and producer close in their own shutdown hooks).
+ * recorded, then release (the connection pools and producer close in their own shutdown hooks).
  */
 /** A subscription's deliveries in this process: waiting in `queue` or sending, all leased. */
 interface Lane {
-  /** Slots held: admitted but not yet handed over, queued, or sending. */
+  /**
+   * The cap on `sending`: its subscription's maxInFlight as read with the delivery queued last (as the recorder's
+   * hint had it, until one is queued).
+   */
+  limit: number;
+  /** Slots held: admitted but not yet handed over, queued, or sending; at most twice `limit`. */
   held: number;
   sending: number;
   queue: Queued[];
@@ -136,15 +150,12 @@ export class DeliveryWorker {
   private lastClaimAt = 0;
   private lastClaimGot = 0;
   private freedSinceClaim = 0;
-  /** Room worth a claim while draining: half a subscription's sending slots. */
-  private readonly claimBatch: number;
   private retryTimer?: NodeJS.Timeout;
   private retryDue = 0;
   /** Due times of retries this process recorded, not yet reached. */
   private retryDues: number[] = [];
   private readonly wakeUp = new WakeUp();
-  /** Per subscription and in total, a process holds up to twice what it sends at once: one queued per slot. */
-  private readonly laneLimit: number;
+  /** In total and per subscription, a process holds up to twice what it sends at once: one queued per slot. */
   private readonly totalLimit: number;
 
   constructor(
@@ -154,9 +165,7 @@ export class DeliveryWorker {
     private readonly outcomes: DeliveryOutcomes,
     private readonly metrics: DeliveryMetrics,
   ) {
-    this.laneLimit = 2 * config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION;
     this.totalLimit = 2 * config.WEBHOOK_WORKER_CONCURRENCY;
-    this.claimBatch = Math.max(1, Math.floor(config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION / 2));
   }
 
   start(): void {
@@ -185,23 +194,33 @@ export class DeliveryWorker {
   }
 
   /**
-   * Reserves a slot for each entry (a subscription id, once per delivery) while the limits allow, in order;
-   * returns which entries got one. The caller inserts those deliveries leased and passes each to `dispatch()`,
-   * or gives the slot back with `release()`.
+   * Reserves a slot for each entry (a subscription and its maxInFlight, once per delivery) while the limits
+   * allow, in order; returns which entries got one. The caller inserts those deliveries leased and passes each
+   * to `dispatch()`, or gives the slot back with `release()`.
    */
-  admit(subscriptionIds: string[]): boolean[] {
-    return subscriptionIds.map((id) => {
+  admit(entries: { subscriptionId: string; maxInFlight: number }[]): boolean[] {
+    return entries.map(({ subscriptionId, maxInFlight }) => {
       if (!this.running || this.held >= this.totalLimit) return false;
-      if ((this.lanes.get(id)?.held ?? 0) >= this.laneLimit) return false;
-      this.hold(id);
+      if ((this.lanes.get(subscriptionId)?.held ?? 0) >= 2 * maxInFlight) return false;
+      this.hold(subscriptionId, maxInFlight);
       return true;
     });
   }
 
   /** Sends a delivery admitted and leased by the recorder, rendering the envelope it consumed. */
   dispatch(row: ClaimedRow, envelope: EventEnvelope): void {
-    this.lane(row.subscription_id).queue.push({ row, envelope });
+    this.enqueue({ row, envelope });
     this.pump();
+  }
+
+  /**
+   * Queues a held delivery. The row was read with its subscription as committed, so its maxInFlight is the
+   * newest the lane has seen (the recorder's hint may be a second old): a changed setting applies from here.
+   */
+  private enqueue(item: Queued): void {
+    const lane = this.lane(item.row.subscription_id);
+    lane.limit = item.row.max_in_flight;
+    lane.queue.push(item);
   }
 
   /** Gives back a slot from `admit()` that was not used. */
@@ -218,17 +237,18 @@ export class DeliveryWorker {
     await Promise.allSettled([...this.inFlight]);
   }
 
+  /** The lane of a subscription that holds slots (every caller but `hold` runs after one was held). */
   private lane(subscriptionId: string): Lane {
-    let lane = this.lanes.get(subscriptionId);
-    if (!lane) {
-      lane = { held: 0, sending: 0, queue: [] };
-      this.lanes.set(subscriptionId, lane);
-    }
-    return lane;
+    return this.lanes.get(subscriptionId)!;
   }
 
-  private hold(subscriptionId: string): void {
-    this.lane(subscriptionId).held += 1;
+  private hold(subscriptionId: string, maxInFlight: number): void {
+    let lane = this.lanes.get(subscriptionId);
+    if (!lane) {
+      lane = { limit: maxInFlight, held: 0, sending: 0, queue: [] };
+      this.lanes.set(subscriptionId, lane);
+    }
+    lane.held += 1;
     this.held += 1;
   }
 
@@ -249,7 +269,7 @@ export class DeliveryWorker {
       started = false;
       for (const lane of this.lanes.values()) {
         if (this.sending >= this.config.WEBHOOK_WORKER_CONCURRENCY) break;
-        if (lane.sending >= this.config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION) continue;
+        if (lane.sending >= lane.limit) continue;
         const next = lane.queue.shift();
         if (!next) continue;
         lane.sending += 1;
@@ -281,10 +301,11 @@ export class DeliveryWorker {
   private async run(): Promise<void> {
     let idle = 5;
     while (this.running) {
-      // Draining a backlog, a claim per freed slot would cost a statement per delivery: wait until a
-      // subscription's worth of room has freed up (or CLAIM_WAIT_MS passed) and claim that much at once.
+      // Draining a backlog, a claim per freed slot would cost a statement per delivery: wait until half the
+      // sending slots of the widest subscription held have freed up (or CLAIM_WAIT_MS passed) and claim that much
+      // at once.
       const sinceClaim = Date.now() - this.lastClaimAt;
-      if (this.lastClaimGot > 0 && this.freedSinceClaim < this.claimBatch && sinceClaim < CLAIM_WAIT_MS) {
+      if (this.lastClaimGot > 0 && this.freedSinceClaim < this.claimBatch() && sinceClaim < CLAIM_WAIT_MS) {
         await this.sleep(CLAIM_WAIT_MS - sinceClaim);
         continue;
       }
@@ -305,8 +326,8 @@ export class DeliveryWorker {
       }
       this.lastClaimGot = claimed.length;
       for (const item of claimed) {
-        this.hold(item.row.subscription_id);
-        this.lane(item.row.subscription_id).queue.push(item);
+        this.hold(item.row.subscription_id, item.row.max_in_flight);
+        this.enqueue(item);
       }
       this.pump();
       if (claimed.length > 0 && claimed.length === room) {
@@ -346,6 +367,13 @@ export class DeliveryWorker {
     this.retryTimer.unref();
   }
 
+  /** Room worth a claim while draining: half the sending slots of the widest subscription held here. */
+  private claimBatch(): number {
+    let widest = this.config.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION;
+    for (const lane of this.lanes.values()) widest = Math.max(widest, lane.limit);
+    return Math.max(1, Math.floor(widest / 2));
+  }
+
   private sleep(ms: number): Promise<void> {
     return this.wakeUp.sleep(ms);
   }
@@ -375,11 +403,12 @@ export class DeliveryWorker {
   }
 
   /**
-   * Claims up to `room` due deliveries, at most `laneLimit` held per subscription. `saturated`: whether some
-   * subscription was left out for being full (due rows of it may remain).
+   * Claims up to `room` due deliveries, at most twice its maxInFlight held per subscription. `saturated`:
+   * whether some subscription was left out for being full (due rows of it may remain).
    */
   private async claim(room: number): Promise<{ rows: Queued[]; saturated: boolean }> {
-    const full = [...this.lanes].filter(([, lane]) => lane.held >= this.laneLimit).map(([id]) => id);
+    const full = [...this.lanes].filter(([, lane]) => lane.held >= 2 * lane.limit).map(([id]) => id);
+    const maxInFlight = effectiveMaxInFlightSql('s', this.config);
     const held = Object.fromEntries([...this.lanes].map(([id, lane]) => [id, lane.held]));
     // One statement: pick (the candidates come off the due index in order, each checked against the ordering
     // rule with an index probe, and the scan stops at the limit, so the cost follows what is claimable, not
@@ -388,7 +417,7 @@ export class DeliveryWorker {
     // A top-level UPDATE: TypeORM answers [rows, affected count].
     const [rows] = await this.ds.query<[(ClaimedRow & RawEventColumns)[], number]>(
       `WITH due AS (
-         SELECT d.id, d.subscription_id, d.next_attempt_at, d.event_position
+         SELECT d.id, d.subscription_id, d.next_attempt_at, d.event_position, ${maxInFlight} AS max_in_flight
          FROM webhook_deliveries d
          JOIN webhook_subscriptions s ON s.id = d.subscription_id
          WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= now()
@@ -396,15 +425,15 @@ export class DeliveryWorker {
            AND d.subscription_id <> ALL($1::text[])
            AND NOT ${heldBackByEarlierSql('d.subscription_id', 'd.resource_id', 'd.sequence', 's.strict_ordering')}
          ORDER BY d.next_attempt_at
-         LIMIT $5
+         LIMIT $4
        ), ranked AS (
          SELECT id FROM (
-           SELECT id, subscription_id, next_attempt_at, event_position,
+           SELECT id, subscription_id, next_attempt_at, event_position, max_in_flight,
                   row_number() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, event_position) AS rn
            FROM due) r
-         WHERE rn <= $2 - COALESCE(($3::jsonb ->> subscription_id)::int, 0)
+         WHERE rn <= 2 * max_in_flight - COALESCE(($2::jsonb ->> subscription_id)::int, 0)
          ORDER BY next_attempt_at, event_position
-         LIMIT $4
+         LIMIT $3
        ), picked AS (
          -- By primary key: joined to the candidates instead, the planner hashes every due row, which made a
          -- claim cost O(backlog) (59–80 ms at 50,000 due, 13–16 ms this way: docs/benchmarks.md).
@@ -415,14 +444,14 @@ export class DeliveryWorker {
          FOR UPDATE OF d SKIP LOCKED
        )
        UPDATE webhook_deliveries d
-       SET next_attempt_at = now() + make_interval(secs => $6::double precision / 1000)
+       SET next_attempt_at = now() + make_interval(secs => $5::double precision / 1000)
        FROM picked, webhook_subscriptions s, event_log e
        WHERE d.id = picked.id AND s.id = d.subscription_id AND e.event_id = d.event_id
        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.attempt_count,
-                 s.url, s.secrets, s.version_pins,
+                 s.url, s.secrets, s.version_pins, ${maxInFlight} AS max_in_flight,
                  e.version, e.resource_type, e.resource_id, e.sequence, e.source, e.occurred_at, e.data,
                  e.position, e.traceparent`,
-      [full, this.laneLimit, JSON.stringify(held), room, Math.max(4 * room, 100), leaseMs(this.config)],
+      [full, JSON.stringify(held), room, Math.max(4 * room, 100), leaseMs(this.config)],
     );
     return {
       rows: rows.map((row) => ({ row: row as ClaimedRow, envelope: envelopeFromRawRow(row) })),
@@ -456,6 +485,7 @@ export class DeliveryWorker {
     try {
       const { body, headers } = this.render(row, envelope);
       result = await this.sender.send(
+        { subscriptionId: row.subscription_id, maxInFlight: row.max_in_flight },
         row.url,
         body,
         span.traceparent ? { ...headers, traceparent: span.traceparent } : headers,

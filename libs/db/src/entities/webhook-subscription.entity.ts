@@ -46,6 +46,10 @@ export class WebhookSubscriptionEntity {
   @Column({ name: 'strict_ordering', type: 'boolean', default: false })
   strictOrdering!: boolean;
 
+  /** Requests open at once to this endpoint per dispatcher process; null = the operator's default (libs/webhooks). */
+  @Column({ name: 'max_in_flight', type: 'int', nullable: true })
+  maxInFlight!: number | null;
+
   @Column({ type: 'text' })
   status!: SubscriptionStatus;
 

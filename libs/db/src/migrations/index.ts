@@ -6,6 +6,7 @@ import { WebhookLifecycle1796236876926 } from './1796236876926-WebhookLifecycle'
 import { RelayParkedEvents1796237056261 } from './1796237056261-RelayParkedEvents';
 import { TenantPositions1796300000000 } from './1796300000000-TenantPositions';
 import { RelayShards1796300100000 } from './1796300100000-RelayShards';
+import { SubscriptionMaxInFlight1796420822840 } from './1796420822840-SubscriptionMaxInFlight';
 
 // Append-only: generate with `npm run db:generate -- libs/db/src/migrations/<Name>`, read it, list it here.
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   RelayParkedEvents1796237056261,
   TenantPositions1796300000000,
   RelayShards1796300100000,
+  SubscriptionMaxInFlight1796420822840,
 ];
