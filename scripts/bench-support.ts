@@ -260,6 +260,8 @@ export async function startPipeline(opts: {
   eventTypes: string[];
   keyOf: (headers: IncomingHttpHeaders, body: Buffer) => string;
   apiEnv?: Record<string, string>;
+  /** The subscription's `maxInFlight` (default: none, the operator's default). */
+  maxInFlight?: number;
 }): Promise<BenchPipeline> {
   const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
   const db = await benchDatabase();
@@ -295,7 +297,7 @@ export async function startPipeline(opts: {
   const created = await fetch(`${api.url}/webhooks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${tenant.apiKey.key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: hook, eventTypes: opts.eventTypes }),
+    body: JSON.stringify({ url: hook, eventTypes: opts.eventTypes, maxInFlight: opts.maxInFlight }),
   });
   if (created.status !== 201) throw new Error(`subscription: ${created.status} ${await created.text()}`);
   const relay = await startBenchApp('outbox-relay', 'RELAY_PORT', env);

@@ -11,11 +11,14 @@ import { CpuMeter, percentile, pgStatements, startPipeline } from './bench-suppo
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 15_000);
+// The subscription's own maxInFlight (up to WEBHOOK_MAX_IN_FLIGHT_LIMIT); unset: the operator's default.
+const MAX_IN_FLIGHT = process.env.BENCH_MAX_IN_FLIGHT ? Number(process.env.BENCH_MAX_IN_FLIGHT) : undefined;
 
 async function main(): Promise<void> {
   const pipeline = await startPipeline({
     eventTypes: ['order.*'],
     keyOf: (headers) => headers['webhook-id'] as string,
+    maxInFlight: MAX_IN_FLIGHT,
   });
   const { db, tenant, received, cpu } = pipeline;
   const ds = createDataSource(db.url, 16);
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'commit→webhook',
     rate: RATE,
+    maxInFlight: MAX_IN_FLIGHT ?? 'default',
     loadAverageBefore: loadBefore,
     resources: resources > 0 ? resources : 'one per event',
     measured: ids.length,

@@ -43,7 +43,7 @@ function summarise(r: Result): { scenario: string; target: string; measured: str
       };
     case 'commit→webhook':
       return {
-        scenario: `commit → webhook at ${v('rate')}/s`,
+        scenario: `commit → webhook at ${v('rate')}/s, maxInFlight ${v('maxInFlight')}`,
         target: 'p50 ≤ 10 ms, p99 ≤ 50 ms at 1,000/s',
         measured: `p50 ${v('p50ms')} / p90 ${v('p90ms')} / p99 ${v('p99ms')} / max ${v('maxMs')} ms, ${v('delivered')}/${v('measured')} delivered${cpu(r.cpuSecondsPer1000Events)}`,
       };
