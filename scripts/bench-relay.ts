@@ -17,7 +17,7 @@ import { tidingsTopics } from '@tidings/kafka';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { cpuSeconds } from './bench-support';
+import { brokerPid, cpuSeconds } from './bench-support';
 import { freePort } from './infra/ports';
 import { ensureTopics } from './infra/topics';
 
@@ -28,6 +28,8 @@ async function startRelay(env: Record<string, string>): Promise<{ child: ChildPr
   const child = spawn(
     process.execPath,
     [
+      // BENCH_PROFILE=<dir>: the relay writes a V8 CPU profile there when it exits (as bench-support's apps do).
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
       '-r',
       'ts-node/register/transpile-only',
       '-r',
@@ -161,12 +163,18 @@ async function idleCost(
   };
 }
 
-/** Cumulative CPU seconds of the relay processes and of every Postgres backend of database `name`. */
+/** The local broker's pid (when it runs on this machine): its CPU per event is part of the drain's cost. */
+const BROKER = brokerPid(process.env.KAFKA_BROKERS ?? '');
+
+/**
+ * Cumulative CPU seconds of the relay processes, of every Postgres backend of database `name` and of the
+ * broker (which serves the other engineers' work too when shared: read it on a quiet machine).
+ */
 async function drainCpu(
   db: Client,
   name: string,
   relays: ChildProcess[],
-): Promise<{ relay: number; backends: Map<number, number> }> {
+): Promise<{ relay: number; backends: Map<number, number>; broker: number }> {
   const { rows } = await db.query<{ pid: number }>(
     'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
     [name],
@@ -176,7 +184,11 @@ async function drainCpu(
     const cpu = cpuSeconds(pid);
     if (Number.isFinite(cpu)) backends.set(pid, cpu);
   }
-  return { relay: relays.reduce((acc, r) => acc + cpuSeconds(r.pid!), 0), backends };
+  return {
+    relay: relays.reduce((acc, r) => acc + cpuSeconds(r.pid!), 0),
+    backends,
+    broker: BROKER === undefined ? NaN : cpuSeconds(BROKER),
+  };
 }
 
 /** CPU milliseconds per event between two drainCpu samples (a backend new since `from` counts whole). */
@@ -184,11 +196,15 @@ function cpuPerEvent(
   from: Awaited<ReturnType<typeof drainCpu>>,
   to: Awaited<ReturnType<typeof drainCpu>>,
   events: number,
-): { relayMs: number; postgresMs: number } {
+): { relayMs: number; postgresMs: number; brokerMs: number } {
   let backends = 0;
   for (const [pid, cpu] of to.backends) backends += cpu - (from.backends.get(pid) ?? 0);
   const ms = (seconds: number) => Number(((seconds * 1000) / events).toFixed(3));
-  return { relayMs: ms(to.relay - from.relay), postgresMs: ms(backends) };
+  return {
+    relayMs: ms(to.relay - from.relay),
+    postgresMs: ms(backends),
+    brokerMs: ms(to.broker - from.broker),
+  };
 }
 
 async function stopRelays(relays: { child: ChildProcess }[]): Promise<void> {
@@ -270,7 +286,7 @@ async function main(): Promise<void> {
       `drain: ${EVENTS} events, steady ${Math.round(steady)} events/s ` +
         `(first mark → last mark ${rows[0].span.toFixed(2)} s); wall incl. boot ${wall} ms ` +
         `= ${Math.round((EVENTS * 1000) / wall)} events/s; CPU per event: relay ${drainCost.relayMs} ms, ` +
-        `Postgres ${drainCost.postgresMs} ms; load ${loadavg()[0].toFixed(1)}`,
+        `Postgres ${drainCost.postgresMs} ms, broker ${drainCost.brokerMs} ms; load ${loadavg()[0].toFixed(1)}`,
     );
 
     say(`time per stage while draining (stages of one round overlap): ${await stageTimes(relay.url)}`);
@@ -363,7 +379,8 @@ async function main(): Promise<void> {
 
     // Several relays on a backlog spread over many tenants (so over many shards).
     const tenants = Number(process.env.BENCH_TENANTS ?? 64);
-    const counts = (process.env.BENCH_RELAYS ?? '1,2,4').split(',').map(Number);
+    // BENCH_RELAYS= (empty): the single-tenant drain, latency and idle cost alone.
+    const counts = (process.env.BENCH_RELAYS ?? '1,2,4').split(',').filter(Boolean).map(Number);
     const spread: Record<string, number> = {};
     const relayEnv = { DATABASE_URL: url.toString(), KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
     const spreadCpu: Record<string, unknown> = {};
@@ -408,7 +425,7 @@ async function main(): Promise<void> {
 
     // What a shard costs an idle relay: one relay holding 64 shards, then 8.
     const perShard: Record<string, unknown> = {};
-    for (const shards of [64, 8]) {
+    for (const shards of counts.length > 0 ? [64, 8] : []) {
       await db.query('DELETE FROM relay_shards WHERE shard >= $1', [shards]);
       const one = await startRelay(relayEnv);
       await sleep(3_000);

@@ -142,7 +142,7 @@ function postmasterPid(databaseUrl: string): number | undefined {
 }
 
 /** The local broker whose server.properties listens on the first of KAFKA_BROKERS, else undefined. */
-function brokerPid(brokers: string): number | undefined {
+export function brokerPid(brokers: string): number | undefined {
   const port = brokers.split(',')[0].split(':').pop();
   return pids().find((pid) => {
     const args = cmdline(pid);
