@@ -1,8 +1,9 @@
-import { type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
+import { KafkaJsClient, platformTopics } from '@tidings/kafka';
 import type { TestApi } from './support/api-app';
 import { writeConcurrently, writeOrderEvent } from './support/event-writer';
 import { eventually } from './support/eventually';
 import { kafkaBrokers, startDedicatedKafka } from './support/infra';
+import { collectTopic } from './support/kafka-reader';
 import { startPipeline } from './support/pipeline';
 import { createTenant, type TestTenant } from './support/tenant';
 import { type Reply, WebhookReceiver } from './support/webhook-receiver';
@@ -27,23 +28,12 @@ async function setup(scale = SCALE, brokers?: string[]) {
     WEBHOOK_RETRY_JITTER: '0',
   });
   const kafka = new KafkaJsClient({ brokers: brokers ?? kafkaBrokers(), clientId: 'lifecycle-int-spec' });
-  const deadLetters: Record<string, unknown>[] = [];
-  const dlq: Consumer = kafka.createConsumer({
-    groupId: `${prefix}lifecycle-dlq`,
-    topics: [platformTopics(prefix).webhookDeadLetter],
-    fromBeginning: true,
-    deadLetterTopic: `${prefix}unused`,
-    handle: (m) => {
-      deadLetters.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
-      return Promise.resolve();
-    },
-  });
-  await dlq.start();
+  const dlq = await collectTopic(kafka, platformTopics(prefix).webhookDeadLetter);
   return {
     ds,
     api,
     receiver,
-    deadLetters,
+    deadLetters: dlq.records,
     dispatcherUrl: dispatcher.url,
     teardown: async () => {
       await dlq.stop();

@@ -1,10 +1,8 @@
-import { appendEvent, transaction } from '@tidings/db';
-import { buildEvent } from '@tidings/events';
-import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { eventually } from './support/eventually';
 import { commitEvent, orderCreatedEvent } from './support/factories/events';
+import { creationPositioned, insertSubscription } from './support/factories/subscriptions';
 import { startPipeline } from './support/pipeline';
 
 /**
@@ -34,48 +32,11 @@ afterAll(async () => {
   await ctx?.teardown();
 });
 
-/** A subscription as the API writes it: row + `webhook.subscription.created`, one transaction. */
+/** A subscription as the API writes it, matching from once the relay has positioned its creation. */
 async function subscribe(ds: DataSource, tenantId: string, url: string, eventTypes: string[]) {
-  const id = `whk_${randomUUID()}`;
-  const secret = generateSecret();
-  await transaction(ds, async (tx) => {
-    await tx.query(
-      `INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, metadata, version_pins, status, secrets,
-                                          version)
-       VALUES ($1, $2, $3, $4, '{}', '{}', 'active', $5, 1)`,
-      [id, tenantId, url, eventTypes, JSON.stringify([{ secret, expiresAt: null }])],
-    );
-    await appendEvent(
-      tx,
-      buildEvent({
-        eventType: 'webhook.subscription.created',
-        tenantId,
-        resourceId: id,
-        sequence: 1,
-        source: 'tidings/api',
-        data: {
-          subscriptionId: id,
-          url,
-          eventTypes,
-          description: null,
-          metadata: {},
-          versionPins: {},
-          status: 'active',
-          strictOrdering: false,
-          maxInFlight: null,
-        },
-      }),
-    );
-  });
-  // Events after this one are matched once the relay has positioned the creation event.
-  await eventually(async () => {
-    const [row] = await ds.query<{ position: string | null }[]>(
-      `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
-      [id],
-    );
-    expect(row?.position).not.toBeNull();
-  });
-  return { id, secret };
+  const subscription = await insertSubscription(ds, { tenantId, url, eventTypes });
+  await creationPositioned(ds, subscription.id);
+  return subscription;
 }
 
 async function orderCreated(ds: DataSource, tenantId: string) {

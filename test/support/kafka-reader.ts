@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fromKafkaMessage, type EventEnvelope } from '@tidings/events';
+import type { IncomingMessage, KafkaClient } from '@tidings/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { eventually } from './eventually';
 
@@ -48,4 +49,30 @@ export async function readTopics(
   } finally {
     await consumer.disconnect();
   }
+}
+
+/**
+ * Every record of `topic` from its beginning, as `read` maps it (its JSON value by default), collected as it
+ * arrives until `stop()`: a consumer of the Kafka port in a group of its own, for journeys that check what an
+ * app wrote to a dead-letter topic.
+ */
+export async function collectTopic<T = Record<string, unknown>>(
+  kafka: KafkaClient,
+  topic: string,
+  read: (message: IncomingMessage) => T = (m) => JSON.parse(m.value!.toString()) as T,
+): Promise<{ records: T[]; stop: () => Promise<void> }> {
+  const records: T[] = [];
+  const consumer = kafka.createConsumer({
+    groupId: `${topic}-collector-${randomUUID()}`,
+    topics: [topic],
+    fromBeginning: true,
+    // Never written: collecting a record cannot fail.
+    deadLetterTopic: `${topic}-unused`,
+    handle: (m) => {
+      records.push(read(m));
+      return Promise.resolve();
+    },
+  });
+  await consumer.start();
+  return { records, stop: () => consumer.stop() };
 }

@@ -1,11 +1,11 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { generateSecret } from '@tidings/signing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { AppProcess } from '../../../../test/support/app-process';
 import { eventually } from '../../../../test/support/eventually';
+import { insertSubscription } from '../../../../test/support/factories/subscriptions';
 import { startPipeline, type Pipeline } from '../../../../test/support/pipeline';
 import type { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
@@ -39,41 +39,11 @@ afterAll(async () => {
   await ctx.pipeline?.teardown();
 });
 
-/** A subscription as the API writes it: row + `webhook.subscription.created`, one transaction. */
+/** A subscription of `order.*` as the API writes it, delivering to `path` of the receiver. */
 async function subscribe(ds: DataSource, receiver: WebhookReceiver, tenantId: string, path: string) {
-  const subscriptionId = `whk_${randomUUID()}`;
-  const secret = generateSecret();
+  const { id, secret } = await insertSubscription(ds, { tenantId, url: receiver.url(path) });
   receiver.expectSecrets(path, secret);
-  await transaction(ds, async (tx) => {
-    await tx.query(
-      `INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, metadata, version_pins, status, secrets,
-                                          version)
-       VALUES ($1, $2, $3, '{order.*}', '{}', '{}', 'active', $4, 1)`,
-      [subscriptionId, tenantId, receiver.url(path), JSON.stringify([{ secret, expiresAt: null }])],
-    );
-    await appendEvent(
-      tx,
-      buildEvent({
-        eventType: 'webhook.subscription.created',
-        tenantId,
-        resourceId: subscriptionId,
-        sequence: 1,
-        source: 'tidings/api',
-        data: {
-          subscriptionId,
-          url: receiver.url(path),
-          eventTypes: ['order.*'],
-          description: null,
-          metadata: {},
-          versionPins: {},
-          status: 'active',
-          strictOrdering: false,
-          maxInFlight: null,
-        },
-      }),
-    );
-  });
-  return subscriptionId;
+  return id;
 }
 
 it('loses no delivery when the dispatcher is killed mid-delivery', async () => {

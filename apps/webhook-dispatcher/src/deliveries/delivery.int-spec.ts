@@ -1,13 +1,14 @@
 import type { INestApplication } from '@nestjs/common';
 import { appendEvent, transaction } from '@tidings/db';
 import { buildEvent } from '@tidings/events';
-import { type Consumer, KafkaJsClient, platformTopics } from '@tidings/kafka';
-import { generateSecret } from '@tidings/signing';
+import { KafkaJsClient, platformTopics } from '@tidings/kafka';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { eventually } from '../../../../test/support/eventually';
 import { commitEvent, orderCreatedEvent } from '../../../../test/support/factories/events';
+import { creationPositioned, insertSubscription } from '../../../../test/support/factories/subscriptions';
 import { kafkaBrokers } from '../../../../test/support/infra';
+import { collectTopic } from '../../../../test/support/kafka-reader';
 import { startPipeline, type Pipeline } from '../../../../test/support/pipeline';
 import type { WebhookReceiver } from '../../../../test/support/webhook-receiver';
 
@@ -29,10 +30,10 @@ interface Ctx {
   /** The outbox relay, in this process; a test that holds publishing closes it and starts another. */
   relay: INestApplication;
   kafka: KafkaJsClient;
-  dlqConsumer: Consumer;
   deadLetters: Record<string, unknown>[];
   poison: { key: string | null; headers: Record<string, string> }[];
-  poisonConsumer: Consumer;
+  /** Stops the two dead-letter collectors. */
+  stopCollectors: () => Promise<void>;
   prefix: string;
 }
 
@@ -43,30 +44,11 @@ beforeAll(async () => {
   const { ds, prefix, receiver } = pipeline;
   const kafka = new KafkaJsClient({ brokers: kafkaBrokers(), clientId: 'webhooks-int-spec' });
   const { app: relay } = await pipeline.startRelay();
-  const deadLetters: Record<string, unknown>[] = [];
-  const dlqConsumer = kafka.createConsumer({
-    groupId: `${prefix}webhooks-int-spec-dlq`,
-    topics: [platformTopics(prefix).webhookDeadLetter],
-    fromBeginning: true,
-    deadLetterTopic: `${prefix}unused`,
-    handle: (m) => {
-      deadLetters.push(JSON.parse(m.value!.toString()) as Record<string, unknown>);
-      return Promise.resolve();
-    },
-  });
-  await dlqConsumer.start();
-  const poison: Ctx['poison'] = [];
-  const poisonConsumer = kafka.createConsumer({
-    groupId: `${prefix}webhooks-int-spec-poison`,
-    topics: [platformTopics(prefix).consumerDeadLetter],
-    fromBeginning: true,
-    deadLetterTopic: `${prefix}unused`,
-    handle: (m) => {
-      poison.push({ key: m.key, headers: m.headers });
-      return Promise.resolve();
-    },
-  });
-  await poisonConsumer.start();
+  const deadLetters = await collectTopic(kafka, platformTopics(prefix).webhookDeadLetter);
+  const poison = await collectTopic(kafka, platformTopics(prefix).consumerDeadLetter, (m) => ({
+    key: m.key,
+    headers: m.headers,
+  }));
   const { url: dispatcherUrl } = await pipeline.startDispatcher({
     DB_POOL_SIZE: '6',
     WEBHOOK_RETRY_SCHEDULE: '50ms,100ms',
@@ -88,17 +70,18 @@ beforeAll(async () => {
     dispatcherUrl,
     relay,
     kafka,
-    dlqConsumer,
-    deadLetters,
-    poison,
-    poisonConsumer,
+    deadLetters: deadLetters.records,
+    poison: poison.records,
+    stopCollectors: async () => {
+      await deadLetters.stop();
+      await poison.stop();
+    },
     prefix,
   };
 });
 
 afterAll(async () => {
-  await ctx?.dlqConsumer.stop();
-  await ctx?.poisonConsumer.stop();
+  await ctx?.stopCollectors();
   await ctx?.kafka.disconnect();
   await ctx?.pipeline.teardown();
 });
@@ -113,64 +96,24 @@ interface SubscriptionSpec {
 }
 
 /**
- * Creates a subscription the way the API does: row + `webhook.subscription.created` (sequence 1), one commit;
- * then waits until the relay has positioned that event, unless `positioned` is false (the relay is held).
+ * Creates a subscription the way the API does (row + `webhook.subscription.created`, one commit), then waits
+ * until the relay has positioned that event, unless `positioned` is false (the relay is held).
  */
 async function subscribe(
   spec: SubscriptionSpec,
   { positioned = true } = {},
 ): Promise<{ id: string; secret: string; path: string }> {
-  const id = `whk_${randomUUID()}`;
-  const secret = generateSecret();
+  const { tenantId, eventTypes, versionPins, strictOrdering } = spec;
   const url = ctx.receiver.url(spec.path, spec.host);
-  const eventTypes = spec.eventTypes ?? ['order.*'];
-  await transaction(ctx.ds, async (tx) => {
-    await tx.query(
-      `INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, description, metadata, version_pins,
-                                          strict_ordering, status, secrets, version)
-       VALUES ($1, $2, $3, $4, NULL, '{}', $5, $6, 'active', $7, 1)`,
-      [
-        id,
-        spec.tenantId,
-        url,
-        eventTypes,
-        JSON.stringify(spec.versionPins ?? {}),
-        spec.strictOrdering ?? false,
-        JSON.stringify([{ secret, expiresAt: null }]),
-      ],
-    );
-    await appendEvent(
-      tx,
-      buildEvent({
-        eventType: 'webhook.subscription.created',
-        tenantId: spec.tenantId,
-        resourceId: id,
-        sequence: 1,
-        source: 'tidings/api',
-        data: {
-          subscriptionId: id,
-          url,
-          eventTypes,
-          description: null,
-          metadata: {},
-          versionPins: spec.versionPins ?? {},
-          status: 'active',
-          strictOrdering: spec.strictOrdering ?? false,
-          maxInFlight: null,
-        },
-      }),
-    );
+  const { id, secret } = await insertSubscription(ctx.ds, {
+    tenantId,
+    url,
+    eventTypes,
+    versionPins,
+    strictOrdering,
   });
   ctx.receiver.expectSecrets(spec.path, secret);
-  // The subscription matches events positioned after its creation event: wait until that has a position.
-  if (positioned)
-    await eventually(async () => {
-      const [row] = await ctx.ds.query<{ position: string | null }[]>(
-        `SELECT position FROM event_log WHERE resource_id = $1 AND sequence = 1`,
-        [id],
-      );
-      expect(row?.position).not.toBeNull();
-    });
+  if (positioned) await creationPositioned(ctx.ds, id);
   return { id, secret, path: spec.path };
 }
 
