@@ -1,6 +1,11 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { ensureTestTopics, kafkaBrokers, testTopicPrefix } from '../../../test/support/infra';
+import {
+  ensureTestTopics,
+  kafkaBrokers,
+  startDedicatedKafka,
+  testTopicPrefix,
+} from '../../../test/support/infra';
 import { eventually } from '../../../test/support/eventually';
 import { PoisonMessageError } from './consumer-rule';
 import type { Consumer, IncomingMessage } from './kafka.port';
@@ -269,4 +274,29 @@ describe('KafkaJsClient against a real broker', () => {
       await producer.disconnect();
     }
   });
+});
+
+describe('a producer whose broker is gone', () => {
+  it('fails pack() to its caller and leaves no unhandled rejection behind (which would end the process)', async () => {
+    const broker = await startDedicatedKafka();
+    const sut = new KafkaJsClient({ brokers: broker.brokers, clientId: 'pack-outage-int-spec' });
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const producer = await sut.createProducer();
+      await broker.kill();
+      // A topic this producer has not sent to yet: its limits and the broker's are read now, and both fail.
+      await expect(
+        producer.pack([{ topic: 'never.sent.to', key: 'k', value: '{}', headers: {} }]),
+      ).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(unhandled).toEqual([]);
+      await producer.disconnect().catch(() => undefined);
+    } finally {
+      process.off('unhandledRejection', record);
+      await sut.disconnect();
+      await broker.dispose();
+    }
+  }, 120_000);
 });
