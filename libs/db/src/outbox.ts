@@ -1,4 +1,6 @@
 import type { EventEnvelope } from '@tidings/events';
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { EventLogEntity } from './entities';
 
@@ -120,12 +122,35 @@ export async function writeWithEvent<Row = Record<string, unknown>>(
 ): Promise<Row[]> {
   if (!(on instanceof DataSource) && !on.queryRunner?.isTransactionActive) throw new NoTransactionError();
   const append = appendCtes(event, traceparent, write.params.length + 1);
-  const rows = (await on.query(
+  const rows = await prepared<Row>(
+    on,
     `WITH tidings_row AS (${write.sql}), ${append.sql} SELECT * FROM tidings_row`,
     [...write.params, ...append.params],
-  )) as Row[];
+  );
   if (on instanceof DataSource) committed(on, [event.eventType]);
   else appendedIn(on, event);
+  return rows;
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Runs `sql` as a named prepared statement on the pg connection itself (the pool's for the DataSource, the
+ * transaction's own for a `Tx`): each connection parses and plans it once, later runs send only its parameters.
+ * The name is derived from the text, so one text is one statement on every connection.
+ */
+async function prepared<Row>(on: DataSource | Tx, sql: string, params: unknown[]): Promise<Row[]> {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `tidings_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    statementNames.set(sql, name);
+  }
+  // TypeORM's query() cannot name a statement: the pg pool behind the DataSource (its driver's `master`) can.
+  const client =
+    on instanceof DataSource
+      ? (on.driver as unknown as { master: Pool }).master
+      : ((await on.queryRunner!.connect()) as PoolClient);
+  const { rows } = await client.query<Row & QueryResultRow>({ name, text: sql, values: params });
   return rows;
 }
 
