@@ -1,4 +1,5 @@
 import { EnvelopeDecodeError, buildEvent, type EventEnvelope } from './envelope';
+import { exampleData } from './catalogue';
 import { allEventTopics, fromKafkaMessage, toKafkaMessage, topicFor } from './kafka-mapping';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -11,16 +12,7 @@ function setup() {
       resourceId: 'ord_9',
       sequence: 1,
       source: 'tidings/api',
-      data: {
-        orderId: 'ord_9',
-        customer: { id: 'c1' },
-        currency: 'EUR',
-        items: [{ sku: 'A', quantity: 1, unitPriceMinor: 250 }],
-        totalMinor: 250,
-        status: 'pending',
-        notes: null,
-        metadata: {},
-      },
+      data: { ...exampleData('order.created'), orderId: 'ord_9' },
     }),
     position: 7,
   };
@@ -99,13 +91,13 @@ describe('fromKafkaMessage', () => {
     expect(v1.version).toBe(1);
     expect(v1.data).toEqual({
       orderId: 'ord_9',
-      customerId: 'c1',
+      customerId: 'cus_42',
       currency: 'EUR',
-      items: [{ sku: 'A', quantity: 1, unitPrice: 2.5 }],
-      total: 2.5,
+      items: [{ sku: 'TSHIRT-M', quantity: 2, unitPrice: 19.5 }],
+      total: 39,
       status: 'pending',
       notes: null,
-      metadata: {},
+      metadata: { channel: 'web' },
     });
     expect(fromKafkaMessage({ value }, { version: 2 }).version).toBe(2);
     const unsupported = decodeError(() => fromKafkaMessage({ value }, { version: 5 }));

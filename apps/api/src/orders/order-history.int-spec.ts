@@ -1,7 +1,8 @@
 import { appendEvent, transaction } from '@tidings/db';
-import { buildEvent, type EventData, type EventEnvelope, type KnownEventType } from '@tidings/events';
+import type { EventData, EventEnvelope, KnownEventType } from '@tidings/events';
 import { randomUUID } from 'node:crypto';
 import { setupApiTest } from '../../../../test/support/api-app';
+import { orderCreatedData, orderEvent } from '../../../../test/support/factories/events';
 import { assignPositions } from '../../../../test/support/positions';
 
 type OrderEventType = Extract<KnownEventType, `order.${string}`>;
@@ -18,30 +19,14 @@ async function setup() {
     sequence: number,
     minute: number,
     data: Omit<EventData<T>, 'orderId'>,
-  ) =>
-    buildEvent<T>({
-      eventType,
-      tenantId: a.tenantId,
-      resourceId: orderId,
-      sequence,
-      source: 'tidings/api',
-      timestamp: T(minute),
-      data: { orderId, ...data } as EventData<T>,
-    });
+  ) => orderEvent(eventType, { tenantId: a.tenantId, orderId, sequence, timestamp: T(minute) }, data);
+  const created = orderCreatedData();
   // The order's life, one event per minute from 12:01; appended one transaction each, like the API does.
   const events: EventEnvelope[] = [
-    e('order.created', 1, 1, {
-      customer: { id: 'cus_1' },
-      currency: 'EUR',
-      items: [{ sku: 'SKU-1', quantity: 1, unitPriceMinor: 1000 }],
-      totalMinor: 1000,
-      status: 'pending',
-      notes: null,
-      metadata: { channel: 'web' },
-    }),
+    e('order.created', 1, 1, created),
     e('order.updated', 2, 2, { changes: { notes: 'gift wrap' } }),
     e('order.payment_received', 3, 3, {
-      amountMinor: 1000,
+      amountMinor: created.totalMinor,
       currency: 'EUR',
       paymentReference: 'pay_123',
       paidAt: T(3),
@@ -61,7 +46,7 @@ async function setup() {
       headers: { authorization: `Bearer ${a.apiKey}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  return { ...t, orderId, events, get, send };
+  return { ...t, orderId, created, events, get, send };
 }
 
 describe('order history and asOf', () => {
@@ -96,7 +81,7 @@ describe('order history and asOf', () => {
       id: ctx.orderId,
       status: 'pending',
       notes: 'gift wrap',
-      totalMinor: 1000,
+      totalMinor: ctx.created.totalMinor,
       version: 2,
     });
     const shipped = await (await ctx.get(`/orders/${ctx.orderId}?asOf=4`)).json();

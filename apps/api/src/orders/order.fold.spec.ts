@@ -6,6 +6,7 @@ import {
   type KnownEventType,
   renderAtVersion,
 } from '@tidings/events';
+import { orderCreatedData, orderEvent } from '../../../../test/support/factories/events';
 import { applyOrderEvent, FoldError, foldOrder, type OrderState } from './order.fold';
 
 type OrderEventType = Extract<KnownEventType, `order.${string}`>;
@@ -21,35 +22,23 @@ function setup() {
     data: Omit<EventData<T>, 'orderId'>,
     minute = sequence + 1,
   ): EventEnvelope =>
-    buildEvent<T>({
+    orderEvent(
       eventType,
-      tenantId: TENANT,
-      resourceId: ORDER,
-      sequence: ++sequence,
-      source: 'tidings/api',
-      timestamp: at(minute),
-      data: { orderId: ORDER, ...data } as EventData<T>,
-    });
-  const created = () =>
-    event('order.created', {
-      customer: { id: 'cus_1' },
-      currency: 'EUR',
-      items: [{ sku: 'SKU-1', quantity: 2, unitPriceMinor: 500 }],
-      totalMinor: 1000,
-      status: 'pending',
-      notes: null,
-      metadata: { channel: 'web' },
-    });
+      { tenantId: TENANT, orderId: ORDER, sequence: ++sequence, timestamp: at(minute) },
+      data,
+    );
+  const data = orderCreatedData();
+  const created = () => event('order.created', data);
   const createdState: OrderState = {
     id: ORDER,
     tenantId: TENANT,
-    customerId: 'cus_1',
-    currency: 'EUR',
-    items: [{ sku: 'SKU-1', quantity: 2, unitPriceMinor: 500 }],
-    totalMinor: 1000,
+    customerId: data.customer.id,
+    currency: data.currency,
+    items: data.items,
+    totalMinor: data.totalMinor,
     status: 'pending',
     notes: null,
-    metadata: { channel: 'web' },
+    metadata: data.metadata,
     paymentReference: null,
     carrier: null,
     trackingNumber: null,
@@ -115,7 +104,7 @@ describe('foldOrder', () => {
     const events = [
       created(),
       event('order.payment_received', {
-        amountMinor: 1000,
+        amountMinor: createdState.totalMinor,
         currency: 'EUR',
         paymentReference: 'pay_1',
         paidAt: at(2),
