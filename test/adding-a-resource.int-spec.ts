@@ -102,7 +102,7 @@ describe('docs/adding-a-resource.md', () => {
       'wrote apps/api/src/invoices/invoices.module.ts',
       'wrote apps/api/src/invoices/invoices.service.ts',
       'wrote libs/db/src/entities/invoice.entity.ts',
-      'wrote libs/db/src/migrations/1796400000000-Invoices.ts',
+      'wrote libs/db/src/migrations/1796500000000-Invoices.ts',
       'wrote libs/events/src/invoice.events.ts',
     ]);
     // The page's commands ran there: the migration generator, the regenerations, `npm run check`, the unit suite.
