@@ -1,37 +1,22 @@
-import type { INestApplication } from '@nestjs/common';
-import { appendEvent, createDataSource, type Tx } from '@tidings/db';
+import { appendEvent, type Tx } from '@tidings/db';
 import { allEventTopics, buildEvent } from '@tidings/events';
-import { createApp } from '@tidings/runtime';
 import type { DataSource } from 'typeorm';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
 import { eventually } from './support/eventually';
 import { writeConcurrently, writeOrderEvent } from './support/event-writer';
-import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { kafkaBrokers } from './support/infra';
 import { readTopics } from './support/kafka-reader';
+import { startPipeline } from './support/pipeline';
 
 const TENANT = 'ten_relay_hk';
 
 async function setup(extra: Record<string, string> = {}) {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
-  await ensureTestTopics(prefix, allEventTopics(''), 3);
-  const ds: DataSource = createDataSource(db.url, 5);
-  await ds.initialize();
-  const { app, url } = await createApp<OutboxRelayConfig>(
-    () =>
-      OutboxRelayModule.forRoot({
-        DATABASE_URL: db.url,
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        KAFKA_TOPIC_PREFIX: prefix,
-        LOG_LEVEL: 'error',
-        RELAY_PORT: '0',
-        RELAY_SHARD_RENEW_MS: '100',
-        RELAY_BACKLOG_REFRESH_MS: '100',
-        ...extra,
-      }),
-    { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
-  );
+  const pipeline = await startPipeline({ poolSize: 5, env: { DB_POOL_SIZE: '10' } });
+  const { ds, prefix } = pipeline;
+  const { url } = await pipeline.startRelay({
+    RELAY_SHARD_RENEW_MS: '100',
+    RELAY_BACKLOG_REFRESH_MS: '100',
+    ...extra,
+  });
   const metric = async (name: string) => {
     const text = await (await fetch(`${url}/metrics`)).text();
     const value = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1];
@@ -47,7 +32,6 @@ async function setup(extra: Record<string, string> = {}) {
   };
   const lockBackend = () => backends('tidings-relay-sequencer');
   const listenerBackend = () => backends('tidings-relay-listener');
-  const apps: INestApplication[] = [app];
   return {
     ds,
     prefix,
@@ -55,11 +39,7 @@ async function setup(extra: Record<string, string> = {}) {
     lockBackend,
     listenerBackend,
     topics: allEventTopics(prefix),
-    teardown: async () => {
-      for (const a of apps) await a.close();
-      await ds.destroy();
-      await db.drop();
-    },
+    teardown: pipeline.teardown,
   };
 }
 
