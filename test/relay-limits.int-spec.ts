@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { createDataSource } from '@tidings/db';
 import { allEventTopics, topicFor } from '@tidings/events';
-import { createApp } from '@tidings/runtime';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
-import type { DataSource } from 'typeorm';
-import type { OutboxRelayConfig } from '../apps/outbox-relay/src/outbox-relay.config';
-import { OutboxRelayModule } from '../apps/outbox-relay/src/outbox-relay.module';
 import { eventually } from './support/eventually';
 import { writeMessageEvents, writeOrderEvent } from './support/event-writer';
-import { createTestDatabase, ensureTestTopics, kafkaBrokers, testTopicPrefix } from './support/infra';
+import { kafkaBrokers } from './support/infra';
 import { readTopics } from './support/kafka-reader';
+import { startPipeline } from './support/pipeline';
 import { hasAll } from './support/relay-checks';
 
 type Written = Awaited<ReturnType<typeof writeMessageEvents>>[number];
@@ -23,42 +19,36 @@ const largeBody = () => randomBytes(49_152).toString('base64');
 
 /** `messageTopicLimit` creates the message topic with that `max.message.bytes` (others get the broker's). */
 async function setup(opts: { messageTopicLimit?: number } = {}) {
-  const db = await createTestDatabase();
-  const prefix = testTopicPrefix();
   const admin = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  const messageTopic = topicFor('message', prefix);
-  if (opts.messageTopicLimit !== undefined)
-    await admin.createTopics({
-      waitForLeaders: false,
-      topics: [
-        {
-          topic: messageTopic,
-          numPartitions: 3,
-          configEntries: [{ name: 'max.message.bytes', value: String(opts.messageTopicLimit) }],
-        },
-      ],
-    });
-  await ensureTestTopics(prefix, allEventTopics(''), 3);
-  const ds: DataSource = createDataSource(db.url, 5);
-  await ds.initialize();
-  const apps: INestApplication[] = [];
+  let messageTopic = '';
+  const pipeline = await startPipeline({
+    poolSize: 5,
+    env: { DB_POOL_SIZE: '10' },
+    createOwnTopics: async (prefix) => {
+      messageTopic = topicFor('message', prefix);
+      if (opts.messageTopicLimit !== undefined)
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: [
+            {
+              topic: messageTopic,
+              numPartitions: 3,
+              configEntries: [{ name: 'max.message.bytes', value: String(opts.messageTopicLimit) }],
+            },
+          ],
+        });
+    },
+  });
+  const { ds, prefix } = pipeline;
+  const relays: INestApplication[] = [];
   let url = '';
   const startRelay = async () => {
-    const started = await createApp<OutboxRelayConfig>(
-      () =>
-        OutboxRelayModule.forRoot({
-          DATABASE_URL: db.url,
-          KAFKA_BROKERS: kafkaBrokers().join(','),
-          KAFKA_TOPIC_PREFIX: prefix,
-          LOG_LEVEL: 'error',
-          RELAY_PORT: '0',
-          RELAY_SHARD_RENEW_MS: '100',
-          RELAY_BACKLOG_REFRESH_MS: '100',
-        }),
-      { app: 'outbox-relay', port: (c) => c.RELAY_PORT },
-    );
-    apps.push(started.app);
+    const started = await pipeline.startRelay({
+      RELAY_SHARD_RENEW_MS: '100',
+      RELAY_BACKLOG_REFRESH_MS: '100',
+    });
+    relays.push(started.app);
     url = started.url;
   };
   /** A sample of `name` whose labels include `labels` (e.g. `cause="too_large"`); 0 when absent. */
@@ -96,13 +86,11 @@ async function setup(opts: { messageTopicLimit?: number } = {}) {
     metric,
     outboxRows,
     stopRelays: async () => {
-      for (const a of apps.splice(0)) await a.close();
+      for (const a of relays.splice(0)) await pipeline.close(a);
     },
     teardown: async () => {
-      for (const a of apps) await a.close();
+      await pipeline.teardown();
       await admin.disconnect();
-      await ds.destroy();
-      await db.drop();
     },
   };
 }

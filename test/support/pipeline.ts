@@ -36,6 +36,8 @@ export interface PipelineOptions {
   env?: Record<string, string>;
   /** Connections of the test's own DataSource (`ds`). */
   poolSize?: number;
+  /** Creates, under the test's prefix, topics with configs of their own, before the pipeline creates the rest. */
+  createOwnTopics?: (prefix: string) => Promise<void>;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function startPipeline(options: PipelineOptions = {}) {
   const { brokers = kafkaBrokers(), partitions = 3, poolSize = 3 } = options;
   const db = await createTestDatabase();
   const prefix = testTopicPrefix();
+  await options.createOwnTopics?.(prefix);
   await ensureTestTopics(prefix, tidingsTopics(prefix), partitions, brokers);
   const ds = createDataSource(db.url, poolSize);
   await ds.initialize();
