@@ -15,7 +15,7 @@
  */
 import { loadavg } from 'node:os';
 import { Agent, request } from 'undici';
-import { CpuMeter, percentile, startPipeline } from './bench-support';
+import { CpuMeter, percentile, pgStatements, startPipeline } from './bench-support';
 
 const RATES = (process.env.BENCH_RATES ?? '100,300,1000').split(',').map(Number);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 20_000);
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     apiEnv: { DB_POOL_SIZE: '20', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' },
   });
   const { api, tenant, received, cpu } = pipeline;
+  const statements = await pgStatements(pipeline.db.url);
   const client = new Agent({ connections: 256, keepAliveTimeout: 30_000, headersTimeout: 30_000 });
   const headers = { authorization: `Bearer ${tenant.apiKey.key}`, 'content-type': 'application/json' };
 
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   const phase = async (name: string, drive: () => Promise<(string | undefined)[]>) => {
     const loadAverageBefore = Number(loadavg()[0].toFixed(2));
     const cpuBefore = cpu.sample();
+    await statements?.reset();
     const started = performance.now();
     const ids = await drive();
     const seconds = (performance.now() - started) / 1000;
@@ -118,6 +120,13 @@ async function main(): Promise<void> {
     };
     results.push(result);
     process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (statements) {
+      const events = Math.max(1, accepted.length);
+      process.stderr.write(
+        `Postgres, ${name}: statements by execution time, per event:\n${JSON.stringify(await statements.top(events, 20))}\n` +
+          `Postgres, ${name}: rows written per event by table:\n${JSON.stringify(await statements.tables(events))}\n`,
+      );
+    }
   };
 
   for (const rate of RATES)
@@ -144,6 +153,7 @@ async function main(): Promise<void> {
   });
 
   await client.close();
+  await statements?.close();
   await pipeline.stop();
 }
 

@@ -201,17 +201,39 @@ export class CpuMeter {
   }
 }
 
+/** One statement's share of a window, per event. */
+export interface StatementCost {
+  query: string;
+  callsPerEvent: number;
+  msPerEvent: number;
+  /** Planning, when pg_stat_statements.track_planning is on (PG_SETTINGS); 0 otherwise. */
+  planMsPerEvent: number;
+  rowsPerEvent: number;
+  /** Shared buffers this statement dirtied, and the WAL it wrote, per event. */
+  dirtiedPerEvent: number;
+  walBytesPerEvent: number;
+}
+
+/** Writes to one table over a window, per event: inserts, updates and how many of those were HOT. */
+export interface TableWrites {
+  table: string;
+  insPerEvent: number;
+  updPerEvent: number;
+  hotUpdPerEvent: number;
+  delPerEvent: number;
+}
+
 /**
  * With BENCH_PG_STATEMENTS=1 (pg_stat_statements loaded by `npm run bench`): `reset()` at the start of a
- * window, `top()` at its end gives the statements that took the most execution time, per event.
+ * window, `top()` at its end gives the statements that took the most execution time, per event, and
+ * `tables()` the rows each table inserted and updated (HOT or not) since the reset. `close()` when done.
  */
 export async function pgStatements(databaseUrl: string): Promise<
   | {
       reset(): Promise<void>;
-      top(
-        events: number,
-        n?: number,
-      ): Promise<{ query: string; callsPerEvent: number; msPerEvent: number }[]>;
+      top(events: number, n?: number): Promise<StatementCost[]>;
+      tables(events: number): Promise<TableWrites[]>;
+      close(): Promise<void>;
     }
   | undefined
 > {
@@ -219,24 +241,69 @@ export async function pgStatements(databaseUrl: string): Promise<
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  type TableRow = { table: string; ins: string; upd: string; hot: string; del: string };
+  const tableCounts = async () =>
+    new Map(
+      (
+        await client.query<TableRow>(
+          `SELECT relname AS table, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del
+             FROM pg_stat_user_tables`,
+        )
+      ).rows.map((r) => [r.table, r]),
+    );
+  let tablesAtReset = new Map<string, TableRow>();
+  const per = (value: number | string, events: number, digits = 3) =>
+    Number((Number(value) / events).toFixed(digits));
   return {
     reset: async () => {
       await client.query('SELECT pg_stat_statements_reset()');
+      tablesAtReset = await tableCounts();
     },
     top: async (events, n = 12) => {
-      const { rows } = await client.query<{ query: string; calls: string; ms: number }>(
-        `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, total_exec_time AS ms
+      const { rows } = await client.query<{
+        query: string;
+        calls: string;
+        ms: number;
+        plan: number;
+        rows: string;
+        dirtied: string;
+        wal: string;
+      }>(
+        `SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls, total_exec_time AS ms, total_plan_time AS plan, rows,
+                shared_blks_dirtied AS dirtied, wal_bytes AS wal
            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
           ORDER BY total_exec_time DESC LIMIT $1`,
         [n],
       );
-      await client.end();
       return rows.map((r) => ({
         query: r.query.slice(0, 160),
-        callsPerEvent: Number((Number(r.calls) / events).toFixed(3)),
-        msPerEvent: Number((r.ms / events).toFixed(4)),
+        callsPerEvent: per(r.calls, events),
+        msPerEvent: per(r.ms, events, 4),
+        planMsPerEvent: per(r.plan, events, 4),
+        rowsPerEvent: per(r.rows, events),
+        dirtiedPerEvent: per(r.dirtied, events),
+        walBytesPerEvent: per(r.wal, events, 0),
       }));
     },
+    tables: async (events) => {
+      // A busy backend flushes its table counters at most once a second: let the window's last ones arrive.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const now = await tableCounts();
+      return [...now.values()]
+        .map((r) => {
+          const b = tablesAtReset.get(r.table) ?? { ins: '0', upd: '0', hot: '0', del: '0' };
+          return {
+            table: r.table,
+            insPerEvent: per(Number(r.ins) - Number(b.ins), events),
+            updPerEvent: per(Number(r.upd) - Number(b.upd), events),
+            hotUpdPerEvent: per(Number(r.hot) - Number(b.hot), events),
+            delPerEvent: per(Number(r.del) - Number(b.del), events),
+          };
+        })
+        .filter((t) => t.insPerEvent + t.updPerEvent + t.delPerEvent > 0)
+        .sort((a, b) => b.insPerEvent + b.updPerEvent - (a.insPerEvent + a.updPerEvent));
+    },
+    close: () => client.end(),
   };
 }
 

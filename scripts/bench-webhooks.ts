@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       `Postgres statements by execution time, per event:\n${JSON.stringify(await statements.top(total - warmup), null, 1)}\n`,
     );
+  await statements?.close();
   await ds.destroy();
   await pipeline.stop();
 }

@@ -137,9 +137,11 @@ const statementNames = new Map<string, string>();
 /**
  * Runs `sql` as a named prepared statement on the pg connection itself (the pool's for the DataSource, the
  * transaction's own for a `Tx`): each connection parses and plans it once, later runs send only its parameters.
- * The name is derived from the text, so one text is one statement on every connection.
+ * The name is derived from the text, so one text is one statement on every connection. For the dispatcher's
+ * statements built of CTEs over `unnest` arrays, planning cost more than executing (docs/benchmarks.md,
+ * "Postgres per event"). Answers the rows (an UPDATE's RETURNING rows, not TypeORM's [rows, count]).
  */
-async function prepared<Row>(on: DataSource | Tx, sql: string, params: unknown[]): Promise<Row[]> {
+export async function prepared<Row>(on: DataSource | Tx, sql: string, params: unknown[]): Promise<Row[]> {
   let name = statementNames.get(sql);
   if (!name) {
     name = `tidings_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type EventEnvelope, matchesEventType } from '@tidings/events';
+import { prepared } from '@tidings/db';
 import { APP_CONFIG } from '@tidings/runtime';
 import {
   committedAfterCreationSql,
@@ -148,7 +149,9 @@ export class DeliveryRecorder {
     if (events.some((e) => e.position === null))
       // A published event always has a position (fromKafkaMessage rejects one without); never guess.
       throw new Error('cannot record deliveries of an unpositioned event');
-    return this.ds.query<RecordedRow[]>(
+    // Prepared: planning this statement cost more than running it (docs/benchmarks.md, "Postgres per event").
+    return prepared<RecordedRow>(
+      this.ds,
       `WITH ev AS (
          SELECT *
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::timestamptz[])
