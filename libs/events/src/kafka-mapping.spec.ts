@@ -1,5 +1,5 @@
 import { EnvelopeDecodeError, buildEvent, type EventEnvelope } from './envelope';
-import { exampleData } from './catalogue';
+import { exampleData, getEventType } from './catalogue';
 import { allEventTopics, fromKafkaMessage, toKafkaMessage, topicFor } from './kafka-mapping';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -89,16 +89,9 @@ describe('fromKafkaMessage', () => {
     const { value } = setup();
     const v1 = fromKafkaMessage({ value }, { version: 1 });
     expect(v1.version).toBe(1);
-    expect(v1.data).toEqual({
-      orderId: 'ord_9',
-      customerId: 'cus_42',
-      currency: 'EUR',
-      items: [{ sku: 'TSHIRT-M', quantity: 2, unitPrice: 19.5 }],
-      total: 39,
-      status: 'pending',
-      notes: null,
-      metadata: { channel: 'web' },
-    });
+    // The catalogue's v2 example read at v1 is its v1 example (each written by hand).
+    const v1Example = getEventType('order.created')!.versions.find((v) => v.version === 1)!.example;
+    expect(v1.data).toEqual({ ...(v1Example as object), orderId: 'ord_9' });
     expect(fromKafkaMessage({ value }, { version: 2 }).version).toBe(2);
     const unsupported = decodeError(() => fromKafkaMessage({ value }, { version: 5 }));
     expect([unsupported.reason, unsupported.message]).toEqual([
