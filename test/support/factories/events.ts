@@ -55,7 +55,7 @@ export function orderCreatedEvent(
   } as Omit<EventData<'order.created'>, 'orderId'>);
 }
 
-/** Commits `event` through the outbox in its own transaction (unpositioned until a relay or the sequencer runs). */
+/** Commits `event` through the outbox in its own transaction (unpositioned until a relay runs: assignPositions). */
 export async function commitEvent(ds: DataSource, event: EventEnvelope): Promise<EventEnvelope> {
   await transaction(ds, (tx) => appendEvent(tx, event));
   return event;
