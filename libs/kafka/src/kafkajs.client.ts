@@ -1,3 +1,5 @@
+// First: kafkajs must load its produce encoders after this replaced them (see the module).
+import './kafkajs-encoding';
 import {
   CompressionTypes,
   ConfigResourceTypes,
