@@ -18,7 +18,9 @@ export class OutboxEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
 
-  @Index('outbox_event_log_id_uq', { unique: true })
+  // Not indexed: nothing looks an outbox row up by its event (the relay joins outbox → event_log by the log's
+  // primary key), and appendEvent writes exactly one row per event. An index here took an entry on the insert and
+  // on each of the row's two updates, neither HOT (docs/benchmarks.md, "Postgres per event").
   @Column({ name: 'event_log_id', type: 'bigint', transformer: bigintNumber })
   eventLogId!: number;
 

@@ -7,6 +7,7 @@ import { RelayParkedEvents1796237056261 } from './1796237056261-RelayParkedEvent
 import { TenantPositions1796300000000 } from './1796300000000-TenantPositions';
 import { RelayShards1796300100000 } from './1796300100000-RelayShards';
 import { SubscriptionMaxInFlight1796420822840 } from './1796420822840-SubscriptionMaxInFlight';
+import { OutboxEventLogIdUnindexed1796425319335 } from './1796425319335-OutboxEventLogIdUnindexed';
 
 // Append-only: generate with `npm run db:generate -- libs/db/src/migrations/<Name>`, read it, list it here.
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   TenantPositions1796300000000,
   RelayShards1796300100000,
   SubscriptionMaxInFlight1796420822840,
+  OutboxEventLogIdUnindexed1796425319335,
 ];
