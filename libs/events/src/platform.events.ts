@@ -24,6 +24,16 @@ const subscriptionFields = {
 
 const sub = 'whk_01JD3Z9QXW';
 const subUrl = 'https://example.com/webhooks/tidings';
+const createdExampleV1 = {
+  subscriptionId: sub,
+  url: subUrl,
+  eventTypes: ['order.*'],
+  description: 'Fulfilment service',
+  metadata: {},
+  versionPins: { 'order.created': 1 },
+  status: 'active' as const,
+  strictOrdering: false,
+};
 
 export const tenantCreatedV1 = z.strictObject({
   tenantId: z.string().min(1).max(64),
@@ -170,33 +180,14 @@ export const PLATFORM_EVENTS: EventDefinition[] = [
         version: 1,
         description: 'The subscription as created.',
         schema: webhookSubscriptionCreatedV1,
-        example: {
-          subscriptionId: sub,
-          url: subUrl,
-          eventTypes: ['order.*'],
-          description: 'Fulfilment service',
-          metadata: {},
-          versionPins: { 'order.created': 1 },
-          status: 'active',
-          strictOrdering: false,
-        },
+        example: createdExampleV1,
       },
       {
         version: 2,
         description:
           "Adds maxInFlight: the subscription's own concurrency, null when it follows the operator's default.",
         schema: webhookSubscriptionCreatedV2,
-        example: {
-          subscriptionId: sub,
-          url: subUrl,
-          eventTypes: ['order.*'],
-          description: 'Fulfilment service',
-          metadata: {},
-          versionPins: { 'order.created': 1 },
-          status: 'active',
-          strictOrdering: false,
-          maxInFlight: null,
-        },
+        example: { ...createdExampleV1, maxInFlight: null },
         // Subscriptions created before the field existed follow the operator's default.
         upcastFrom: (v1) => ({ ...(v1 as WebhookSubscriptionCreatedV1), maxInFlight: null }),
         downcastTo: (v2) => {
