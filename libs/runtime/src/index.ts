@@ -14,5 +14,6 @@ export * from './problem.filter';
 export * from './problems';
 export * from './request-headers';
 export * from './wake-up';
+export * from './ordered-stop';
 export * from './tracing';
 export * from './logging';

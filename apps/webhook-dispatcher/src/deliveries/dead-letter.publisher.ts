@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type KafkaClient, platformTopics, type Producer } from '@tidings/kafka';
-import { APP_CONFIG, KAFKA_CLIENT, WakeUp } from '@tidings/runtime';
+import { APP_CONFIG, KAFKA_CLIENT, OrderedStop, WakeUp } from '@tidings/runtime';
 import { markDeadLettersPublished, unpublishedDeadLetters } from '@tidings/webhooks';
 import { DataSource } from 'typeorm';
 import type { WebhookDispatcherConfig } from '../webhook-dispatcher.config';
@@ -22,7 +22,8 @@ const BACKOFF_MAX_MS = 30_000;
  * At least once, in dead_at order; dedupe key: deliveryId. A crash between send and mark, or two replicas
  * reading the same rows, publish a record twice. A delivery replayed and dead again is published again.
  *
- * Shutdown: stop polling, finish the send in flight, release the producer.
+ * Shutdown: once the outcomes (which write dead letters) stopped, stop polling, finish the send in flight,
+ * release the producer.
  */
 @Injectable()
 export class DeadLetterPublisher {
@@ -30,6 +31,8 @@ export class DeadLetterPublisher {
   private producer?: Producer;
   private running = false;
   private loop?: Promise<void>;
+  /** After the outcomes, which write dead letters (the module wires it). */
+  readonly stops = new OrderedStop(() => this.halt());
   private readonly wakeUp = new WakeUp();
 
   constructor(
@@ -39,12 +42,16 @@ export class DeadLetterPublisher {
     private readonly metrics: DeliveryMetrics,
   ) {}
 
-  start(): void {
+  onApplicationBootstrap(): void {
     this.running = true;
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
+  beforeApplicationShutdown(): Promise<void> {
+    return this.stops.run();
+  }
+
+  private async halt(): Promise<void> {
     this.running = false;
     this.poke();
     await this.loop;

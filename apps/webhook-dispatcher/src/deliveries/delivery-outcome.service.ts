@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { transaction } from '@tidings/db';
-import { APP_CONFIG } from '@tidings/runtime';
+import { APP_CONFIG, OrderedStop } from '@tidings/runtime';
 import {
   type Attempt,
   type AttemptResult,
@@ -54,6 +54,8 @@ export class DeliveryOutcomes {
     Map<Attempt, { sent: number; written: Promise<void>; done(): void }>
   >();
   private sends = 0;
+  /** After the worker, whose attempts in flight still record outcomes (the module wires it). */
+  readonly stops = new OrderedStop(() => this.flushing ?? Promise.resolve());
 
   constructor(
     private readonly ds: DataSource,
@@ -75,8 +77,8 @@ export class DeliveryOutcomes {
     };
   }
 
-  async stop(): Promise<void> {
-    await this.flushing;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.stops.run();
   }
 
   /**

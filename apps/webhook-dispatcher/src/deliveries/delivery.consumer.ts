@@ -15,7 +15,7 @@ import { DeliveryRecorder } from './delivery-recorder.service';
 /**
  * The dispatcher's Kafka consumer on the Tidings transport: group `<prefix>webhook-dispatcher` over every event
  * topic, creating the topics as it connects (retried: the dispatcher boots while the broker is down).
- * createApp connects it; the module closes it first on shutdown.
+ * createApp connects it; the worker's shutdown closes it first (the module wires that).
  */
 @Injectable()
 export class DeliveryTransport extends TidingsKafkaServer {

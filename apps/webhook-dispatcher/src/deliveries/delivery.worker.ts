@@ -7,7 +7,7 @@ import {
   renderAtVersion,
   versionInfo,
 } from '@tidings/events';
-import { APP_CONFIG, secondsSinceCommit, SpanKind, startSpan, WakeUp } from '@tidings/runtime';
+import { APP_CONFIG, OrderedStop, secondsSinceCommit, SpanKind, startSpan, WakeUp } from '@tidings/runtime';
 import { DeliveryMetrics } from './delivery-metrics.service';
 import { signPayload } from '@tidings/signing';
 import { DataSource } from 'typeorm';
@@ -72,34 +72,19 @@ export function deprecationHeaders(eventType: string, version: number): Record<s
 }
 
 /**
- * Sends deliveries, up to WEBHOOK_WORKER_CONCURRENCY at once and each subscription's `maxInFlight` (default
- * WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION, capped at WEBHOOK_MAX_IN_FLIGHT_LIMIT) per subscription, so a slow or
- * hanging endpoint holds at most its own slots while every other endpoint keeps flowing. Deliveries reach it
- * two ways:
+ * Sends deliveries, up to WEBHOOK_WORKER_CONCURRENCY at once and each subscription's maxInFlight per
+ * subscription, so a slow or hanging endpoint holds only its own slots. Deliveries arrive directly from the
+ * recorder (`admit()` + `dispatch()`, with the consumed envelope) or are claimed from the table (retries, no
+ * free slot, an earlier delivery still open, expired leases, replays); docs/architecture.md has both paths.
  *
- * - **Direct** (the fast path): the recorder reserves a slot with `admit()` before inserting a new delivery,
- *   inserts it already leased when nothing earlier of its (subscription, resource) is still waiting, and hands
- *   it over with the consumed envelope (`dispatch()`): no claim query, no event-log read.
- * - **Claimed** (everything else: retries, deliveries that found no free slot or an earlier one still open,
- *   leases that expired after a crash, replays): the loop claims due rows with `FOR UPDATE SKIP LOCKED` and
- *   leases them, moving next_attempt_at to now + timeout + margin in the claiming transaction.
+ * At least once; dedupe key: `webhook-id` = event id. Replicas never take the same row (SKIP LOCKED plus a
+ * lease); a process that dies mid-attempt leaves the lease to expire and the delivery is sent again. An
+ * outcome only applies while attempt_count is what was claimed, so a late worker never overwrites a newer one.
  *
- * Replicas never take the same row; a process that dies mid-attempt leaves the lease to expire and the delivery
- * is sent again (at-least-once; receivers dedupe by `webhook-id` = event id). The outcome update only applies
- * while attempt_count is what was claimed, so a late worker never overwrites a newer result.
+ * Ordering per subscription and resource: first attempts go out and complete in sequence order (retries do
+ * not hold back later events); with `strict_ordering`, strict FIFO until each earlier one succeeded or died.
  *
- * Ordering (per subscription and resource): a delivery is neither sent directly nor claimed while an
- * earlier-sequence delivery of the same subscription and resource has not had its FIRST attempt recorded, so
- * first attempts go out — and complete — in sequence order. Retries do not hold back later events (a failed
- * sequence 1 retried in 5 min can arrive after sequence 2). With `strict_ordering`, a delivery waits until
- * every earlier one of its resource succeeded or died: strict FIFO, at the price of head-of-line blocking.
- *
- * Each request's body is serialised once, signed, and those exact bytes are sent; the same event always has
- * the same webhook-id and, for one subscription, the same body bytes whichever path sends it (the consumed
- * envelope and the event-log row render identically).
- *
- * Shutdown in three steps: stop claiming, wait for in-flight attempts (each bounded by the timeout) to be
- * recorded, then release (the connection pools and producer close in their own shutdown hooks).
+ * Shutdown: once the consumer closed, stop claiming, finish what is held, release (see `halt()`).
  */
 /** A subscription's deliveries in this process: waiting in `queue` or sending, all leased. */
 interface Lane {
@@ -138,6 +123,8 @@ export class DeliveryWorker {
   private readonly logger = new Logger(DeliveryWorker.name);
   private running = false;
   private loop?: Promise<void>;
+  /** After the consumer, which may still hand deliveries over (the module wires it). */
+  readonly stops = new OrderedStop(() => this.halt());
   /** Attempts not yet recorded (shutdown waits for them). */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lanes = new Map<string, Lane>();
@@ -168,9 +155,14 @@ export class DeliveryWorker {
     this.totalLimit = 2 * config.WEBHOOK_WORKER_CONCURRENCY;
   }
 
-  start(): void {
+  /** Running before the consumer feeds it: createApp connects the transport after the bootstrap hooks. */
+  onApplicationBootstrap(): void {
     this.running = true;
     this.loop = this.run();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.stops.run();
   }
 
   /** Wakes the loop now instead of at the next poll. */
@@ -228,7 +220,11 @@ export class DeliveryWorker {
     this.unhold(subscriptionId);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Runs before the DataSource, Kafka client and HTTP agent close (their `onApplicationShutdown`): stop taking
+   * work, finish what is held (each attempt is bounded by WEBHOOK_TIMEOUT_MS and gets recorded), return the rest.
+   */
+  private async halt(): Promise<void> {
     this.running = false;
     clearTimeout(this.retryTimer);
     this.poke();
